@@ -1,0 +1,363 @@
+#include "core/app/application.hpp"
+
+#include "core/bus/bus.hpp"
+#include "core/db/db.hpp"
+#include "core/http/router.hpp"
+#include "core/http/server.hpp"
+#include "core/http/static_files.hpp"
+#include "core/log/log.hpp"
+#include "core/util/embedded.hpp"
+#include "core/util/ids.hpp"
+#include "core/ws/ws_hub.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <thread>
+
+namespace arclight {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+#ifndef ARCLIGHT_VERSION
+#define ARCLIGHT_VERSION "0.0.0-dev"
+#endif
+
+std::string_view arclight_version() { return ARCLIGHT_VERSION; }
+
+namespace {
+
+std::function<std::string(const ConfigValue&)> valid_db_url() {
+    return [](const ConfigValue& v) -> std::string {
+        try {
+            parse_db_url(std::get<std::string>(v));
+            return {};
+        } catch (const std::exception& e) {
+            return e.what();
+        }
+    };
+}
+
+std::function<std::string(const ConfigValue&)> valid_host() {
+    return [](const ConfigValue& v) -> std::string {
+        boost::system::error_code ec;
+        asio::ip::make_address(std::get<std::string>(v), ec);
+        return ec ? "must be an IPv4 or IPv6 address, e.g. 127.0.0.1 or 0.0.0.0" : std::string{};
+    };
+}
+
+std::size_t threads_or_cores(std::int64_t n, std::size_t fallback_multiplier, std::size_t minimum) {
+    if (n > 0) return static_cast<std::size_t>(n);
+    auto cores = std::max(1u, std::thread::hardware_concurrency());
+    return std::max<std::size_t>(minimum, cores * fallback_multiplier);
+}
+
+}  // namespace
+
+std::vector<ConfigTable> Application::config_schema(const std::vector<ModuleDescriptor>& modules) {
+    std::vector<ConfigTable> schema = {
+        {"server",
+         "HTTP server: the UI, the API and /ws share one port.",
+         {
+             {"host", std::string("127.0.0.1"), "Address to listen on; 0.0.0.0 for every interface.", valid_host()},
+             {"port", std::int64_t{8080}, "TCP port; 0 picks a free port.", int_range(0, 65535)},
+             {"threads", std::int64_t{0}, "I/O threads; 0 means one per CPU core.", int_range(0, 256)},
+             {"blocking_threads", std::int64_t{0},
+              "Threads for blocking work (database queries); 0 means max(4, 2 x cores).", int_range(0, 1024)},
+             {"ui_dir", std::string(""),
+              "Serve the web UI from this directory instead of the copy embedded in the binary (UI development)."},
+             {"max_header_bytes", std::int64_t{16384}, "Largest accepted request head (431 above).",
+              int_range(1024, 1 << 20)},
+             {"max_body_bytes", std::int64_t{1048576}, "Largest accepted request body (413 above).",
+              int_range(0, std::int64_t{1} << 30)},
+             {"read_timeout_ms", std::int64_t{30000},
+              "Time a client has to send a whole request once it started (slow clients are cut off).",
+              int_range(100, 3600000)},
+             {"idle_timeout_ms", std::int64_t{60000}, "Idle keep-alive connections are closed after this long.",
+              int_range(100, 3600000)},
+             {"shutdown_timeout_ms", std::int64_t{10000},
+              "On SIGINT/SIGTERM, time in-flight requests get to finish before connections are closed.",
+              int_range(0, 600000)},
+             {"access_log", true, "Log one line per HTTP request."},
+             {"ws_max_queue", std::int64_t{1024},
+              "WebSocket messages waiting to be sent to one client before that client is disconnected.",
+              int_range(1, 1000000)},
+             {"ws_max_message_bytes", std::int64_t{65536}, "Largest accepted WebSocket message from a client.",
+              int_range(128, 16 << 20)},
+             {"ws_idle_timeout_ms", std::int64_t{60000},
+              "A WebSocket with no traffic (server pings included) for this long is closed.", int_range(1000, 3600000)},
+         }},
+        {"database",
+         "Where state lives: SQLite (embedded default) or PostgreSQL (production, several instances).",
+         {
+             {"url", std::string("sqlite:data/arclight.db"),
+              "sqlite:<path> (relative to the working directory) or a libpq URI postgresql://user:pass@host:port/db.",
+              valid_db_url()},
+             {"pool_size", std::int64_t{8}, "Database sessions kept open.", int_range(1, 256)},
+             {"sqlite_synchronous", std::string("full"),
+              "SQLite durability: full (a committed change survives power loss) or normal (faster; the last "
+              "transactions may be lost on power loss, never corrupted).",
+              one_of({"full", "normal"})},
+             {"busy_timeout_ms", std::int64_t{5000}, "SQLite: how long a writer waits for the lock.",
+              int_range(0, 600000)},
+             {"migrate_on_start", true, "Apply pending migrations when the server starts (else run `arclight migrate`)."},
+         }},
+        {"log",
+         "Logging to stderr.",
+         {
+             {"level", std::string("info"), "debug | info | warn | error | off", one_of({"debug", "info", "warn", "error", "off"})},
+         }},
+    };
+    for (const auto& m : modules) {
+        ConfigTable t{m.name, m.description, {}};
+        t.keys.push_back({"enabled", true, fmt::format("Run the {} module.", m.name)});
+        for (const auto& k : m.config) t.keys.push_back(k);
+        schema.push_back(std::move(t));
+    }
+    return schema;
+}
+
+struct Application::Runtime {
+    Config config;
+    asio::io_context ioc;
+    asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
+    std::unique_ptr<asio::thread_pool> blocking;
+    std::vector<std::thread> io_threads;
+    std::unique_ptr<Db> db;
+    std::unique_ptr<EventBus> bus;
+    std::unique_ptr<WsHub> ws;
+    Router router;
+    std::unique_ptr<StaticFiles> ui;
+    std::unique_ptr<HttpServer> server;
+    ServiceRegistry services;
+    std::vector<ModuleDescriptor> descriptors;
+    struct Loaded {
+        const ModuleDescriptor* descriptor;
+        std::unique_ptr<ModuleContext> context;
+        std::unique_ptr<Module> module;
+        bool started = false;
+    };
+    std::vector<Loaded> loaded;  // start order
+    std::unique_ptr<asio::signal_set> signals;
+    std::size_t io_thread_count = 1;
+    std::chrono::milliseconds shutdown_timeout{10000};
+
+    explicit Runtime(const Config& c) : config(c) {}
+};
+
+Application::Application(const Config& config, std::vector<ModuleDescriptor> modules)
+    : rt_(std::make_unique<Runtime>(config)) {
+    info_.version = std::string(arclight_version());
+    info_.instance_id = new_uuid();
+    info_.started_at_ms = now_ms();
+    auto server = config.section("server");
+    auto dbc = config.section("database");
+    log::Level lvl;
+    if (log::parse_level(config.section("log").get_string("level"), lvl)) log::set_level(lvl);
+
+    rt_->io_thread_count = threads_or_cores(server.get_int("threads"), 1, 1);
+    rt_->blocking = std::make_unique<asio::thread_pool>(threads_or_cores(server.get_int("blocking_threads"), 2, 4));
+    rt_->shutdown_timeout = std::chrono::milliseconds(server.get_int("shutdown_timeout_ms"));
+
+    DbOptions dbo;
+    dbo.url = dbc.get_string("url");
+    dbo.pool_size = static_cast<std::size_t>(dbc.get_int("pool_size"));
+    dbo.sqlite_synchronous = dbc.get_string("sqlite_synchronous");
+    dbo.busy_timeout_ms = static_cast<int>(dbc.get_int("busy_timeout_ms"));
+    rt_->db = std::make_unique<Db>(dbo, rt_->blocking->get_executor());
+    rt_->bus = std::make_unique<EventBus>(rt_->ioc.get_executor());
+
+    WsOptions wso;
+    wso.max_queue = static_cast<std::size_t>(server.get_int("ws_max_queue"));
+    wso.max_message_bytes = static_cast<std::size_t>(server.get_int("ws_max_message_bytes"));
+    wso.idle_timeout = std::chrono::milliseconds(server.get_int("ws_idle_timeout_ms"));
+    rt_->ws = std::make_unique<WsHub>(*rt_->bus, wso);
+
+    if (const auto& dir = server.get_string("ui_dir"); !dir.empty()) {
+        rt_->ui = std::make_unique<StaticFiles>(std::filesystem::path(dir));
+    } else {
+        rt_->ui = std::make_unique<StaticFiles>(embedded_web());
+    }
+    ServerOptions so;
+    so.host = server.get_string("host");
+    so.port = static_cast<unsigned short>(server.get_int("port"));
+    so.max_header_bytes = static_cast<std::size_t>(server.get_int("max_header_bytes"));
+    so.max_body_bytes = static_cast<std::size_t>(server.get_int("max_body_bytes"));
+    so.read_timeout = std::chrono::milliseconds(server.get_int("read_timeout_ms"));
+    so.idle_timeout = std::chrono::milliseconds(server.get_int("idle_timeout_ms"));
+    so.access_log = server.get_bool("access_log");
+    rt_->server = std::make_unique<HttpServer>(rt_->ioc, rt_->router, *rt_->ws, rt_->ui.get(), so);
+
+    rt_->services.provide<ModuleDirectory>(this);
+    rt_->descriptors = std::move(modules);
+    std::vector<const ModuleDescriptor*> enabled;
+    for (const auto& d : rt_->descriptors) {
+        if (config.section(d.name).get_bool("enabled")) enabled.push_back(&d);
+    }
+    for (const auto* d : order_modules(enabled)) {
+        Runtime::Loaded l;
+        l.descriptor = d;
+        l.context = std::make_unique<ModuleContext>(ModuleContext{config.section(d->name), *rt_->db, *rt_->bus, *rt_->ws,
+                                                                  rt_->services, rt_->ioc.get_executor(),
+                                                                  rt_->blocking->get_executor(), info_});
+        l.module = d->create(*l.context);
+        rt_->loaded.push_back(std::move(l));
+    }
+}
+
+Application::~Application() {
+    shutdown();
+}
+
+EventBus& Application::bus() { return *rt_->bus; }
+Db& Application::db() { return *rt_->db; }
+Router& Application::router() { return rt_->router; }
+WsHub& Application::ws() { return *rt_->ws; }
+
+std::vector<ModuleStatus> Application::modules() const {
+    std::vector<ModuleStatus> out;
+    for (const auto& l : rt_->loaded) {
+        ModuleStatus st{l.descriptor->name, l.descriptor->description, true, Health::ok()};
+        try {
+            st.health = l.started ? l.module->health() : Health::failed("not started");
+        } catch (const std::exception& e) {
+            st.health = Health::failed(e.what());
+        }
+        out.push_back(std::move(st));
+    }
+    for (const auto& d : rt_->descriptors) {
+        bool on = std::any_of(rt_->loaded.begin(), rt_->loaded.end(), [&](const auto& l) { return l.descriptor == &d; });
+        if (!on) out.push_back({d.name, d.description, false, Health::ok()});
+    }
+    return out;
+}
+
+MigrationReport Application::migrate() {
+    std::vector<std::string> order;
+    for (const auto& l : rt_->loaded) order.push_back(l.descriptor->name);
+    return apply_migrations(*rt_->db, collect_migrations(embedded_schema()), order);
+}
+
+void Application::register_core_routes() {
+    auto& r = rt_->router;
+    r.add({"GET", "/healthz", std::string(kPublic), "Liveness: the process is up.",
+           [](HttpRequest&) -> asio::awaitable<HttpResponse> {
+               HttpResponse res;
+               res.body = R"({"status":"ok"})";
+               co_return res;
+           },
+           false, "core"});
+    r.add({"GET", "/readyz", std::string(kPublic), "Readiness: the database is reachable and no module has failed.",
+           [this](HttpRequest&) -> asio::awaitable<HttpResponse> {
+               bool db_ok = co_await rt_->db->ping_async();
+               json::array mods;
+               bool ready = db_ok;
+               for (const auto& m : modules()) {
+                   if (!m.enabled) continue;
+                   if (m.health.status == Health::Status::failed) ready = false;
+                   mods.push_back({{"name", m.name}, {"status", to_string(m.health.status)}, {"reason", m.health.reason}});
+               }
+               json::object body{{"status", ready ? "ok" : "failed"},
+                                 {"database", {{"backend", rt_->db->backend_name()}, {"ok", db_ok}}},
+                                 {"modules", std::move(mods)}};
+               co_return HttpResponse::json(body, ready ? 200 : 503);
+           },
+           false, "core"});
+    r.add({"GET", "/api/v1/openapi.json", std::string(kPublic), "This API's OpenAPI 3.1 document.",
+           [this](HttpRequest&) -> asio::awaitable<HttpResponse> {
+               co_return HttpResponse::json(rt_->router.openapi(info_.version));
+           },
+           false, "core"});
+}
+
+unsigned short Application::start() {
+    if (started_) return port_;
+    started_ = true;
+    if (rt_->config.section("database").get_bool("migrate_on_start")) {
+        auto rep = migrate();
+        if (!rep.applied.empty()) log::info("migrate", "applied {} migrations", rep.applied.size());
+    }
+    register_core_routes();
+    for (auto& l : rt_->loaded) l.module->register_routes(rt_->router);
+    for (auto& l : rt_->loaded) l.module->subscribe(*rt_->bus);
+    port_ = rt_->server->listen();
+    for (std::size_t i = 0; i < rt_->io_thread_count; ++i) {
+        rt_->io_threads.emplace_back([this] { rt_->ioc.run(); });
+    }
+    for (auto& l : rt_->loaded) {
+        l.module->start();
+        l.started = true;
+        log::debug("app", "module {} started", l.descriptor->name);
+    }
+    rt_->server->start();
+    log::info("app", "arclight {} listening on http://{}:{} (database: {}, {} I/O threads)", info_.version,
+              rt_->config.section("server").get_string("host"), port_, rt_->db->backend_name(), rt_->io_thread_count);
+    return port_;
+}
+
+void Application::request_stop() {
+    {
+        std::lock_guard lk(stop_mu_);
+        stop_requested_ = true;
+    }
+    stop_cv_.notify_all();
+}
+
+void Application::wait() {
+    std::unique_lock lk(stop_mu_);
+    stop_cv_.wait(lk, [this] { return stop_requested_; });
+}
+
+void Application::shutdown() {
+    if (shut_down_) return;
+    shut_down_ = true;
+    if (rt_->signals) {
+        boost::system::error_code ec;
+        rt_->signals->cancel(ec);
+    }
+    auto deadline = std::chrono::steady_clock::now() + rt_->shutdown_timeout;
+    if (started_) {
+        log::info("app", "shutting down: draining connections (deadline {} ms)", rt_->shutdown_timeout.count());
+        rt_->server->shutdown(deadline);
+        auto module_deadline = std::max(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2));
+        for (auto it = rt_->loaded.rbegin(); it != rt_->loaded.rend(); ++it) {
+            if (!it->started) continue;
+            try {
+                it->module->stop(module_deadline);
+            } catch (const std::exception& e) {
+                log::error("app", "module {} failed to stop cleanly: {}", it->descriptor->name, e.what());
+            }
+            it->started = false;
+        }
+    }
+    rt_->work.reset();
+    rt_->ioc.stop();
+    for (auto& t : rt_->io_threads) t.join();
+    rt_->io_threads.clear();
+    rt_->blocking->join();
+    rt_->loaded.clear();
+    log::info("app", "stopped");
+    log::flush();
+}
+
+int Application::run(bool handle_signals) {
+    if (handle_signals) {
+        rt_->signals = std::make_unique<asio::signal_set>(rt_->ioc, SIGINT, SIGTERM);
+        rt_->signals->async_wait([this](const boost::system::error_code& ec, int sig) {
+            if (ec) return;
+            log::info("app", "received signal {}", sig);
+            request_stop();
+        });
+    }
+    start();
+    wait();
+    shutdown();
+    return 0;
+}
+
+}  // namespace arclight

@@ -1,0 +1,13 @@
+// The single, explicit list of compiled-in modules. Add a module here (and to modules/CMakeLists.txt).
+#include "core/app/module.hpp"
+#include "modules/system/module.hpp"
+
+namespace arclight {
+
+std::vector<ModuleDescriptor> builtin_modules() {
+    return {
+        system::descriptor(),
+    };
+}
+
+}  // namespace arclight

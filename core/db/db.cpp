@@ -1,0 +1,103 @@
+#include "core/db/db.hpp"
+
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+#include <sqlite3.h>
+#include <libpq-fe.h>
+
+#include <filesystem>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace arclight {
+
+DbUrl parse_db_url(const std::string& url) {
+    if (url.rfind("sqlite:", 0) == 0) {
+        auto path = url.substr(7);
+        if (path.rfind("//", 0) == 0) path = path.substr(2);  // sqlite:///abs/path
+        if (path.empty()) throw std::invalid_argument("sqlite URL has no file path (expected sqlite:<path>)");
+        return {DbBackend::sqlite, path};
+    }
+    if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
+        return {DbBackend::postgres, url};
+    }
+    throw std::invalid_argument(fmt::format("unsupported database URL \"{}\" (expected sqlite:<path> or postgresql://...)",
+                                            url.substr(0, url.find(':'))));
+}
+
+Db::Db(DbOptions options, boost::asio::any_io_executor blocking)
+    : options_(std::move(options)), blocking_(std::move(blocking)) {
+    auto parsed = parse_db_url(options_.url);
+    backend_ = parsed.backend;
+    if (options_.pool_size == 0) options_.pool_size = 1;
+    if (backend_ == DbBackend::sqlite && parsed.target != ":memory:") {
+        auto parent = std::filesystem::path(parsed.target).parent_path();
+        if (!parent.empty()) std::filesystem::create_directories(parent);
+    }
+    pool_ = std::make_unique<soci::connection_pool>(options_.pool_size);
+    for (std::size_t i = 0; i < options_.pool_size; ++i) {
+        auto& s = pool_->at(i);
+        if (backend_ == DbBackend::sqlite) {
+            s.open(soci::sqlite3, "db=" + parsed.target);
+            s << fmt::format("PRAGMA busy_timeout = {}", options_.busy_timeout_ms);
+            s << "PRAGMA journal_mode = WAL";
+            s << "PRAGMA foreign_keys = ON";
+            s << (options_.sqlite_synchronous == "normal" ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
+        } else {
+            s.open(soci::postgresql, parsed.target);
+            s << "SET TIME ZONE 'UTC'";
+        }
+    }
+}
+
+Db::~Db() = default;
+
+Db::Lease::Lease(Db& db) : db_(db), pos_(db.pool_->lease()), session_(&db.pool_->at(pos_)) {}
+Db::Lease::~Lease() { db_.pool_->give_back(pos_); }
+
+namespace {
+bool select_one(soci::session& s) noexcept {
+    try {
+        int one = 0;
+        s << "SELECT 1", soci::into(one);
+        return one == 1;
+    } catch (...) {
+        return false;
+    }
+}
+}  // namespace
+
+bool Db::ping() noexcept {
+    try {
+        return with_session(select_one);
+    } catch (...) {
+        return false;
+    }
+}
+
+boost::asio::awaitable<bool> Db::ping_async() {
+    co_return co_await run(select_one);
+}
+
+void Db::exec_script(soci::session& s, const std::string& sql) {
+    if (backend_ == DbBackend::sqlite) {
+        auto* be = static_cast<soci::sqlite3_session_backend*>(s.get_backend());
+        char* err = nullptr;
+        if (sqlite_api::sqlite3_exec(be->conn_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+            std::string msg = err ? err : "unknown error";
+            sqlite_api::sqlite3_free(err);
+            throw std::runtime_error(msg);
+        }
+    } else {
+        auto* be = static_cast<soci::postgresql_session_backend*>(s.get_backend());
+        PGresult* res = PQexec(be->conn_, sql.c_str());
+        auto status = PQresultStatus(res);
+        std::string msg = PQresultErrorMessage(res);
+        PQclear(res);
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw std::runtime_error(msg);
+    }
+}
+
+}  // namespace arclight

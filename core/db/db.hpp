@@ -1,0 +1,101 @@
+#pragma once
+// Database access: a SOCI session pool over SQLite or PostgreSQL. Queries are blocking, so they
+// run on the blocking thread pool via run(); an I/O thread never waits on the database.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <type_traits>
+
+namespace soci {
+class session;
+class connection_pool;
+}  // namespace soci
+
+namespace arclight {
+
+enum class DbBackend { sqlite, postgres };
+
+struct DbOptions {
+    std::string url = "sqlite:data/arclight.db";  ///< "sqlite:<path>" or "postgresql://..." (libpq URI)
+    std::size_t pool_size = 8;
+    std::string sqlite_synchronous = "full";        ///< full | normal
+    int busy_timeout_ms = 5000;
+};
+
+/// Parses a database URL. Throws std::invalid_argument naming what is wrong.
+struct DbUrl {
+    DbBackend backend;
+    std::string target;  ///< file path (sqlite) or libpq connection string (postgres)
+};
+DbUrl parse_db_url(const std::string& url);
+
+class Db {
+public:
+    /// Opens `pool_size` sessions (blocking). Throws soci::soci_error or std::invalid_argument.
+    Db(DbOptions options, boost::asio::any_io_executor blocking);
+    ~Db();
+    Db(const Db&) = delete;
+    Db& operator=(const Db&) = delete;
+
+    DbBackend backend() const noexcept { return backend_; }
+    const char* backend_name() const noexcept { return backend_ == DbBackend::sqlite ? "sqlite" : "postgres"; }
+
+    /// A session borrowed from the pool for the lifetime of the lease. Blocks while all are busy.
+    class Lease {
+    public:
+        explicit Lease(Db& db);
+        ~Lease();
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        soci::session& session() noexcept { return *session_; }
+
+    private:
+        Db& db_;
+        std::size_t pos_;
+        soci::session* session_;
+    };
+
+    /// Runs f(session) on the blocking pool and resumes the caller with its result (or exception).
+    template <class F>
+    auto run(F f) -> boost::asio::awaitable<std::invoke_result_t<F&, soci::session&>> {
+        using R = std::invoke_result_t<F&, soci::session&>;
+        co_return co_await boost::asio::co_spawn(
+            blocking_,
+            [this, f = std::move(f)]() mutable -> boost::asio::awaitable<R> {
+                Lease lease(*this);
+                co_return f(lease.session());
+            },
+            boost::asio::use_awaitable);
+    }
+
+    /// Blocking variant for start-up, CLI commands and tests.
+    template <class F>
+    auto with_session(F&& f) -> std::invoke_result_t<F&, soci::session&> {
+        Lease lease(*this);
+        return f(lease.session());
+    }
+
+    /// True when a trivial query succeeds (blocking).
+    bool ping() noexcept;
+    /// ping() on the blocking pool.
+    boost::asio::awaitable<bool> ping_async();
+    boost::asio::any_io_executor blocking_executor() const { return blocking_; }
+
+    /// Executes a multi-statement SQL script on `s` with the backend's native API (SOCI runs only
+    /// the first statement of a script on SQLite).
+    void exec_script(soci::session& s, const std::string& sql);
+
+private:
+    DbBackend backend_;
+    DbOptions options_;
+    boost::asio::any_io_executor blocking_;
+    std::unique_ptr<soci::connection_pool> pool_;
+};
+
+}  // namespace arclight

@@ -1,0 +1,335 @@
+#include "core/http/server.hpp"
+
+#include "core/log/log.hpp"
+#include "core/util/ids.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/json/parse.hpp>
+
+namespace arclight {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+struct HttpServer::SessionCtl {
+    asio::any_io_executor executor;
+    beast::tcp_stream* stream = nullptr;  // valid while registered; touched only on `executor`
+    bool busy = false;                    // a request is being processed (touched only on `executor`)
+};
+
+namespace {
+
+void add_security_headers(http::response<http::string_body>& res) {
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set("X-Frame-Options", "DENY");
+    res.set("Referrer-Policy", "no-referrer");
+    res.set("Cross-Origin-Opener-Policy", "same-origin");
+    res.set("Content-Security-Policy",
+            "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+}
+
+bool valid_request_id(std::string_view id) {
+    if (id.empty() || id.size() > 64) return false;
+    for (char c : id) {
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+    }
+    return true;
+}
+
+bool is_json_content_type(std::string_view ct) {
+    auto semi = ct.find(';');
+    auto base = ct.substr(0, semi);
+    while (!base.empty() && base.back() == ' ') base.remove_suffix(1);
+    std::string lower;
+    for (char c : base) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return lower == "application/json" || (lower.size() > 5 && lower.ends_with("+json"));
+}
+
+}  // namespace
+
+HttpServer::HttpServer(asio::io_context& ioc, const Router& router, WsHub& ws, const StaticFiles* ui,
+                       ServerOptions options)
+    : ioc_(ioc), router_(router), ws_(ws), ui_(ui), options_(std::move(options)) {
+    id_prefix_ = new_uuid().substr(0, 8) + "-";
+}
+
+HttpServer::~HttpServer() = default;
+
+unsigned short HttpServer::listen() {
+    auto addr = asio::ip::make_address(options_.host);
+    tcp::endpoint ep(addr, options_.port);
+    acceptor_ = std::make_unique<tcp::acceptor>(asio::make_strand(ioc_));
+    acceptor_->open(ep.protocol());
+    acceptor_->set_option(asio::socket_base::reuse_address(true));
+    acceptor_->bind(ep);
+    acceptor_->listen(asio::socket_base::max_listen_connections);
+    return acceptor_->local_endpoint().port();
+}
+
+void HttpServer::start() { asio::co_spawn(acceptor_->get_executor(), accept_loop(), asio::detached); }
+
+asio::awaitable<void> HttpServer::accept_loop() {
+    while (!stopping_) {
+        auto [ec, socket] = co_await acceptor_->async_accept(asio::make_strand(ioc_), asio::as_tuple(asio::use_awaitable));
+        if (ec) {
+            if (stopping_ || ec == asio::error::operation_aborted) break;
+            log::warn("http", "accept failed: {}", ec.message());
+            continue;
+        }
+        socket.set_option(tcp::no_delay(true), ec);
+        auto ex = socket.get_executor();
+        asio::co_spawn(ex, session(std::move(socket)), asio::detached);
+    }
+}
+
+std::size_t HttpServer::active_sessions() const {
+    std::lock_guard lk(mu_);
+    return sessions_.size();
+}
+
+void HttpServer::shutdown(std::chrono::steady_clock::time_point deadline) {
+    stopping_ = true;
+    if (acceptor_) {
+        asio::post(acceptor_->get_executor(), [this] {
+            beast::error_code ec;
+            acceptor_->close(ec);
+        });
+    }
+    ws_.close_all();
+    auto close_idle = [this](bool force) {
+        std::lock_guard lk(mu_);
+        for (auto& s : sessions_) {
+            asio::post(s->executor, [s, force] {
+                if (s->stream && (force || !s->busy)) s->stream->socket().close();
+            });
+        }
+    };
+    close_idle(false);
+    std::unique_lock lk(mu_);
+    // Re-check idle sessions now and then: one that was busy becomes idle when its response is written.
+    while (!sessions_.empty() && std::chrono::steady_clock::now() < deadline) {
+        cv_.wait_until(lk, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(50)));
+    }
+    if (!sessions_.empty()) {
+        log::warn("http", "closing {} connections still open at the shutdown deadline", sessions_.size());
+        lk.unlock();
+        close_idle(true);
+        lk.lock();
+        cv_.wait_for(lk, std::chrono::seconds(2), [this] { return sessions_.empty(); });
+    }
+}
+
+asio::awaitable<void> HttpServer::session(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    auto ctl = std::make_shared<SessionCtl>();
+    ctl->executor = stream.get_executor();
+    ctl->stream = &stream;
+    std::list<std::shared_ptr<SessionCtl>>::iterator self;
+    {
+        std::lock_guard lk(mu_);
+        sessions_.push_front(ctl);
+        self = sessions_.begin();
+    }
+    struct Unregister {
+        Unregister(HttpServer* srv, std::shared_ptr<SessionCtl> c, std::list<std::shared_ptr<SessionCtl>>::iterator i)
+            : s(srv), ctl(std::move(c)), it(i) {}
+        Unregister(const Unregister&) = delete;
+        Unregister& operator=(const Unregister&) = delete;
+        HttpServer* s;
+        std::shared_ptr<SessionCtl> ctl;
+        std::list<std::shared_ptr<SessionCtl>>::iterator it;
+        ~Unregister() {
+            ctl->stream = nullptr;
+            std::lock_guard lk(s->mu_);
+            s->sessions_.erase(it);
+            s->cv_.notify_all();
+        }
+    };
+    std::optional<Unregister> unreg;
+    unreg.emplace(this, ctl, self);
+
+    beast::error_code ec;
+    std::string remote = stream.socket().remote_endpoint(ec).address().to_string();
+    beast::flat_buffer buffer(options_.max_header_bytes + options_.max_body_bytes + 4096);
+    bool upgraded = false;
+
+    while (!stopping_) {
+        // Keep-alive idle wait: no request byte within idle_timeout closes the connection.
+        if (buffer.size() == 0) {
+            stream.expires_after(options_.idle_timeout);
+            auto [rec, n] = co_await stream.async_read_some(buffer.prepare(4096), asio::as_tuple(asio::use_awaitable));
+            if (rec) break;
+            buffer.commit(n);
+        }
+        ctl->busy = true;
+        // Once a request started, all of it must arrive within read_timeout (a client sending one
+        // byte a second cannot hold the connection).
+        stream.expires_after(options_.read_timeout);
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+        parser.body_limit(options_.max_body_bytes);
+        auto [rec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+        auto started = std::chrono::steady_clock::now();
+
+        HttpRequest req;
+        std::string_view incoming_id;
+        if (!rec) {
+            auto v = parser.get()["X-Request-Id"];
+            incoming_id = std::string_view(v.data(), v.size());
+        }
+        req.request_id = valid_request_id(incoming_id)
+                             ? std::string(incoming_id)
+                             : id_prefix_ + std::to_string(next_id_.fetch_add(1, std::memory_order_relaxed));
+        req.remote_address = remote;
+        HttpResponse out;
+        bool close_after = false;
+        unsigned version = 11;
+
+        if (rec) {
+            if (rec == beast::error::timeout) {
+                out = HttpResponse::problem(ErrorCode::request_timeout, "the request was not received in time", req);
+            } else if (rec == http::error::header_limit) {
+                out = HttpResponse::problem(ErrorCode::header_fields_too_large,
+                                            fmt::format("request headers exceed {} bytes", options_.max_header_bytes), req);
+            } else if (rec == http::error::body_limit) {
+                out = HttpResponse::problem(ErrorCode::payload_too_large,
+                                            fmt::format("request body exceeds {} bytes", options_.max_body_bytes), req);
+            } else if (rec == http::error::end_of_stream || rec == asio::error::eof ||
+                       rec == asio::error::operation_aborted || rec == asio::error::connection_reset) {
+                break;
+            } else {
+                out = HttpResponse::problem(ErrorCode::bad_request, "malformed HTTP request: " + rec.message(), req);
+            }
+            close_after = true;
+            if (rec == beast::error::timeout) {
+                // The socket's timer fired and closed the socket already: nothing can be written.
+                log::info("http", "{} closed: request not received within {} ms", remote, options_.read_timeout.count());
+                break;
+            }
+        } else {
+            auto& msg = parser.get();
+            version = msg.version();
+            if (beast::websocket::is_upgrade(msg) && msg.target() == "/ws") {
+                ctl->busy = false;
+                ctl->stream = nullptr;
+                unreg.reset();  // WebSocket connections are tracked by the hub
+                upgraded = true;
+                co_await ws_.run_session(std::move(stream), parser.release());
+                co_return;
+            }
+            req.method = std::string(msg.method_string());
+            req.target = std::string(msg.target());
+            auto q = req.target.find('?');
+            auto decoded = url_decode(std::string_view(req.target).substr(0, q), false);
+            if (q != std::string::npos) req.query = req.target.substr(q + 1);
+            for (const auto& f : msg) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+            req.body = std::move(msg.body());
+            close_after = !msg.keep_alive();
+            if (!decoded || decoded->empty() || (*decoded)[0] != '/') {
+                req.path = req.target;
+                out = HttpResponse::problem(ErrorCode::bad_request, "malformed request target", req);
+            } else {
+                req.path = std::move(*decoded);
+                out = co_await dispatch(req);
+            }
+        }
+
+        http::response<http::string_body> res{static_cast<http::status>(out.status), version};
+        res.set(http::field::content_type, out.content_type);
+        res.set("X-Request-Id", req.request_id);
+        add_security_headers(res);
+        bool has_cache_control = false;
+        for (auto& [k, v] : out.headers) {
+            if (beast::iequals(k, "Cache-Control")) has_cache_control = true;
+            res.set(k, v);
+        }
+        if (!has_cache_control) res.set(http::field::cache_control, "no-store");
+        if (req.method == "HEAD") {
+            res.content_length(out.body.size());
+        } else {
+            res.body() = std::move(out.body);
+            res.prepare_payload();
+        }
+        if (stopping_) close_after = true;
+        res.keep_alive(!close_after);
+        stream.expires_after(options_.read_timeout);
+        http::response_serializer<http::string_body> sr(res);
+        if (req.method == "HEAD") sr.split(true);
+        auto [wec, wn] = req.method == "HEAD"
+                             ? co_await http::async_write_header(stream, sr, asio::as_tuple(asio::use_awaitable))
+                             : co_await http::async_write(stream, sr, asio::as_tuple(asio::use_awaitable));
+        if (options_.access_log) {
+            auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
+            log::info("access", "{} \"{} {}\" {} {}B {}us id={}", remote, req.method, req.target, out.status,
+                      res.payload_size().value_or(0), us, req.request_id);
+        }
+        ctl->busy = false;
+        if (wec || close_after) break;
+    }
+    if (!upgraded) {
+        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+        stream.socket().close(ec);
+    }
+}
+
+asio::awaitable<HttpResponse> HttpServer::dispatch(HttpRequest& req) {
+    auto m = router_.match(req.method, req.path);
+    if (!m.route) {
+        if ((req.method == "GET" || req.method == "HEAD") && ui_ && !req.path.starts_with("/api/")) {
+            if (auto r = ui_->serve(req.path)) co_return std::move(*r);
+        }
+        if (m.path_known) {
+            auto r = HttpResponse::problem(ErrorCode::method_not_allowed,
+                                           fmt::format("{} is not allowed on {}", req.method, req.path), req);
+            std::string allow;
+            for (const auto& a : m.allowed) allow += (allow.empty() ? "" : ", ") + a;
+            r.headers.emplace_back("Allow", allow);
+            co_return r;
+        }
+        co_return HttpResponse::problem(ErrorCode::not_found, fmt::format("no resource at {}", req.path), req);
+    }
+    const Route& route = *m.route;
+    req.params = std::move(m.params);
+    try {
+        if (filter_) {
+            if (auto r = filter_(route, req)) co_return std::move(*r);
+        }
+        if (route.json_body) {
+            if (!req.body.empty() && !is_json_content_type(req.header("Content-Type"))) {
+                co_return HttpResponse::problem(ErrorCode::unsupported_media_type,
+                                                "the request body must be JSON (Content-Type: application/json)", req);
+            }
+            if (!req.body.empty()) {
+                boost::system::error_code jec;
+                boost::json::parse_options po;
+                po.max_depth = 64;
+                req.json = boost::json::parse(req.body, jec, {}, po);
+                if (jec) {
+                    co_return HttpResponse::problem(ErrorCode::invalid_json,
+                                                    fmt::format("the request body is not valid JSON: {}", jec.message()), req);
+                }
+            }
+        }
+        co_return co_await route.handler(req);
+    } catch (const Error& e) {
+        co_return HttpResponse::problem(e.code(), e.detail(), req, e.errors());
+    } catch (const std::exception& e) {
+        log::error("http", "{} {} failed (request {}): {}", req.method, req.path, req.request_id, e.what());
+    }
+    co_return HttpResponse::problem(ErrorCode::internal,
+                                    "the server could not complete the request; quote the request id when reporting it", req);
+}
+
+}  // namespace arclight

@@ -1,0 +1,239 @@
+#include "core/ws/ws_hub.hpp"
+
+#include "core/log/log.hpp"
+#include "core/util/ids.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+
+#include <deque>
+#include <map>
+#include <unordered_set>
+
+namespace arclight {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace json = boost::json;
+
+struct WsHub::Conn {
+    Conn(WsHub& hub, beast::tcp_stream&& stream) : hub(hub), ws(std::move(stream)), wake(ws.get_executor()) {
+        wake.expires_at(asio::steady_timer::time_point::max());
+    }
+    WsHub& hub;
+    websocket::stream<beast::tcp_stream> ws;
+    asio::steady_timer wake;
+    std::deque<std::string> queue;
+    bool closed = false;
+    std::map<std::string, Subscription> subs;
+    std::deque<std::string> recent_ids;          // dedup for overlapping patterns
+    std::unordered_set<std::string> recent_set;
+
+    // Runs on the connection's strand.
+    void send(std::string msg) {
+        if (closed) return;
+        if (queue.size() >= hub.options_.max_queue) {
+            // Slow consumer: drop the connection rather than buffer without bound.
+            hub.dropped_.fetch_add(1);
+            log::warn("ws", "dropping a client whose send queue reached {} messages", queue.size());
+            closed = true;
+            beast::error_code ec;
+            beast::get_lowest_layer(ws).socket().close(ec);
+            wake.cancel();
+            return;
+        }
+        queue.push_back(std::move(msg));
+        wake.cancel();
+    }
+    bool first_delivery(const std::string& id) {
+        if (!recent_set.insert(id).second) return false;
+        recent_ids.push_back(id);
+        if (recent_ids.size() > 256) {
+            recent_set.erase(recent_ids.front());
+            recent_ids.pop_front();
+        }
+        return true;
+    }
+};
+
+namespace {
+
+std::string error_message(std::string_view detail) {
+    return json::serialize(json::object{{"type", "error"}, {"detail", detail}});
+}
+
+asio::awaitable<void> writer(std::shared_ptr<WsHub::Conn> c);
+
+}  // namespace
+
+WsHub::WsHub(EventBus& bus, WsOptions options) : bus_(bus), options_(options) {}
+WsHub::~WsHub() = default;
+
+std::size_t WsHub::connections() const {
+    std::lock_guard lk(mu_);
+    return conns_.size();
+}
+
+void WsHub::close_all() {
+    std::vector<std::shared_ptr<Conn>> all;
+    {
+        std::lock_guard lk(mu_);
+        all.assign(conns_.begin(), conns_.end());
+    }
+    for (auto& c : all) {
+        asio::co_spawn(
+            c->ws.get_executor(),
+            [c]() -> asio::awaitable<void> {
+                if (c->closed) co_return;
+                c->closed = true;
+                c->wake.cancel();
+                co_await c->ws.async_close(websocket::close_code::going_away, asio::as_tuple(asio::use_awaitable));
+            },
+            asio::detached);
+    }
+}
+
+asio::awaitable<void> WsHub::run_session(beast::tcp_stream stream, beast::http::request<beast::http::string_body> req) {
+    auto c = std::make_shared<Conn>(*this, std::move(stream));
+    beast::get_lowest_layer(c->ws).expires_never();
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = std::chrono::seconds(10);
+    t.idle_timeout = options_.idle_timeout;
+    t.keep_alive_pings = true;
+    c->ws.set_option(t);
+    c->ws.read_message_max(options_.max_message_bytes);
+    c->ws.text(true);
+    auto [aec] = co_await c->ws.async_accept(req, asio::as_tuple(asio::use_awaitable));
+    if (aec) co_return;
+    {
+        std::lock_guard lk(mu_);
+        conns_.insert(c);
+    }
+    asio::co_spawn(c->ws.get_executor(), writer(c), asio::detached);
+
+    beast::flat_buffer buf;
+    while (!c->closed) {
+        buf.clear();
+        auto [ec, n] = co_await c->ws.async_read(buf, asio::as_tuple(asio::use_awaitable));
+        if (ec) {
+            if (ec != websocket::error::closed) log::debug("ws", "connection ended: {}", ec.message());
+            break;
+        }
+        if (!c->ws.got_text()) {
+            c->send(error_message("binary messages are not supported; send JSON text"));
+            continue;
+        }
+        boost::system::error_code jec;
+        auto msg = json::parse(beast::buffers_to_string(buf.data()), jec);
+        if (jec || !msg.is_object()) {
+            c->send(error_message("message must be a JSON object"));
+            continue;
+        }
+        auto& o = msg.as_object();
+        auto type = o.if_contains("type");
+        if (!type || !type->is_string()) {
+            c->send(error_message("message needs a string \"type\""));
+            continue;
+        }
+        auto kind = type->as_string();
+        if (kind == "ping") {
+            c->send(R"({"type":"pong"})");
+        } else if (kind == "subscribe" || kind == "unsubscribe") {
+            auto topics = o.if_contains("topics");
+            if (!topics || !topics->is_array() || topics->as_array().empty()) {
+                c->send(error_message("\"topics\" must be a non-empty array of topic patterns"));
+                continue;
+            }
+            json::array done;
+            std::string problem;
+            for (const auto& t : topics->as_array()) {
+                if (!t.is_string() || !valid_topic_pattern(t.as_string())) {
+                    problem = "invalid topic pattern (dotted segments, '*' for one segment, a final '**' for the rest)";
+                    continue;
+                }
+                std::string pattern(t.as_string());
+                if (kind == "unsubscribe") {
+                    c->subs.erase(pattern);
+                    done.push_back(json::string(pattern));
+                    continue;
+                }
+                if (c->subs.count(pattern)) {
+                    done.push_back(json::string(pattern));
+                    continue;
+                }
+                if (c->subs.size() >= options_.max_subscriptions) {
+                    problem = "too many subscriptions on this connection";
+                    continue;
+                }
+                if (authorizer_ && !authorizer_(req, pattern)) {
+                    problem = "not allowed to subscribe to " + pattern;
+                    continue;
+                }
+                std::weak_ptr<Conn> weak = c;
+                c->subs.emplace(pattern, bus_.subscribe(pattern, [weak](const EventPtr& ev) {
+                    auto conn = weak.lock();
+                    if (!conn) return;
+                    auto text = json::serialize(json::object{{"type", "event"},
+                                                             {"topic", ev->topic},
+                                                             {"id", ev->id},
+                                                             {"time", iso8601(ev->time_ms)},
+                                                             {"data", ev->data}});
+                    asio::post(conn->ws.get_executor(), [conn, id = ev->id, text = std::move(text)]() mutable {
+                        if (conn->first_delivery(id)) conn->send(std::move(text));
+                    });
+                }));
+                done.push_back(json::string(pattern));
+            }
+            if (!done.empty()) {
+                c->send(json::serialize(json::object{{"type", kind == "subscribe" ? "subscribed" : "unsubscribed"},
+                                                     {"topics", std::move(done)}}));
+            }
+            if (!problem.empty()) c->send(error_message(problem));
+        } else {
+            c->send(error_message("unknown message type (expected subscribe, unsubscribe or ping)"));
+        }
+    }
+    c->closed = true;
+    c->wake.cancel();
+    c->subs.clear();
+    beast::error_code ec;
+    beast::get_lowest_layer(c->ws).socket().close(ec);
+    std::lock_guard lk(mu_);
+    conns_.erase(c);
+}
+
+namespace {
+
+asio::awaitable<void> writer(std::shared_ptr<WsHub::Conn> c) {
+    while (true) {
+        if (c->queue.empty()) {
+            if (c->closed) break;
+            boost::system::error_code ec;
+            c->wake.expires_at(asio::steady_timer::time_point::max());
+            co_await c->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            continue;
+        }
+        if (c->closed) break;
+        std::string msg = std::move(c->queue.front());
+        c->queue.pop_front();
+        auto [ec, n] = co_await c->ws.async_write(asio::buffer(msg), asio::as_tuple(asio::use_awaitable));
+        if (ec) {
+            c->closed = true;
+            break;
+        }
+    }
+    c->queue.clear();
+}
+
+}  // namespace
+}  // namespace arclight

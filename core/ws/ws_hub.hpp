@@ -1,0 +1,61 @@
+#pragma once
+// WebSocket endpoint (/ws on the HTTP port). JSON text messages:
+//   client -> {"type":"subscribe","topics":[...]} | {"type":"unsubscribe","topics":[...]} | {"type":"ping"}
+//   server -> {"type":"subscribed","topics":[...]} | {"type":"unsubscribed",...} | {"type":"pong"}
+//             {"type":"event","topic","id","time","data"} | {"type":"error","detail"}
+// Each connection has a bounded send queue: a client that does not keep up is disconnected; the
+// bus is never blocked by it.
+
+#include "core/bus/bus.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+
+namespace arclight {
+
+struct WsOptions {
+    std::size_t max_queue = 1024;             ///< messages waiting to be sent before the client is dropped
+    std::size_t max_message_bytes = 65536;    ///< largest accepted client message
+    std::size_t max_subscriptions = 64;       ///< topic patterns per connection
+    std::chrono::milliseconds idle_timeout{60000};  ///< no traffic (pings included) for this long closes the connection
+};
+
+class WsHub {
+public:
+    /// Decides whether a connection may subscribe to a topic pattern (auth plugs in here).
+    using Authorizer = std::function<bool(const boost::beast::http::request<boost::beast::http::string_body>&,
+                                          std::string_view pattern)>;
+
+    WsHub(EventBus& bus, WsOptions options);
+    ~WsHub();
+
+    /// Runs one connection to completion, taking over a stream whose request is an upgrade.
+    boost::asio::awaitable<void> run_session(boost::beast::tcp_stream stream,
+                                             boost::beast::http::request<boost::beast::http::string_body> req);
+    /// Sends a "going away" close to every connection (graceful shutdown).
+    void close_all();
+    std::size_t connections() const;
+    std::uint64_t dropped_slow_clients() const noexcept { return dropped_.load(); }
+    void set_authorizer(Authorizer a) { authorizer_ = std::move(a); }
+
+    struct Conn;  ///< one connection (defined in ws_hub.cpp)
+
+private:
+    EventBus& bus_;
+    WsOptions options_;
+    Authorizer authorizer_;
+    mutable std::mutex mu_;
+    std::set<std::shared_ptr<Conn>> conns_;
+    std::atomic<std::uint64_t> dropped_{0};
+};
+
+}  // namespace arclight

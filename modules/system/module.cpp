@@ -1,0 +1,166 @@
+#include "modules/system/module.hpp"
+
+#include "core/app/directory.hpp"
+#include "core/bus/bus.hpp"
+#include "core/db/db.hpp"
+#include "core/http/router.hpp"
+#include "core/log/log.hpp"
+#include "core/util/ids.hpp"
+#include "modules/system/store.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <future>
+
+namespace arclight::system {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+class SystemModule final : public Module {
+public:
+    explicit SystemModule(ModuleContext& ctx)
+        : ctx_(ctx),
+          store_(ctx.db),
+          directory_(ctx.services.require<ModuleDirectory>()),
+          heartbeat_(std::chrono::seconds(ctx.config.get_int("heartbeat_seconds"))),
+          timer_(ctx.io) {}
+
+    void register_routes(Router& r) override {
+        r.add({"GET", "/api/v1/system/info", "system.read",
+               "Version, uptime, database, modules with their health, and the live instances.",
+               [this](HttpRequest&) -> asio::awaitable<HttpResponse> { co_return HttpResponse::json(co_await info()); },
+               false, "system", {}, info_schema()});
+    }
+
+    void start() override {
+        char host[256] = {};
+        gethostname(host, sizeof host - 1);
+        auto now = now_ms();
+        store_.register_self({ctx_.app.instance_id, host, ctx_.app.version, ctx_.app.started_at_ms, now},
+                             now - 24 * 3600 * 1000);
+        done_ = std::promise<void>();
+        asio::co_spawn(timer_.get_executor(), loop(), [this](std::exception_ptr e) {
+            if (e) {
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& ex) {
+                    log::error("system", "heartbeat loop ended: {}", ex.what());
+                }
+            }
+            done_.set_value();
+        });
+    }
+
+    void stop(std::chrono::steady_clock::time_point deadline) override {
+        stopping_ = true;
+        asio::post(timer_.get_executor(), [this] { timer_.cancel(); });
+        if (done_.get_future().wait_until(deadline) != std::future_status::ready) {
+            log::warn("system", "heartbeat loop did not stop by the deadline");
+        }
+        try {
+            store_.remove(ctx_.app.instance_id);
+        } catch (const std::exception& e) {
+            log::warn("system", "could not remove instance record: {}", e.what());
+        }
+    }
+
+    Health health() const override {
+        if (db_ok_.load()) return Health::ok();
+        return Health::degraded("the last heartbeat could not reach the database");
+    }
+
+private:
+    asio::awaitable<json::object> info() {
+        bool db_ok = co_await ctx_.db.ping_async();
+        json::array mods;
+        for (const auto& m : directory_.modules()) {
+            mods.push_back({{"name", m.name},
+                            {"description", m.description},
+                            {"enabled", m.enabled},
+                            {"health", {{"status", to_string(m.health.status)}, {"reason", m.health.reason}}}});
+        }
+        json::array instances;
+        if (db_ok) {
+            auto since = now_ms() - 3 * std::chrono::duration_cast<std::chrono::milliseconds>(heartbeat_).count();
+            for (const auto& i : co_await store_.list_live(since)) {
+                instances.push_back({{"id", i.id},
+                                     {"hostname", i.hostname},
+                                     {"version", i.version},
+                                     {"started_at", iso8601(i.started_at_ms)},
+                                     {"last_seen_at", iso8601(i.last_seen_at_ms)},
+                                     {"self", i.id == ctx_.app.instance_id}});
+            }
+        }
+        auto now = now_ms();
+        co_return json::object{{"name", "arclight"},
+                               {"version", ctx_.app.version},
+                               {"instance_id", ctx_.app.instance_id},
+                               {"started_at", iso8601(ctx_.app.started_at_ms)},
+                               {"uptime_seconds", (now - ctx_.app.started_at_ms) / 1000},
+                               {"database", {{"backend", ctx_.db.backend_name()}, {"ok", db_ok}}},
+                               {"modules", std::move(mods)},
+                               {"instances", std::move(instances)}};
+    }
+
+    asio::awaitable<void> loop() {
+        while (!stopping_) {
+            timer_.expires_after(heartbeat_);
+            boost::system::error_code ec;
+            co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (stopping_) break;
+            try {
+                co_await store_.touch(ctx_.app.instance_id, now_ms());
+                db_ok_ = true;
+            } catch (const std::exception& e) {
+                db_ok_ = false;
+                log::warn("system", "heartbeat could not update the instance record: {}", e.what());
+            }
+            ctx_.bus.publish("system.heartbeat", co_await info());
+        }
+    }
+
+    static json::object info_schema() {
+        return {{"type", "object"},
+                {"required", json::array{"name", "version", "uptime_seconds", "database", "modules"}},
+                {"properties",
+                 {{"name", {{"type", "string"}}},
+                  {"version", {{"type", "string"}}},
+                  {"instance_id", {{"type", "string"}}},
+                  {"started_at", {{"type", "string"}, {"format", "date-time"}}},
+                  {"uptime_seconds", {{"type", "integer"}}},
+                  {"database", {{"type", "object"}}},
+                  {"modules", {{"type", "array"}}},
+                  {"instances", {{"type", "array"}}}}}};
+    }
+
+    ModuleContext& ctx_;
+    InstanceStore store_;
+    ModuleDirectory& directory_;
+    std::chrono::seconds heartbeat_;
+    asio::steady_timer timer_;
+    std::atomic<bool> stopping_{false};
+    std::atomic<bool> db_ok_{true};
+    std::promise<void> done_;
+};
+
+}  // namespace
+
+ModuleDescriptor descriptor() {
+    return {"system",
+            {},
+            "Server information, module health and the instance heartbeat.",
+            {{"heartbeat_seconds", std::int64_t{5},
+              "Seconds between system.heartbeat events (and instance liveness updates).", int_range(1, 3600)}},
+            [](ModuleContext& ctx) { return std::make_unique<SystemModule>(ctx); }};
+}
+
+}  // namespace arclight::system

@@ -1,0 +1,33 @@
+// The navigation entries and which server module backs each page.
+
+export interface NavEntry {
+  path: string;
+  label: string;
+  section: string;
+  /** Server module this page belongs to (as listed by /api/v1/system/info). */
+  module?: string;
+  /** One line saying what the page is for. */
+  about: string;
+}
+
+export const NAV: NavEntry[] = [
+  { path: '/', label: 'Dashboard', section: 'Overview', about: 'Server status and module health.' },
+  { path: '/flows', label: 'Flows', section: 'Build', module: 'visual', about: 'Design flows visually.' },
+  { path: '/runs', label: 'Runs', section: 'Build', module: 'workflow', about: 'Workflow executions and their history.' },
+  { path: '/agents', label: 'Agents', section: 'Build', module: 'agents', about: 'Agents and their configuration.' },
+  { path: '/hub', label: 'Hub', section: 'Build', module: 'hub', about: 'Shared components and integrations.' },
+  { path: '/memory', label: 'Memory', section: 'Knowledge', module: 'memory', about: 'Stored memory and knowledge.' },
+  { path: '/learning', label: 'Learning', section: 'Knowledge', module: 'rl', about: 'Reinforcement learning.' },
+  { path: '/monitoring', label: 'Monitoring', section: 'Operate', module: 'monitoring', about: 'Metrics, traces and alerts.' },
+  { path: '/settings', label: 'Settings', section: 'Operate', module: 'auth', about: 'Users, access and server information.' },
+];
+
+export function normalizePath(path: string): string {
+  const p = path.replace(/\/+$/, '');
+  return p === '' ? '/' : p;
+}
+
+export function findEntry(path: string): NavEntry | undefined {
+  const p = normalizePath(path);
+  return NAV.find((e) => e.path === p);
+}
