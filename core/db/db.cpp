@@ -21,7 +21,27 @@ DbUrl parse_db_url(const std::string& url) {
         return {DbBackend::sqlite, path};
     }
     if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
-        return {DbBackend::postgres, url};
+        // libpq parses the URI; SOCI gets the equivalent keyword=value string (it does not take URIs).
+        char* err = nullptr;
+        PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
+        if (!opts) {
+            std::string msg = err ? err : "unparseable";
+            PQfreemem(err);
+            while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+            throw std::invalid_argument("invalid PostgreSQL URL: " + msg);
+        }
+        std::string conninfo;
+        for (auto* o = opts; o->keyword; ++o) {
+            if (!o->val) continue;
+            std::string v;
+            for (const char* c = o->val; *c; ++c) {
+                if (*c == '\'' || *c == '\\') v += '\\';
+                v += *c;
+            }
+            conninfo += fmt::format("{}{}='{}'", conninfo.empty() ? "" : " ", o->keyword, v);
+        }
+        PQconninfoFree(opts);
+        return {DbBackend::postgres, conninfo};
     }
     throw std::invalid_argument(fmt::format("unsupported database URL \"{}\" (expected sqlite:<path> or postgresql://...)",
                                             url.substr(0, url.find(':'))));
@@ -48,6 +68,7 @@ Db::Db(DbOptions options, boost::asio::any_io_executor blocking)
         } else {
             s.open(soci::postgresql, parsed.target);
             s << "SET TIME ZONE 'UTC'";
+            s << "SET client_min_messages = warning";
         }
     }
 }

@@ -65,13 +65,13 @@ public:
     template <class F>
     auto run(F f) -> boost::asio::awaitable<std::invoke_result_t<F&, soci::session&>> {
         using R = std::invoke_result_t<F&, soci::session&>;
-        co_return co_await boost::asio::co_spawn(
-            blocking_,
-            [this, f = std::move(f)]() mutable -> boost::asio::awaitable<R> {
-                Lease lease(*this);
-                co_return f(lease.session());
-            },
-            boost::asio::use_awaitable);
+        // The task is a named local: GCC 12 may destroy a non-trivial temporary inside a co_await
+        // expression twice, so coroutine code here keeps such temporaries out of co_await.
+        auto task = [this, f = std::move(f)]() mutable -> boost::asio::awaitable<R> {
+            Lease lease(*this);
+            co_return f(lease.session());
+        };
+        co_return co_await boost::asio::co_spawn(blocking_, std::move(task), boost::asio::use_awaitable);
     }
 
     /// Blocking variant for start-up, CLI commands and tests.

@@ -21,13 +21,13 @@ using Handler = std::function<boost::asio::awaitable<HttpResponse>(HttpRequest&)
 inline constexpr std::string_view kPublic = "public";
 
 struct Route {
-    std::string method;        ///< "GET", "POST", "PUT", "PATCH", "DELETE"
-    std::string pattern;       ///< "/api/v1/flows/{id}"; a last segment "{name*}" matches the rest of the path
-    std::string permission;    ///< e.g. "flows.write", or kPublic
-    std::string summary;       ///< one line for the OpenAPI document
-    Handler handler;
+    std::string method = {};   ///< "GET", "POST", "PUT", "PATCH", "DELETE"
+    std::string pattern = {};  ///< "/api/v1/flows/{id}"; a last segment "{name*}" matches the rest of the path
+    std::string permission = {};  ///< e.g. "flows.write", or kPublic
+    std::string summary = {};  ///< one line for the OpenAPI document
+    Handler handler = {};
     bool json_body = false;    ///< parse the body as JSON first (415 on another content type, 400 when malformed)
-    std::string tag;           ///< OpenAPI tag, normally the module name
+    std::string tag = {};      ///< OpenAPI tag, normally the module name
     boost::json::object request_schema = {};   ///< optional JSON Schema of the body
     boost::json::object response_schema = {};  ///< optional JSON Schema of the 2xx body
     int success_status = 200;

@@ -37,7 +37,10 @@ public:
     void register_routes(Router& r) override {
         r.add({"GET", "/api/v1/system/info", "system.read",
                "Version, uptime, database, modules with their health, and the live instances.",
-               [this](HttpRequest&) -> asio::awaitable<HttpResponse> { co_return HttpResponse::json(co_await info()); },
+               [this](HttpRequest&) -> asio::awaitable<HttpResponse> {
+                   auto body = co_await info();
+                   co_return HttpResponse::json(body);
+               },
                false, "system", {}, info_schema()});
     }
 
@@ -91,7 +94,8 @@ private:
         json::array instances;
         if (db_ok) {
             auto since = now_ms() - 3 * std::chrono::duration_cast<std::chrono::milliseconds>(heartbeat_).count();
-            for (const auto& i : co_await store_.list_live(since)) {
+            auto live = co_await store_.list_live(since);
+            for (const auto& i : live) {
                 instances.push_back({{"id", i.id},
                                      {"hostname", i.hostname},
                                      {"version", i.version},
@@ -124,7 +128,8 @@ private:
                 db_ok_ = false;
                 log::warn("system", "heartbeat could not update the instance record: {}", e.what());
             }
-            ctx_.bus.publish("system.heartbeat", co_await info());
+            auto payload = co_await info();
+            ctx_.bus.publish("system.heartbeat", std::move(payload));
         }
     }
 

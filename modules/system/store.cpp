@@ -27,15 +27,16 @@ void InstanceStore::register_self(const Instance& self, std::int64_t forget_befo
     });
 }
 
-boost::asio::awaitable<void> InstanceStore::touch(std::string id, std::int64_t now_ms) {
-    co_await db_.run([id = std::move(id), now_ms](soci::session& s) {
+boost::asio::awaitable<void> InstanceStore::touch(const std::string& id, std::int64_t now_ms) {
+    auto query = [id, now_ms](soci::session& s) {
         long long t = now_ms;
         s << kTouch, soci::use(t), soci::use(id);
-    });
+    };
+    co_await db_.run(std::move(query));
 }
 
 boost::asio::awaitable<std::vector<Instance>> InstanceStore::list_live(std::int64_t seen_since_ms) {
-    co_return co_await db_.run([seen_since_ms](soci::session& s) {
+    auto query = [seen_since_ms](soci::session& s) {
         std::vector<Instance> out;
         long long since = seen_since_ms;
         Instance row;
@@ -49,7 +50,8 @@ boost::asio::awaitable<std::vector<Instance>> InstanceStore::list_live(std::int6
             out.push_back(row);
         }
         return out;
-    });
+    };
+    co_return co_await db_.run(std::move(query));
 }
 
 void InstanceStore::remove(const std::string& id) {

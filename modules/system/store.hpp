@@ -22,7 +22,7 @@ public:
     explicit InstanceStore(Db& db) : db_(db) {}
     /// Records this instance (blocking; called at start) and forgets instances unseen since `forget_before_ms`.
     void register_self(const Instance& self, std::int64_t forget_before_ms);
-    boost::asio::awaitable<void> touch(std::string id, std::int64_t now_ms);
+    boost::asio::awaitable<void> touch(const std::string& id, std::int64_t now_ms);
     boost::asio::awaitable<std::vector<Instance>> list_live(std::int64_t seen_since_ms);
     void remove(const std::string& id);
 

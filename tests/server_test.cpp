@@ -1,0 +1,336 @@
+// The real Application on an ephemeral port, driven over HTTP and WebSocket.
+#include "core/http/server.hpp"
+
+#include "core/bus/bus.hpp"
+#include "core/http/router.hpp"
+#include "tests/support/client.hpp"
+#include "tests/support/test_env.hpp"
+
+#include <doctest/doctest.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include <future>
+#include <thread>
+
+using namespace arclight;
+using namespace arclight::test;
+namespace asio = boost::asio;
+
+namespace {
+
+std::atomic<int> g_slow_started{0};
+
+// A module that exists only in tests: a JSON echo route, a slow route and a failing route.
+class ProbeModule final : public Module {
+public:
+    void register_routes(Router& r) override {
+        r.add({"POST", "/api/v1/probe/echo", "probe.write", "Echo the posted JSON.",
+               [](HttpRequest& req) -> asio::awaitable<HttpResponse> { co_return HttpResponse::json(req.json); }, true,
+               "probe"});
+        r.add({"GET", "/api/v1/probe/slow", "probe.read", "Answer after 600 ms.",
+               [](HttpRequest&) -> asio::awaitable<HttpResponse> {
+                   ++g_slow_started;
+                   asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(600));
+                   co_await t.async_wait(asio::use_awaitable);
+                   co_return HttpResponse::json({{"slow", true}});
+               },
+               false, "probe"});
+        r.add({"GET", "/api/v1/probe/boom", "probe.read", "Fail with an internal error.",
+               [](HttpRequest&) -> asio::awaitable<HttpResponse> {
+                   throw std::runtime_error("secret internal detail");
+                   co_return HttpResponse{};
+               },
+               false, "probe"});
+        r.add({"GET", "/api/v1/probe/invalid", "probe.read", "Fail with a validation error.",
+               [](HttpRequest&) -> asio::awaitable<HttpResponse> {
+                   throw Error(ErrorCode::validation_failed, "bad fields", {{"/name", "is required"}});
+                   co_return HttpResponse{};
+               },
+               false, "probe"});
+    }
+};
+
+ModuleDescriptor probe() {
+    return {"probe", {"system"}, "Test-only routes.", {}, [](ModuleContext&) { return std::make_unique<ProbeModule>(); }};
+}
+
+bool is_problem(const HttpResult& r, int status, const std::string& code) {
+    if (r.status != status) return false;
+    if (r.header("content-type") != "application/problem+json") return false;
+    auto j = r.json();
+    return j.at("status").as_int64() == status && j.at("code").as_string() == code && !j.at("title").as_string().empty() &&
+           j.at("request_id").as_string() == r.header("x-request-id");
+}
+
+void still_serving(unsigned short port) { CHECK(http(port, "GET", "/healthz").status == 200); }
+
+}  // namespace
+
+TEST_CASE("health, readiness, system info and the OpenAPI document") {
+    TestServer s({}, {probe()});
+    auto h = http(s.port(), "GET", "/healthz");
+    CHECK(h.status == 200);
+    CHECK(h.json().at("status").as_string() == "ok");
+    CHECK(h.header("x-content-type-options") == "nosniff");
+    CHECK(!h.header("x-request-id").empty());
+
+    auto r = http(s.port(), "GET", "/readyz");
+    CHECK(r.status == 200);
+    CHECK(r.json().at("database").at("ok").as_bool());
+
+    auto info = http(s.port(), "GET", "/api/v1/system/info").json();
+    CHECK(info.at("name").as_string() == "arclight");
+    CHECK(info.at("database").at("backend").as_string() == (use_postgres() ? "postgres" : "sqlite"));
+    auto& mods = info.at("modules").as_array();
+    bool system_ok = false;
+    for (const auto& m : mods) {
+        if (m.at("name").as_string() == "system") system_ok = m.at("health").at("status").as_string() == "ok";
+    }
+    CHECK(system_ok);
+    CHECK(info.at("instances").as_array().size() == 1);
+
+    auto doc = http(s.port(), "GET", "/api/v1/openapi.json").json();
+    CHECK(doc.at("openapi").as_string() == "3.1.0");
+    CHECK(doc.at("paths").at("/api/v1/system/info").at("get").at("x-permission").as_string() == "system.read");
+    CHECK(doc.at("paths").at("/api/v1/probe/echo").at("post").as_object().contains("requestBody"));
+    // Every route in the table is in the document.
+    for (const auto& route : s.app().router().routes()) {
+        std::string m;
+        for (char c : route.method) m += static_cast<char>(std::tolower(c));
+        CHECK_MESSAGE(doc.at("paths").as_object().contains(route.pattern), route.pattern);
+        CHECK(doc.at("paths").at(route.pattern).as_object().contains(m));
+    }
+}
+
+TEST_CASE("an incoming request id is kept, a missing one generated") {
+    TestServer s;
+    CHECK(http(s.port(), "GET", "/healthz", {}, {{"X-Request-Id", "abc-123"}}).header("x-request-id") == "abc-123");
+    CHECK(http(s.port(), "GET", "/healthz", {}, {{"X-Request-Id", "bad id with spaces"}}).header("x-request-id") !=
+          "bad id with spaces");
+}
+
+TEST_CASE("JSON routes: echo, malformed JSON, wrong content type") {
+    TestServer s({}, {probe()});
+    auto ok = http(s.port(), "POST", "/api/v1/probe/echo", R"({"a":[1,2,{"b":null}]})");
+    CHECK(ok.status == 200);
+    CHECK(ok.json().at("a").at(2).as_object().contains("b"));
+
+    auto bad = http(s.port(), "POST", "/api/v1/probe/echo", R"({"a":)");
+    CHECK(is_problem(bad, 400, "invalid-json"));
+    CHECK(bad.json().at("instance").as_string() == "/api/v1/probe/echo");
+
+    auto deep = http(s.port(), "POST", "/api/v1/probe/echo", std::string(100, '[') + std::string(100, ']'));
+    CHECK(is_problem(deep, 400, "invalid-json"));
+
+    auto wrong_type = http(s.port(), "POST", "/api/v1/probe/echo", "a=1", {{"Content-Type", "application/x-www-form-urlencoded"}});
+    CHECK(is_problem(wrong_type, 415, "unsupported-media-type"));
+    still_serving(s.port());
+}
+
+TEST_CASE("unknown routes, wrong methods, errors: problem+json, and internals never leak") {
+    TestServer s({}, {probe()});
+    CHECK(is_problem(http(s.port(), "GET", "/api/v1/nothing"), 404, "not-found"));
+    CHECK(is_problem(http(s.port(), "GET", "/assets/missing-file.js"), 404, "not-found"));
+    auto wrong = http(s.port(), "DELETE", "/healthz");
+    CHECK(is_problem(wrong, 405, "method-not-allowed"));
+    CHECK(wrong.header("allow") == "GET");
+
+    auto boom = http(s.port(), "GET", "/api/v1/probe/boom");
+    CHECK(is_problem(boom, 500, "internal"));
+    CHECK(boom.body.find("secret") == std::string::npos);
+
+    auto invalid = http(s.port(), "GET", "/api/v1/probe/invalid");
+    CHECK(is_problem(invalid, 422, "validation-failed"));
+    CHECK(invalid.json().at("errors").at(0).at("pointer").as_string() == "/name");
+    still_serving(s.port());
+}
+
+TEST_CASE("the UI is served with its content types, caching and SPA fallback") {
+    TestServer s;
+    auto index = http(s.port(), "GET", "/");
+    CHECK(index.status == 200);
+    CHECK(index.header("content-type") == "text/html; charset=utf-8");
+    CHECK(index.header("cache-control") == "no-cache");
+    CHECK(index.body.find("<title>Arclight</title>") != std::string::npos);
+    auto deep = http(s.port(), "GET", "/runs/123");
+    CHECK(deep.status == 200);
+    CHECK(deep.body == index.body);
+    // A hashed asset referenced by index.html is cached for a year.
+    auto pos = index.body.find("/assets/");
+    REQUIRE(pos != std::string::npos);
+    auto end = index.body.find('"', pos);
+    auto asset = http(s.port(), "GET", index.body.substr(pos, end - pos));
+    CHECK(asset.status == 200);
+    CHECK(asset.header("content-type").rfind("text/javascript", 0) == 0);
+    CHECK(asset.header("cache-control") == "public, max-age=31536000, immutable");
+}
+
+TEST_CASE("size limits: oversized body 413, header flood 431, malformed request 400") {
+    TestServer s(Overrides{{"server.max_body_bytes", "1024"}, {"server.max_header_bytes", "2048"}}, {probe()});
+    auto big = http(s.port(), "POST", "/api/v1/probe/echo", "[" + std::string(4000, ' ') + "]");
+    CHECK(is_problem(big, 413, "payload-too-large"));
+    still_serving(s.port());
+
+    {
+        RawConnection c(s.port());
+        std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+        for (int i = 0; i < 200; ++i) req += "X-Flood-" + std::to_string(i) + ": " + std::string(40, 'a') + "\r\n";
+        req += "\r\n";
+        c.send(req);
+        auto out = c.read_all(std::chrono::seconds(2));
+        CHECK(out.rfind("HTTP/1.1 431", 0) == 0);
+        CHECK(out.find("application/problem+json") != std::string::npos);
+    }
+    {
+        RawConnection c(s.port());
+        c.send("THIS IS NOT HTTP\r\n\r\n");
+        auto out = c.read_all(std::chrono::seconds(2));
+        CHECK(out.rfind("HTTP/1.1 400", 0) == 0);
+    }
+    still_serving(s.port());
+}
+
+TEST_CASE("keep-alive serves several requests on one connection") {
+    TestServer s;
+    RawConnection c(s.port());
+    c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    auto out = c.read_all(std::chrono::seconds(2));
+    auto first = out.find("HTTP/1.1 200");
+    REQUIRE(first != std::string::npos);
+    CHECK(out.find("HTTP/1.1 200", first + 1) != std::string::npos);
+}
+
+TEST_CASE("a client sending one byte at a time is cut off by the read timeout") {
+    TestServer s(Overrides{{"server.read_timeout_ms", "500"}});
+    RawConnection c(s.port());
+    std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    bool closed = false;
+    auto started = std::chrono::steady_clock::now();
+    for (char ch : req) {
+        try {
+            c.send(std::string(1, ch));
+        } catch (const std::exception&) {
+            closed = true;
+            break;
+        }
+        if (c.closed_within(std::chrono::milliseconds(200))) {
+            closed = true;
+            break;
+        }
+    }
+    CHECK(closed);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(3));
+    still_serving(s.port());
+}
+
+TEST_CASE("idle keep-alive connections are closed after the idle timeout") {
+    TestServer s(Overrides{{"server.idle_timeout_ms", "300"}});
+    RawConnection c(s.port());
+    CHECK(c.closed_within(std::chrono::seconds(3)));
+}
+
+TEST_CASE("graceful shutdown lets a request in flight finish, then refuses new connections") {
+    g_slow_started = 0;
+    TestServer s(Overrides{{"server.shutdown_timeout_ms", "5000"}}, {probe()});
+    auto port = s.port();
+    auto pending = std::async(std::launch::async, [port] { return http(port, "GET", "/api/v1/probe/slow"); });
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (g_slow_started == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    REQUIRE(g_slow_started == 1);
+    s.stop();  // blocks until drained
+    auto res = pending.get();
+    CHECK(res.status == 200);
+    CHECK(res.json().at("slow").as_bool());
+    CHECK(res.header("connection") == "close");
+    CHECK_THROWS(http(port, "GET", "/healthz"));
+}
+
+TEST_CASE("WebSocket: subscribe, receive matching bus events, ping/pong") {
+    TestServer s;
+    WsClient ws(s.port());
+    ws.send_text(R"({"type":"subscribe","topics":["probe.*","other.**"]})");
+    auto sub = ws.read_type("subscribed");
+    REQUIRE(sub);
+    CHECK(sub->at("topics").as_array().size() == 2);
+    s.app().bus().publish("unrelated.topic", {{"n", 0}});
+    s.app().bus().publish("probe.hello", {{"n", 1}});
+    auto ev = ws.read_type("event");
+    REQUIRE(ev);
+    CHECK(ev->at("topic").as_string() == "probe.hello");
+    CHECK(ev->at("data").at("n").as_int64() == 1);
+    CHECK(ev->at("id").as_string().size() == 36);
+    ws.send_text(R"({"type":"ping"})");
+    CHECK(ws.read_type("pong"));
+    // Overlapping patterns deliver an event once.
+    ws.send_text(R"({"type":"subscribe","topics":["probe.**"]})");
+    CHECK(ws.read_type("subscribed"));
+    s.app().bus().publish("probe.twice", {});
+    s.app().bus().publish("probe.marker", {});
+    auto a = ws.read_type("event");
+    auto b = ws.read_type("event");
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(a->at("topic").as_string() == "probe.twice");
+    CHECK(b->at("topic").as_string() == "probe.marker");
+}
+
+TEST_CASE("WebSocket: the system heartbeat carries module health") {
+    TestServer s(Overrides{{"system.heartbeat_seconds", "1"}});
+    WsClient ws(s.port());
+    ws.send_text(R"({"type":"subscribe","topics":["system.heartbeat"]})");
+    REQUIRE(ws.read_type("subscribed"));
+    auto ev = ws.read_type("event", std::chrono::seconds(5));
+    REQUIRE(ev);
+    CHECK(ev->at("topic").as_string() == "system.heartbeat");
+    CHECK(ev->at("data").at("modules").as_array().size() >= 1);
+}
+
+TEST_CASE("WebSocket: invalid messages get an error and the connection keeps working") {
+    TestServer s(Overrides{{"server.ws_max_message_bytes", "1024"}});
+    WsClient ws(s.port());
+    ws.send_text("not json");
+    auto e1 = ws.read_type("error");
+    REQUIRE(e1);
+    CHECK(e1->at("detail").as_string().find("JSON") != std::string::npos);
+    ws.send_text(R"({"type":"subscribe","topics":["a..b"]})");
+    CHECK(ws.read_type("error"));
+    ws.send_text(R"({"type":"teleport"})");
+    CHECK(ws.read_type("error"));
+    ws.send_binary(std::string("\x00\x01\x02", 3));
+    CHECK(ws.read_type("error"));
+    ws.send_text(R"({"type":"ping"})");
+    CHECK(ws.read_type("pong"));
+
+    // A message over the limit closes this connection with 1009; the server keeps serving.
+    ws.send_text(std::string(4096, 'x'));
+    CHECK_FALSE(ws.read(std::chrono::seconds(3)));
+    CHECK(ws.close_code() == 1009);
+    WsClient again(s.port());
+    again.send_text(R"({"type":"ping"})");
+    CHECK(again.read_type("pong"));
+    still_serving(s.port());
+}
+
+TEST_CASE("WebSocket: a client that does not read is dropped; the bus and server carry on") {
+    TestServer s(Overrides{{"server.ws_max_queue", "8"}});
+    WsClient slow(s.port());
+    slow.send_text(R"({"type":"subscribe","topics":["flood.**"]})");
+    REQUIRE(slow.read_type("subscribed"));
+    WsClient fast(s.port());
+    fast.send_text(R"({"type":"subscribe","topics":["flood.last"]})");
+    REQUIRE(fast.read_type("subscribed"));
+    boost::json::object big{{"blob", std::string(32 * 1024, 'z')}};
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (s.app().ws().dropped_slow_clients() == 0 && std::chrono::steady_clock::now() < deadline) {
+        for (int i = 0; i < 200; ++i) s.app().bus().publish("flood.data", big);
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(s.app().ws().dropped_slow_clients() >= 1);
+    s.app().bus().publish("flood.last", {});
+    CHECK(fast.read_type("event"));
+    still_serving(s.port());
+}

@@ -1,0 +1,182 @@
+#include "tests/support/client.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+
+#include <cctype>
+
+namespace arclight::test {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+
+boost::json::value HttpResult::json() const { return boost::json::parse(body); }
+
+std::string HttpResult::header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? std::string{} : it->second;
+}
+
+HttpResult http(unsigned short port, const std::string& method, const std::string& target, const std::string& body,
+                const std::map<std::string, std::string>& headers) {
+    asio::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    stream.expires_after(std::chrono::seconds(10));
+    stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
+    req.set(bhttp::field::host, "127.0.0.1");
+    for (const auto& [k, v] : headers) req.set(k, v);
+    if (!body.empty() && !headers.count("Content-Type")) req.set(bhttp::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
+    bhttp::write(stream, req);
+    beast::flat_buffer buf;
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    if (method == "HEAD") parser.skip(true);
+    bhttp::read(stream, buf, parser);
+    auto& res = parser.get();
+    HttpResult out;
+    out.status = static_cast<int>(res.result_int());
+    for (const auto& f : res) {
+        std::string name(f.name_string());
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        out.headers[name] = std::string(f.value());
+    }
+    out.body = res.body();
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    return out;
+}
+
+struct RawConnection::Impl {
+    asio::io_context ioc;
+    tcp::socket sock{ioc};
+};
+
+RawConnection::RawConnection(unsigned short port) : impl_(std::make_unique<Impl>()) {
+    impl_->sock.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+}
+RawConnection::~RawConnection() = default;
+
+void RawConnection::send(const std::string& bytes) { asio::write(impl_->sock, asio::buffer(bytes)); }
+
+std::string RawConnection::read_all(std::chrono::milliseconds timeout) {
+    std::string out;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    impl_->sock.non_blocking(true);
+    char buf[4096];
+    while (std::chrono::steady_clock::now() < deadline) {
+        beast::error_code ec;
+        auto n = impl_->sock.read_some(asio::buffer(buf), ec);
+        if (ec == asio::error::would_block) {
+            ::usleep(2000);
+            continue;
+        }
+        if (ec) break;
+        out.append(buf, n);
+    }
+    return out;
+}
+
+bool RawConnection::closed_within(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    impl_->sock.non_blocking(true);
+    char buf[4096];
+    while (std::chrono::steady_clock::now() < deadline) {
+        beast::error_code ec;
+        impl_->sock.read_some(asio::buffer(buf), ec);
+        if (ec == asio::error::would_block) {
+            ::usleep(2000);
+            continue;
+        }
+        if (ec) return true;
+    }
+    return false;
+}
+
+struct WsClient::Impl {
+    asio::io_context ioc;
+    websocket::stream<beast::tcp_stream> ws{ioc};
+    beast::flat_buffer buf;
+    bool closed = false;
+};
+
+WsClient::WsClient(unsigned short port) : impl_(std::make_unique<Impl>()) {
+    auto& ws = impl_->ws;
+    beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(10));
+    beast::get_lowest_layer(ws).connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    ws.handshake("127.0.0.1", "/ws");
+    beast::get_lowest_layer(ws).expires_never();
+}
+
+WsClient::~WsClient() {
+    if (!impl_->closed) {
+        beast::error_code ec;
+        beast::get_lowest_layer(impl_->ws).socket().close(ec);
+    }
+}
+
+void WsClient::send_text(const std::string& text) {
+    impl_->ws.text(true);
+    impl_->ws.write(asio::buffer(text));
+}
+
+void WsClient::send_binary(const std::string& bytes) {
+    impl_->ws.binary(true);
+    impl_->ws.write(asio::buffer(bytes));
+}
+
+std::optional<std::string> WsClient::read(std::chrono::milliseconds timeout) {
+    if (impl_->closed) return std::nullopt;
+    impl_->buf.clear();
+    std::optional<std::string> result;
+    bool done = false;
+    impl_->ws.async_read(impl_->buf, [&](beast::error_code ec, std::size_t) {
+        done = true;
+        if (ec) {
+            impl_->closed = true;
+            return;
+        }
+        result = beast::buffers_to_string(impl_->buf.data());
+    });
+    impl_->ioc.restart();
+    impl_->ioc.run_for(timeout);
+    if (!done) {
+        // Timed out: cancel the read and let the handler run.
+        beast::get_lowest_layer(impl_->ws).cancel();
+        impl_->ioc.restart();
+        impl_->ioc.run();
+        impl_->closed = true;  // a cancelled websocket read leaves the stream unusable
+        return std::nullopt;
+    }
+    return result;
+}
+
+std::optional<boost::json::value> WsClient::read_type(const std::string& type, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return std::nullopt;
+        auto msg = read(left);
+        if (!msg) return std::nullopt;
+        auto v = boost::json::parse(*msg);
+        if (v.is_object() && v.as_object().contains("type") && v.at("type").as_string() == type) return v;
+    }
+}
+
+std::optional<int> WsClient::close_code() const {
+    auto r = impl_->ws.reason();
+    if (r.code == websocket::close_code::none) return std::nullopt;
+    return static_cast<int>(r.code);
+}
+
+}  // namespace arclight::test

@@ -1,0 +1,63 @@
+#pragma once
+// Small blocking Beast clients for tests: HTTP, raw TCP (for malformed and slow input) and WebSocket.
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+namespace arclight::test {
+
+struct HttpResult {
+    int status = 0;
+    std::map<std::string, std::string> headers;  // lower-case names
+    std::string body;
+    boost::json::value json() const;
+    std::string header(const std::string& lower_name) const;
+};
+
+/// One request on a fresh connection. Throws on connection errors.
+HttpResult http(unsigned short port, const std::string& method, const std::string& target,
+                const std::string& body = {}, const std::map<std::string, std::string>& headers = {});
+
+/// A raw TCP connection for malformed or slow input.
+class RawConnection {
+public:
+    explicit RawConnection(unsigned short port);
+    ~RawConnection();
+    void send(const std::string& bytes);
+    /// Reads until the server closes or `timeout` passes; returns what arrived.
+    std::string read_all(std::chrono::milliseconds timeout);
+    /// True when the server closed the connection (read returned EOF/reset) within `timeout`.
+    bool closed_within(std::chrono::milliseconds timeout);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+/// A WebSocket client on /ws.
+class WsClient {
+public:
+    explicit WsClient(unsigned short port);
+    ~WsClient();
+    void send_text(const std::string& text);
+    void send_binary(const std::string& bytes);
+    /// Next message, or nullopt when none arrives within `timeout` or the connection closed.
+    std::optional<std::string> read(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+    /// Reads until a message whose "type" equals `type` (others are skipped).
+    std::optional<boost::json::value> read_type(const std::string& type,
+                                                std::chrono::milliseconds timeout = std::chrono::seconds(5));
+    /// The close code the server sent, if the connection was closed.
+    std::optional<int> close_code() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace arclight::test

@@ -1,0 +1,61 @@
+#pragma once
+// Test environment: which database backend the suite runs against (ARCLIGHT_TEST_DB=sqlite|postgres,
+// ARCLIGHT_TEST_PG_URL for the cluster the test script started), fresh databases per test, and an
+// in-process server on an ephemeral port.
+
+#include "core/app/application.hpp"
+#include "core/db/db.hpp"
+
+#include <boost/asio/thread_pool.hpp>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace arclight::test {
+
+using Overrides = std::map<std::string, std::string>;
+
+bool use_postgres();
+void print_backend_banner();
+
+/// A fresh, empty database of the selected backend; dropped/deleted on destruction.
+class TestDatabase {
+public:
+    TestDatabase();
+    ~TestDatabase();
+    const std::string& url() const { return url_; }
+    /// Opens a Db on it (pool of `pool_size` sessions).
+    std::unique_ptr<Db> open(std::size_t pool_size = 2);
+
+private:
+    std::string url_;
+    std::string pg_name_;
+    std::filesystem::path dir_;
+    boost::asio::thread_pool pool_{2};
+};
+
+/// Builds a Config from built-in defaults plus overrides keyed "table.key" (values as text, as
+/// an environment variable would give them).
+Config make_config(const std::map<std::string, std::string>& overrides,
+                   const std::vector<ModuleDescriptor>& modules = builtin_modules());
+
+/// The real Application, started on 127.0.0.1:0 with a fresh database.
+class TestServer {
+public:
+    explicit TestServer(std::map<std::string, std::string> overrides = {},
+                        std::vector<ModuleDescriptor> extra_modules = {});
+    ~TestServer();
+    unsigned short port() const { return port_; }
+    Application& app() { return *app_; }
+    /// Graceful shutdown (idempotent).
+    void stop();
+
+private:
+    TestDatabase db_;
+    std::unique_ptr<Application> app_;
+    unsigned short port_ = 0;
+};
+
+}  // namespace arclight::test
