@@ -20,6 +20,7 @@
 #   DURATION       wrk duration of each measured run (default: 10s).
 #   WARMUP         wrk warm-up run before each measured run, not reported (default: 2s; 0 = none).
 #   CONNECTIONS    wrk connections (default: 64). wrk always runs with one thread (-t1).
+#   ROUNDS         measured wrk runs per line; the run with the median req/s is reported (default: 1).
 #   THREADS_LIST   arclight I/O thread counts to measure (default: "1 2").
 #   STARTS         starts for each time-to-ready median (default: 5).
 #   IDLE_SECONDS   idle time before reading VmRSS (default: 2).
@@ -37,6 +38,7 @@ WARMUP=${WARMUP:-2s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS_LIST=${THREADS_LIST:-"1 2"}
 STARTS=${STARTS:-5}
+ROUNDS=${ROUNDS:-1}
 IDLE_SECONDS=${IDLE_SECONDS:-2}
 BARE_PORT=${BARE_PORT:-18190}
 ARCLIGHT_PORT=${ARCLIGHT_PORT:-18191}
@@ -209,19 +211,9 @@ children_ticks() {
         for (i = 1; i <= NF; i++) { split($i, ms, "m"); t += ms[1] * 60 + ms[2] } printf "%d", t * hz }' "$WORK/times"
 }
 
-# run_wrk LABEL PORT PATH PID: warm-up, then the measured run; appends to RESULTS.
-run_wrk() {
-    local label=$1 port=$2 path=$3 pid=$4 out="$WORK/wrk.out" url="http://127.0.0.1:$2$3"
-    local code
-    code=$(http_status "$port" "$path")
-    if [[ $code != 200 ]]; then
-        RESULTS+=("$label|$path|-|-|-|-|answers ${code:-nothing}, not 200")
-        return
-    fi
-    if [[ $WARMUP != 0 && $WARMUP != 0s ]]; then
-        "$WRK" -t1 -c"$CONNECTIONS" -d"$WARMUP" "$url" >/dev/null 2>&1
-    fi
-    note "wrk -t1 -c$CONNECTIONS -d$DURATION --latency $url   ($label)"
+# One measured wrk run; prints "req/s|p50 ms|p99 ms|cpu|errors".
+wrk_once() {
+    local url=$1 pid=$2 out="$WORK/wrk.out"
     local t0 sys0 srv0 wrk0 t1 sys1 srv1 wrk1 cpu
     children_ticks >"$WORK/ticks"
     t0=$(now_us) sys0=$(busy_ticks) srv0=$(proc_ticks "$pid") wrk0=$(<"$WORK/ticks")
@@ -241,8 +233,42 @@ run_wrk() {
                 /Non-2xx or 3xx responses:/ { printf "non-2xx: %s; ", $NF }' "$out")
     errs=${errs%; }
     alive "$pid" || errs="SERVER DIED during the run${errs:+; $errs}"
-    [[ -n $rps && -n $p50 && -n $p99 ]] || { errs="wrk failed: $(tr '\n' ' ' <"$out")"; rps=-; }
-    RESULTS+=("$label|$path|$rps|$( [[ -n $p50 ]] && to_ms "$p50" || echo -)|$( [[ -n $p99 ]] && to_ms "$p99" || echo -)|$cpu|${errs:--}")
+    if [[ -z $rps || -z $p50 || -z $p99 ]]; then
+        echo "-|-|-|$cpu|wrk failed: $(tr '\n' ' ' <"$out")"
+        return
+    fi
+    echo "$rps|$(to_ms "$p50")|$(to_ms "$p99")|$cpu|${errs:--}"
+}
+
+# run_wrk LABEL PORT PATH PID: a warm-up, then $ROUNDS measured runs; appends the run with the
+# median req/s to RESULTS (label|route|req/s|p50|p99|cpu|errors).
+run_wrk() {
+    local label=$1 port=$2 path=$3 pid=$4 url="http://127.0.0.1:$2$3" code i
+    code=$(http_status "$port" "$path")
+    if [[ $code != 200 ]]; then
+        RESULTS+=("$label|$path|-|-|-|-|answers ${code:-nothing}, not 200")
+        return
+    fi
+    if [[ $WARMUP != 0 && $WARMUP != 0s ]]; then
+        "$WRK" -t1 -c"$CONNECTIONS" -d"$WARMUP" "$url" >/dev/null 2>&1
+    fi
+    local runs=()
+    for ((i = 1; i <= ROUNDS; i++)); do
+        note "wrk -t1 -c$CONNECTIONS -d$DURATION --latency $url   ($label, run $i/$ROUNDS)"
+        runs+=("$(wrk_once "$url" "$pid")")
+        alive "$pid" || break
+    done
+    local picked spread=""
+    picked=$(printf '%s\n' "${runs[@]}" | sort -t'|' -k1,1g | awk -v n="${#runs[@]}" 'NR == int((n + 1) / 2)')
+    if ((${#runs[@]} > 1)); then
+        spread=$(printf '%s\n' "${runs[@]}" | cut -d'|' -f1 | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "-" hi }')
+        spread="median of ${#runs[@]} runs (req/s $spread)"
+        # errors of any run are reported
+        local e
+        e=$(printf '%s\n' "${runs[@]}" | cut -d'|' -f5 | grep -v '^-$' | sort -u | paste -sd';' -)
+        picked="${picked%|*}|${e:+$e; }$spread"
+    fi
+    RESULTS+=("$label|$path|$picked")
 }
 
 rps_of() {  # rps_of LABEL PATH
@@ -332,7 +358,7 @@ cores=$(nproc)
 cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 echo
 echo "Arclight HTTP bench -- $(date -u '+%Y-%m-%d %H:%M UTC'), $cores cores ($cpu), $(uname -sr)"
-echo "wrk -t1 -c$CONNECTIONS -d$DURATION --latency (after a ${WARMUP} warm-up), loopback, keep-alive; wrk shares the cores"
+echo "wrk -t1 -c$CONNECTIONS -d$DURATION --latency (after a ${WARMUP} warm-up; median of $ROUNDS run(s)), loopback, keep-alive; wrk shares the cores"
 echo "load average before the bench: $LOAD_BEFORE"
 echo
 printf '%-24s %-22s %10s %9s %9s  %-15s %s\n' "server" "route" "req/s" "p50 ms" "p99 ms" "cpu% srv/wrk/+" "errors"

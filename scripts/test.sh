@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Installs what the tests need and runs every test:
+#   1. the doctest suite against SQLite
+#   2. the same suite against a real PostgreSQL 15 cluster started here on loopback (and stopped)
+#   3. the suite built with AddressSanitizer + UndefinedBehaviorSanitizer (SQLite and PostgreSQL)
+#   4. smoke tests of the real binary (config check, SIGTERM exits 0)
+#   5. the browser tests: Playwright driving Debian's Chromium against the real binary
+# Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+scripts/setup.sh --test
+export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+jobs=$(nproc)
+step() { printf '\n==> %s\n' "$*"; }
+
+work=$(mktemp -d /tmp/arclight-test.XXXXXX)
+pg_dir=$work/pg
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  scripts/pg-cluster.sh stop "$pg_dir" || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+chmod 755 "$work"
+
+step "build (warnings are errors)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DARCLIGHT_WERROR=ON -DARCLIGHT_BUILD_TESTS=ON \
+  -DARCLIGHT_BUILD_BENCH=ON >/dev/null
+cmake --build build -j "$jobs"
+
+step "doctest suite on SQLite"
+ARCLIGHT_TEST_DB=sqlite build/tests/arclight_tests
+
+step "start PostgreSQL 15 on loopback"
+pg_url=$(scripts/pg-cluster.sh start "$pg_dir" "${ARCLIGHT_TEST_PG_PORT:-55432}")
+echo "$pg_url"
+
+step "doctest suite on PostgreSQL"
+ARCLIGHT_TEST_DB=postgres ARCLIGHT_TEST_PG_URL=$pg_url build/tests/arclight_tests
+
+step "sanitizer build (ASan + UBSan)"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DARCLIGHT_SANITIZE=ON -DARCLIGHT_WERROR=ON \
+  -DARCLIGHT_BUILD_TESTS=ON -DARCLIGHT_BUILD_BENCH=OFF -DARCLIGHT_WEB_DIST="$root/build/web-dist" >/dev/null
+cmake --build build-asan -j "$jobs" --target arclight_tests
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+step "sanitizer suite on SQLite"
+ARCLIGHT_TEST_DB=sqlite build-asan/tests/arclight_tests
+step "sanitizer suite on PostgreSQL"
+ARCLIGHT_TEST_DB=postgres ARCLIGHT_TEST_PG_URL=$pg_url build-asan/tests/arclight_tests
+unset ASAN_OPTIONS UBSAN_OPTIONS
+scripts/pg-cluster.sh stop "$pg_dir"
+
+step "binary smoke tests"
+build/arclight version
+build/arclight config check --config config/arclight.toml >/dev/null
+if ARCLIGHT_SERVER_PORT=notaport build/arclight config check 2>"$work/check.err"; then
+  echo "config check accepted a bad port" >&2; exit 1
+fi
+grep -q "ARCLIGHT_SERVER_PORT" "$work/check.err"
+
+step "browser tests (Playwright + Debian chromium)"
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+ARCLIGHT_SERVER_PORT=0 ARCLIGHT_DATABASE_URL="sqlite:$work/ui.db" ARCLIGHT_SYSTEM_HEARTBEAT_SECONDS=1 \
+  build/arclight serve --config config/arclight.toml >"$work/server.log" 2>&1 &
+server_pid=$!
+url=""
+for _ in $(seq 1 100); do
+  url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/server.log" | head -n1)
+  [ -n "$url" ] && break
+  sleep 0.1
+done
+[ -n "$url" ] || { cat "$work/server.log" >&2; exit 1; }
+echo "server at $url"
+ARCLIGHT_URL=$url ARCLIGHT_SCREENSHOT=$root/build/ui-dashboard.png node tests/browser/ui.test.mjs
+
+step "graceful stop: SIGTERM exits 0"
+kill -TERM "$server_pid"
+status=0
+wait "$server_pid" || status=$?
+server_pid=""
+if [ "$status" != 0 ]; then cat "$work/server.log" >&2; echo "server exited with $status" >&2; exit 1; fi
+grep -q '\[app\] stopped' "$work/server.log"
+
+step "all tests passed"
