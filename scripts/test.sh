@@ -63,6 +63,9 @@ grep -q "ARCLIGHT_SERVER_PORT" "$work/check.err"
 
 step "browser tests (Playwright + Debian chromium)"
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+ui_password="browser-test $(date +%s%N)"
+ARCLIGHT_DATABASE_URL="sqlite:$work/ui.db" ARCLIGHT_ADMIN_PASSWORD="$ui_password" \
+  build/arclight user add --admin admin --config config/arclight.toml
 ARCLIGHT_SERVER_PORT=0 ARCLIGHT_DATABASE_URL="sqlite:$work/ui.db" ARCLIGHT_SYSTEM_HEARTBEAT_SECONDS=1 \
   build/arclight serve --config config/arclight.toml >"$work/server.log" 2>&1 &
 server_pid=$!
@@ -74,7 +77,8 @@ for _ in $(seq 1 100); do
 done
 [ -n "$url" ] || { cat "$work/server.log" >&2; exit 1; }
 echo "server at $url"
-ARCLIGHT_URL=$url ARCLIGHT_SCREENSHOT=$root/build/ui-dashboard.png node tests/browser/ui.test.mjs
+ARCLIGHT_URL=$url ARCLIGHT_TEST_USER=admin ARCLIGHT_TEST_PASSWORD="$ui_password" \
+  ARCLIGHT_SCREENSHOT=$root/build/ui-dashboard.png ARCLIGHT_SCREENSHOT_DIR=$root/build/ui-screens node tests/browser/ui.test.mjs
 
 step "graceful stop: SIGTERM exits 0"
 kill -TERM "$server_pid"

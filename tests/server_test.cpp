@@ -82,7 +82,7 @@ TEST_CASE("health, readiness, system info and the OpenAPI document") {
     CHECK(r.status == 200);
     CHECK(r.json().at("database").at("ok").as_bool());
 
-    auto info = http(s.port(), "GET", "/api/v1/system/info").json();
+    auto info = http(s.port(), "GET", "/api/v1/system/info", {}, s.admin()).json();
     CHECK(info.at("name").as_string() == "arclight");
     CHECK(info.at("database").at("backend").as_string() == (use_postgres() ? "postgres" : "sqlite"));
     auto& mods = info.at("modules").as_array();
@@ -115,18 +115,19 @@ TEST_CASE("an incoming request id is kept, a missing one generated") {
 
 TEST_CASE("JSON routes: echo, malformed JSON, wrong content type") {
     TestServer s({}, {probe()});
-    auto ok = http(s.port(), "POST", "/api/v1/probe/echo", R"({"a":[1,2,{"b":null}]})");
+    auto ok = http(s.port(), "POST", "/api/v1/probe/echo", R"({"a":[1,2,{"b":null}]})", s.admin());
     CHECK(ok.status == 200);
     CHECK(ok.json().at("a").at(2).as_object().contains("b"));
 
-    auto bad = http(s.port(), "POST", "/api/v1/probe/echo", R"({"a":)");
+    auto bad = http(s.port(), "POST", "/api/v1/probe/echo", R"({"a":)", s.admin());
     CHECK(is_problem(bad, 400, "invalid-json"));
     CHECK(bad.json().at("instance").as_string() == "/api/v1/probe/echo");
 
-    auto deep = http(s.port(), "POST", "/api/v1/probe/echo", std::string(100, '[') + std::string(100, ']'));
+    auto deep = http(s.port(), "POST", "/api/v1/probe/echo", std::string(100, '[') + std::string(100, ']'), s.admin());
     CHECK(is_problem(deep, 400, "invalid-json"));
 
-    auto wrong_type = http(s.port(), "POST", "/api/v1/probe/echo", "a=1", {{"Content-Type", "application/x-www-form-urlencoded"}});
+    auto wrong_type = http(s.port(), "POST", "/api/v1/probe/echo", "a=1",
+                           {{"Content-Type", "application/x-www-form-urlencoded"}, {"Authorization", "Bearer " + s.admin_key()}});
     CHECK(is_problem(wrong_type, 415, "unsupported-media-type"));
     still_serving(s.port());
 }
@@ -139,11 +140,11 @@ TEST_CASE("unknown routes, wrong methods, errors: problem+json, and internals ne
     CHECK(is_problem(wrong, 405, "method-not-allowed"));
     CHECK(wrong.header("allow") == "GET");
 
-    auto boom = http(s.port(), "GET", "/api/v1/probe/boom");
+    auto boom = http(s.port(), "GET", "/api/v1/probe/boom", {}, s.admin());
     CHECK(is_problem(boom, 500, "internal"));
     CHECK(boom.body.find("secret") == std::string::npos);
 
-    auto invalid = http(s.port(), "GET", "/api/v1/probe/invalid");
+    auto invalid = http(s.port(), "GET", "/api/v1/probe/invalid", {}, s.admin());
     CHECK(is_problem(invalid, 422, "validation-failed"));
     CHECK(invalid.json().at("errors").at(0).at("pointer").as_string() == "/name");
     still_serving(s.port());
@@ -171,7 +172,7 @@ TEST_CASE("the UI is served with its content types, caching and SPA fallback") {
 
 TEST_CASE("size limits: oversized body 413, header flood 431, malformed request 400") {
     TestServer s(Overrides{{"server.max_body_bytes", "1024"}, {"server.max_header_bytes", "2048"}}, {probe()});
-    auto big = http(s.port(), "POST", "/api/v1/probe/echo", "[" + std::string(4000, ' ') + "]");
+    auto big = http(s.port(), "POST", "/api/v1/probe/echo", "[" + std::string(4000, ' ') + "]", s.admin());
     CHECK(is_problem(big, 413, "payload-too-large"));
     still_serving(s.port());
 
@@ -237,7 +238,8 @@ TEST_CASE("graceful shutdown lets a request in flight finish, then refuses new c
     g_slow_started = 0;
     TestServer s(Overrides{{"server.shutdown_timeout_ms", "5000"}}, {probe()});
     auto port = s.port();
-    auto pending = std::async(std::launch::async, [port] { return http(port, "GET", "/api/v1/probe/slow"); });
+    auto headers = s.admin();
+    auto pending = std::async(std::launch::async, [port, headers] { return http(port, "GET", "/api/v1/probe/slow", {}, headers); });
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (g_slow_started == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
     REQUIRE(g_slow_started == 1);
@@ -251,7 +253,7 @@ TEST_CASE("graceful shutdown lets a request in flight finish, then refuses new c
 
 TEST_CASE("WebSocket: subscribe, receive matching bus events, ping/pong") {
     TestServer s;
-    WsClient ws(s.port());
+    WsClient ws(s.port(), s.admin());
     ws.send_text(R"({"type":"subscribe","topics":["probe.*","other.**"]})");
     auto sub = ws.read_type("subscribed");
     REQUIRE(sub);
@@ -280,7 +282,7 @@ TEST_CASE("WebSocket: subscribe, receive matching bus events, ping/pong") {
 
 TEST_CASE("WebSocket: the system heartbeat carries module health") {
     TestServer s(Overrides{{"system.heartbeat_seconds", "1"}});
-    WsClient ws(s.port());
+    WsClient ws(s.port(), s.admin());
     ws.send_text(R"({"type":"subscribe","topics":["system.heartbeat"]})");
     REQUIRE(ws.read_type("subscribed"));
     auto ev = ws.read_type("event", std::chrono::seconds(5));
@@ -291,7 +293,7 @@ TEST_CASE("WebSocket: the system heartbeat carries module health") {
 
 TEST_CASE("WebSocket: invalid messages get an error and the connection keeps working") {
     TestServer s(Overrides{{"server.ws_max_message_bytes", "1024"}});
-    WsClient ws(s.port());
+    WsClient ws(s.port(), s.admin());
     ws.send_text("not json");
     auto e1 = ws.read_type("error");
     REQUIRE(e1);
@@ -309,7 +311,7 @@ TEST_CASE("WebSocket: invalid messages get an error and the connection keeps wor
     ws.send_text(std::string(4096, 'x'));
     CHECK_FALSE(ws.read(std::chrono::seconds(3)));
     CHECK(ws.close_code() == 1009);
-    WsClient again(s.port());
+    WsClient again(s.port(), s.admin());
     again.send_text(R"({"type":"ping"})");
     CHECK(again.read_type("pong"));
     still_serving(s.port());
@@ -317,10 +319,10 @@ TEST_CASE("WebSocket: invalid messages get an error and the connection keeps wor
 
 TEST_CASE("WebSocket: a client that does not read is dropped; the bus and server carry on") {
     TestServer s(Overrides{{"server.ws_max_queue", "8"}});
-    WsClient slow(s.port());
+    WsClient slow(s.port(), s.admin());
     slow.send_text(R"({"type":"subscribe","topics":["flood.**"]})");
     REQUIRE(slow.read_type("subscribed"));
-    WsClient fast(s.port());
+    WsClient fast(s.port(), s.admin());
     fast.send_text(R"({"type":"subscribe","topics":["flood.last"]})");
     REQUIRE(fast.read_type("subscribed"));
     boost::json::object big{{"blob", std::string(32 * 1024, 'z')}};

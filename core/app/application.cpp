@@ -2,6 +2,7 @@
 
 #include "core/bus/bus.hpp"
 #include "core/db/db.hpp"
+#include "core/http/access.hpp"
 #include "core/http/router.hpp"
 #include "core/http/server.hpp"
 #include "core/http/static_files.hpp"
@@ -132,6 +133,7 @@ struct Application::Runtime {
     std::unique_ptr<EventBus> bus;
     std::unique_ptr<WsHub> ws;
     Router router;
+    AccessControl access;
     std::unique_ptr<StaticFiles> ui;
     std::unique_ptr<HttpServer> server;
     ServiceRegistry services;
@@ -191,7 +193,7 @@ Application::Application(const Config& config, std::vector<ModuleDescriptor> mod
     so.read_timeout = std::chrono::milliseconds(server.get_int("read_timeout_ms"));
     so.idle_timeout = std::chrono::milliseconds(server.get_int("idle_timeout_ms"));
     so.access_log = server.get_bool("access_log");
-    rt_->server = std::make_unique<HttpServer>(rt_->ioc, rt_->router, *rt_->ws, rt_->ui.get(), so);
+    rt_->server = std::make_unique<HttpServer>(rt_->ioc, rt_->router, *rt_->ws, rt_->ui.get(), rt_->access, so);
 
     rt_->services.provide<ModuleDirectory>(this);
     rt_->descriptors = std::move(modules);
@@ -203,7 +205,7 @@ Application::Application(const Config& config, std::vector<ModuleDescriptor> mod
         Runtime::Loaded l;
         l.descriptor = d;
         l.context = std::make_unique<ModuleContext>(ModuleContext{config.section(d->name), *rt_->db, *rt_->bus, *rt_->ws,
-                                                                  rt_->services, rt_->ioc.get_executor(),
+                                                                  rt_->access, rt_->services, rt_->ioc.get_executor(),
                                                                   rt_->blocking->get_executor(), info_});
         l.module = d->create(*l.context);
         rt_->loaded.push_back(std::move(l));
@@ -218,6 +220,7 @@ EventBus& Application::bus() { return *rt_->bus; }
 Db& Application::db() { return *rt_->db; }
 Router& Application::router() { return rt_->router; }
 WsHub& Application::ws() { return *rt_->ws; }
+ServiceRegistry& Application::services() { return rt_->services; }
 
 std::vector<ModuleStatus> Application::modules() const {
     std::vector<ModuleStatus> out;
@@ -293,6 +296,9 @@ unsigned short Application::start() {
         l.module->start();
         l.started = true;
         log::debug("app", "module {} started", l.descriptor->name);
+    }
+    if (!rt_->access.installed()) {
+        log::warn("app", "no access control is installed (auth disabled): every route is open to anyone who can connect");
     }
     rt_->server->start();
     log::info("app", "arclight {} listening on http://{}:{} (database: {}, {} I/O threads)", info_.version,

@@ -53,6 +53,7 @@ public:
     Db& db();
     Router& router();
     WsHub& ws();
+    ServiceRegistry& services();
     const AppInfo& info() const noexcept { return info_; }
     std::vector<ModuleStatus> modules() const override;
 

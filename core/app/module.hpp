@@ -20,6 +20,7 @@
 
 namespace arclight {
 
+class AccessControl;
 class Db;
 class EventBus;
 class Router;
@@ -76,6 +77,7 @@ struct ModuleContext {
     Db& db;
     EventBus& bus;
     WsHub& ws;
+    AccessControl& access;                   ///< where the auth module installs its request check
     ServiceRegistry& services;
     boost::asio::any_io_executor io;         ///< for network I/O and background coroutines
     boost::asio::any_io_executor blocking;   ///< for blocking work (queries, scripts)

@@ -102,6 +102,21 @@ boost::asio::awaitable<bool> Db::ping_async() {
     co_return co_await run(select_one);
 }
 
+WriteTransaction::WriteTransaction(soci::session& s, bool sqlite) : s_(s) { s_ << (sqlite ? "BEGIN IMMEDIATE" : "BEGIN"); }
+
+WriteTransaction::~WriteTransaction() {
+    if (done_) return;
+    try {
+        s_ << "ROLLBACK";
+    } catch (...) {
+    }
+}
+
+void WriteTransaction::commit() {
+    s_ << "COMMIT";
+    done_ = true;
+}
+
 void Db::exec_script(soci::session& s, const std::string& sql) {
     if (backend_ == DbBackend::sqlite) {
         auto* be = static_cast<soci::sqlite3_session_backend*>(s.get_backend());

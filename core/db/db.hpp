@@ -35,6 +35,23 @@ struct DbUrl {
 };
 DbUrl parse_db_url(const std::string& url);
 
+/// A transaction that will write. On SQLite it starts with BEGIN IMMEDIATE, so a transaction
+/// that reads before it writes waits for the write lock (busy_timeout) up front instead of
+/// failing with "database is locked" when another writer got in between. Rolls back unless
+/// committed.
+class WriteTransaction {
+public:
+    WriteTransaction(soci::session& s, bool sqlite);
+    ~WriteTransaction();
+    WriteTransaction(const WriteTransaction&) = delete;
+    WriteTransaction& operator=(const WriteTransaction&) = delete;
+    void commit();
+
+private:
+    soci::session& s_;
+    bool done_ = false;
+};
+
 class Db {
 public:
     /// Opens `pool_size` sessions (blocking). Throws soci::soci_error or std::invalid_argument.

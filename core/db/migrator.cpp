@@ -1,10 +1,10 @@
 #include "core/db/migrator.hpp"
 
 #include "core/log/log.hpp"
+#include "core/util/crypto.hpp"
 #include "core/util/ids.hpp"
 
 #include <soci/soci.h>
-#include <sodium.h>
 
 #include <algorithm>
 #include <map>
@@ -33,14 +33,6 @@ const std::string& Migration::sql_for(DbBackend backend) const {
     if (has_common) return common_sql;
     throw MigrationError(fmt::format("migration {}/{:04}_{} has no script for {}", module, version, name,
                                      backend == DbBackend::sqlite ? "sqlite" : "postgres"));
-}
-
-std::string sha256_hex(std::string_view text) {
-    unsigned char out[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(out, reinterpret_cast<const unsigned char*>(text.data()), text.size());
-    std::string hex;
-    for (unsigned char c : out) hex += fmt::format("{:02x}", c);
-    return hex;
 }
 
 std::vector<Migration> collect_migrations(std::span<const EmbeddedFile> files) {

@@ -46,7 +46,4 @@ struct MigrationReport {
 MigrationReport apply_migrations(Db& db, const std::vector<Migration>& migrations,
                                  const std::vector<std::string>& modules);
 
-/// Hex SHA-256 of a text.
-std::string sha256_hex(std::string_view text);
-
 }  // namespace arclight

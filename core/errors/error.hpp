@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace arclight {
@@ -39,7 +40,14 @@ public:
     Error(ErrorCode code, std::string detail, std::vector<FieldError> errors = {})
         : std::runtime_error(detail), code_(code), detail_(std::move(detail)), errors_(std::move(errors)) {}
 
+    /// Adds a response header (e.g. Retry-After with 429). Returns *this for chaining in a throw.
+    Error&& with_header(std::string name, std::string value) && {
+        headers_.emplace_back(std::move(name), std::move(value));
+        return std::move(*this);
+    }
+
     ErrorCode code() const noexcept { return code_; }
+    const std::vector<std::pair<std::string, std::string>>& headers() const noexcept { return headers_; }
     const std::string& detail() const noexcept { return detail_; }
     const std::vector<FieldError>& errors() const noexcept { return errors_; }
 
@@ -47,6 +55,7 @@ private:
     ErrorCode code_;
     std::string detail_;
     std::vector<FieldError> errors_;
+    std::vector<std::pair<std::string, std::string>> headers_;
 };
 
 /// Renders a problem+json body. `instance` is the request path, `request_id` the request's id.

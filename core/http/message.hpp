@@ -3,10 +3,12 @@
 // module's routes and services compile without the HTTP stack's headers.
 
 #include "core/errors/error.hpp"
+#include "core/http/principal.hpp"
 
 #include <boost/json/value.hpp>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +30,7 @@ struct HttpRequest {
     std::map<std::string, std::string, std::less<>> params;  ///< path parameters
     std::string remote_address;
     std::string request_id;
+    std::shared_ptr<const Principal> principal;  ///< set by the auth module for non-public routes
 
     /// Case-insensitive header lookup; empty when absent.
     std::string_view header(std::string_view name) const;

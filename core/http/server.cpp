@@ -60,8 +60,8 @@ bool is_json_content_type(std::string_view ct) {
 }  // namespace
 
 HttpServer::HttpServer(asio::io_context& ioc, const Router& router, WsHub& ws, const StaticFiles* ui,
-                       ServerOptions options)
-    : ioc_(ioc), router_(router), ws_(ws), ui_(ui), options_(std::move(options)) {
+                       const AccessControl& access, ServerOptions options)
+    : ioc_(ioc), router_(router), ws_(ws), ui_(ui), access_(access), options_(std::move(options)) {
     id_prefix_ = new_uuid().substr(0, 8) + "-";
 }
 
@@ -221,14 +221,33 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
         } else {
             auto& msg = parser.get();
             version = msg.version();
-            if (beast::websocket::is_upgrade(msg) && msg.target() == "/ws") {
+            bool upgrade = beast::websocket::is_upgrade(msg) && msg.target() == "/ws";
+            std::optional<HttpResponse> refused;
+            if (upgrade && access_.installed()) {
+                req.method = "GET";
+                req.target = req.path = "/ws";
+                for (const auto& f : msg) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+                try {
+                    refused = co_await access_.check()(nullptr, req);
+                } catch (const Error& e) {
+                    refused = HttpResponse::problem(e.code(), e.detail(), req, e.errors());
+                }
+                if (refused) upgrade = false;
+            }
+            if (upgrade) {
                 ctl->busy = false;
                 ctl->stream = nullptr;
                 unreg.reset();  // WebSocket connections are tracked by the hub
                 upgraded = true;
-                co_await ws_.run_session(std::move(stream), parser.release());
+                auto principal = req.principal;
+                auto upgrade_request = parser.release();
+                co_await ws_.run_session(std::move(stream), std::move(upgrade_request), std::move(principal));
                 co_return;
             }
+            if (refused) {
+                out = std::move(*refused);
+                close_after = true;
+            } else {
             req.method = std::string(msg.method_string());
             req.target = std::string(msg.target());
             auto q = req.target.find('?');
@@ -244,6 +263,7 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
                 req.path = std::move(*decoded);
                 out = co_await dispatch(req);
             }
+            }
         }
 
         http::response<http::string_body> res{static_cast<http::status>(out.status), version};
@@ -253,7 +273,7 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
         bool has_cache_control = false;
         for (auto& [k, v] : out.headers) {
             if (beast::iequals(k, "Cache-Control")) has_cache_control = true;
-            res.set(k, v);
+            res.insert(k, v);
         }
         if (!has_cache_control) res.set(http::field::cache_control, "no-store");
         if (req.method == "HEAD") {
@@ -303,8 +323,8 @@ asio::awaitable<HttpResponse> HttpServer::dispatch(HttpRequest& req) {
     const Route& route = *m.route;
     req.params = std::move(m.params);
     try {
-        if (filter_) {
-            if (auto r = filter_(route, req)) co_return std::move(*r);
+        if (access_.installed() && route.permission != kPublic) {
+            if (auto r = co_await access_.check()(&route, req)) co_return std::move(*r);
         }
         if (route.json_body) {
             if (!req.body.empty() && !is_json_content_type(req.header("Content-Type"))) {
@@ -324,7 +344,9 @@ asio::awaitable<HttpResponse> HttpServer::dispatch(HttpRequest& req) {
         }
         co_return co_await route.handler(req);
     } catch (const Error& e) {
-        co_return HttpResponse::problem(e.code(), e.detail(), req, e.errors());
+        auto r = HttpResponse::problem(e.code(), e.detail(), req, e.errors());
+        for (const auto& h : e.headers()) r.headers.push_back(h);
+        co_return r;
     } catch (const std::exception& e) {
         log::error("http", "{} {} failed (request {}): {}", req.method, req.path, req.request_id, e.what());
     }

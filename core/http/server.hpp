@@ -3,6 +3,7 @@
 // Limits per session: header and body size (431/413), read timeout for a request once it started,
 // idle timeout between keep-alive requests, and one request processed at a time.
 
+#include "core/http/access.hpp"
 #include "core/http/router.hpp"
 #include "core/http/static_files.hpp"
 #include "core/ws/ws_hub.hpp"
@@ -29,12 +30,10 @@ struct ServerOptions {
     bool access_log = true;
 };
 
-/// Hook run before a matched route's handler (auth plugs in here); returning a response short-circuits.
-using RequestFilter = std::function<std::optional<HttpResponse>(const Route&, HttpRequest&)>;
-
 class HttpServer {
 public:
-    HttpServer(boost::asio::io_context& ioc, const Router& router, WsHub& ws, const StaticFiles* ui, ServerOptions options);
+    HttpServer(boost::asio::io_context& ioc, const Router& router, WsHub& ws, const StaticFiles* ui,
+               const AccessControl& access, ServerOptions options);
     ~HttpServer();
 
     /// Binds and listens; returns the bound port (useful with port 0). Throws on failure.
@@ -46,7 +45,6 @@ public:
     /// then closes whatever is left. Call from a thread that is not an I/O thread.
     void shutdown(std::chrono::steady_clock::time_point deadline);
     std::size_t active_sessions() const;
-    void set_filter(RequestFilter f) { filter_ = std::move(f); }
 
 private:
     struct SessionCtl;
@@ -58,8 +56,8 @@ private:
     const Router& router_;
     WsHub& ws_;
     const StaticFiles* ui_;
+    const AccessControl& access_;
     ServerOptions options_;
-    RequestFilter filter_;
     std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
     std::atomic<bool> stopping_{false};
     mutable std::mutex mu_;

@@ -12,6 +12,8 @@ namespace arclight::log {
 namespace {
 
 std::atomic<Level> g_level{Level::info};
+std::mutex g_observer_mu;
+std::function<void(std::string_view)> g_observer;
 
 class Sink {
 public:
@@ -94,12 +96,21 @@ void write(Level lvl, std::string_view channel, std::string_view message) {
     char ts[32];
     std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
     auto line = fmt::format("{}.{:03}Z {:5} [{}] {}\n", ts, ms, kNames[static_cast<int>(lvl)], channel, message);
+    {
+        std::lock_guard lk(g_observer_mu);
+        if (g_observer) g_observer(line);
+    }
     if (lvl >= Level::warn) {
         flush();
         std::fwrite(line.data(), 1, line.size(), stderr);
         return;
     }
     sink().append(line);
+}
+
+void set_observer(std::function<void(std::string_view)> observer) {
+    std::lock_guard lk(g_observer_mu);
+    g_observer = std::move(observer);
 }
 
 void flush() { sink().flush_now(); }

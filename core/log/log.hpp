@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,8 @@ void set_level(Level level);
 Level level();
 /// Writes one line: time, level, channel, message. Thread-safe.
 void write(Level level, std::string_view channel, std::string_view message);
+/// Test hook: receives every formatted line (may be called from any thread). Pass {} to remove.
+void set_observer(std::function<void(std::string_view)> observer);
 /// Flushes buffered lines (called at shutdown and by the background flusher).
 void flush();
 

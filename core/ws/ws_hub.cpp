@@ -103,7 +103,20 @@ void WsHub::close_all() {
     }
 }
 
-asio::awaitable<void> WsHub::run_session(beast::tcp_stream stream, beast::http::request<beast::http::string_body> req) {
+void WsHub::declare_topic(std::string prefix, std::string permission) {
+    topic_permissions_[std::move(prefix)] = std::move(permission);
+}
+
+bool WsHub::may_subscribe(const Principal* principal, std::string_view pattern) const {
+    if (!principal) return true;
+    auto first = pattern.substr(0, pattern.find('.'));
+    auto it = topic_permissions_.find(first);
+    if (it == topic_permissions_.end()) return principal->has("*");
+    return principal->has(it->second);
+}
+
+asio::awaitable<void> WsHub::run_session(beast::tcp_stream stream, beast::http::request<beast::http::string_body> req,
+                                         std::shared_ptr<const Principal> principal) {
     auto c = std::make_shared<Conn>(*this, std::move(stream));
     beast::get_lowest_layer(c->ws).expires_never();
     websocket::stream_base::timeout t{};
@@ -175,7 +188,7 @@ asio::awaitable<void> WsHub::run_session(beast::tcp_stream stream, beast::http::
                     problem = "too many subscriptions on this connection";
                     continue;
                 }
-                if (authorizer_ && !authorizer_(req, pattern)) {
+                if (!may_subscribe(principal.get(), pattern)) {
                     problem = "not allowed to subscribe to " + pattern;
                     continue;
                 }

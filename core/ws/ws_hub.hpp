@@ -7,6 +7,7 @@
 // bus is never blocked by it.
 
 #include "core/bus/bus.hpp"
+#include "core/http/principal.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -18,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <map>
 #include <set>
 
 namespace arclight {
@@ -31,28 +33,31 @@ struct WsOptions {
 
 class WsHub {
 public:
-    /// Decides whether a connection may subscribe to a topic pattern (auth plugs in here).
-    using Authorizer = std::function<bool(const boost::beast::http::request<boost::beast::http::string_body>&,
-                                          std::string_view pattern)>;
-
     WsHub(EventBus& bus, WsOptions options);
     ~WsHub();
 
     /// Runs one connection to completion, taking over a stream whose request is an upgrade.
+    /// `principal` is the authenticated caller (null when no access check is installed).
     boost::asio::awaitable<void> run_session(boost::beast::tcp_stream stream,
-                                             boost::beast::http::request<boost::beast::http::string_body> req);
+                                             boost::beast::http::request<boost::beast::http::string_body> req,
+                                             std::shared_ptr<const Principal> principal);
+    /// Declares the permission needed to subscribe to topics whose first segment is `prefix`
+    /// (e.g. "workflow" -> "runs.read"). Call during start-up. With a principal, a pattern whose
+    /// first segment is a wildcard or undeclared is refused.
+    void declare_topic(std::string prefix, std::string permission);
+    /// Whether `principal` may subscribe to `pattern` (true for everyone without auth).
+    bool may_subscribe(const Principal* principal, std::string_view pattern) const;
     /// Sends a "going away" close to every connection (graceful shutdown).
     void close_all();
     std::size_t connections() const;
     std::uint64_t dropped_slow_clients() const noexcept { return dropped_.load(); }
-    void set_authorizer(Authorizer a) { authorizer_ = std::move(a); }
 
     struct Conn;  ///< one connection (defined in ws_hub.cpp)
 
 private:
     EventBus& bus_;
     WsOptions options_;
-    Authorizer authorizer_;
+    std::map<std::string, std::string, std::less<>> topic_permissions_;
     mutable std::mutex mu_;
     std::set<std::shared_ptr<Conn>> conns_;
     std::atomic<std::uint64_t> dropped_{0};

@@ -6,6 +6,7 @@
 #include "core/http/router.hpp"
 #include "core/log/log.hpp"
 #include "core/util/ids.hpp"
+#include "core/ws/ws_hub.hpp"
 #include "modules/system/store.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -32,7 +33,9 @@ public:
           store_(ctx.db),
           directory_(ctx.services.require<ModuleDirectory>()),
           heartbeat_(std::chrono::seconds(ctx.config.get_int("heartbeat_seconds"))),
-          timer_(ctx.io) {}
+          timer_(ctx.io) {
+        ctx.ws.declare_topic("system", "system.read");
+    }
 
     void register_routes(Router& r) override {
         r.add({"GET", "/api/v1/system/info", "system.read",

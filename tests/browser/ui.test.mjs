@@ -1,20 +1,31 @@
 // Headless-Chromium checks of the Arclight web UI against a running server.
 //
-//   ARCLIGHT_URL=http://127.0.0.1:18080 [ARCLIGHT_SCREENSHOT=/tmp/ui.png] node ui.test.mjs
+//   ARCLIGHT_URL=http://127.0.0.1:18080 ARCLIGHT_TEST_USER=admin ARCLIGHT_TEST_PASSWORD=... \
+//     [ARCLIGHT_SCREENSHOT=/tmp/ui.png] [ARCLIGHT_SCREENSHOT_DIR=/tmp/shots] node ui.test.mjs
 //
-// The server should run with a 1-second heartbeat
+// The server must already have an admin user (ARCLIGHT_TEST_USER with
+// ARCLIGHT_TEST_PASSWORD) and should run with a 1-second heartbeat
 // (ARCLIGHT_SYSTEM_HEARTBEAT_SECONDS=1) so the live-update check is quick.
+// ARCLIGHT_SCREENSHOT saves the dashboard; ARCLIGHT_SCREENSHOT_DIR saves
+// login, dashboard, users, API keys and audit pages there.
 // Uses Debian's chromium; never downloads a browser.
 
 import { chromium } from 'playwright-core';
 
 const BASE = (process.env.ARCLIGHT_URL || '').replace(/\/+$/, '');
 const SCREENSHOT = process.env.ARCLIGHT_SCREENSHOT || '';
+const SHOTS = (process.env.ARCLIGHT_SCREENSHOT_DIR || '').replace(/\/+$/, '');
+const USER = process.env.ARCLIGHT_TEST_USER || '';
+const PASSWORD = process.env.ARCLIGHT_TEST_PASSWORD || '';
 const CHROMIUM = process.env.ARCLIGHT_CHROMIUM || '/usr/bin/chromium';
 const NAV = ['Dashboard', 'Flows', 'Runs', 'Agents', 'Hub', 'Memory', 'Learning', 'Monitoring', 'Settings'];
 
 if (!BASE) {
   console.error('ARCLIGHT_URL is not set (e.g. ARCLIGHT_URL=http://127.0.0.1:18080)');
+  process.exit(2);
+}
+if (!USER || !PASSWORD) {
+  console.error('ARCLIGHT_TEST_USER and ARCLIGHT_TEST_PASSWORD must name an admin user of the server under test');
   process.exit(2);
 }
 
@@ -39,6 +50,17 @@ function assert(cond, message) {
 
 const text = (page, selector) => page.locator(selector).first().innerText({ timeout: 5000 }).then((s) => s.trim());
 
+async function shot(page, name) {
+  if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+}
+
+async function login(page, username, password) {
+  const form = page.locator('[data-testid=login-form]');
+  await form.locator('input[name=username]').fill(username);
+  await form.locator('input[name=password]').fill(password);
+  await form.locator('button[type=submit]').click();
+}
+
 const browser = await chromium.launch({
   executablePath: CHROMIUM,
   args: [
@@ -61,11 +83,41 @@ try {
   const pageErrors = [];
   page.on('pageerror', (err) => pageErrors.push(err.message));
 
-  await check('/ loads with title "Arclight" and all nine nav entries', async () => {
+  await check('/ shows the login page (title "Arclight", no nav before login)', async () => {
     const res = await page.goto(`${BASE}/`, { waitUntil: 'load' });
     assert(res && res.ok(), `GET / answered ${res?.status()}`);
     const title = await page.title();
     assert(title.includes('Arclight'), `title is ${JSON.stringify(title)}`);
+    const form = page.locator('[data-testid=login-form]');
+    await form.waitFor({ state: 'visible' });
+    await form.locator('input[name=username]').waitFor({ state: 'visible' });
+    await form.locator('input[name=password][type=password]').waitFor({ state: 'visible' });
+    await form.locator('button[type=submit]').waitFor({ state: 'visible' });
+    assert(new URL(page.url()).pathname === '/login', `URL is ${page.url()}`);
+    assert(!(await page.locator('[data-testid=nav]').isVisible()), 'the nav is visible before login');
+    await shot(page, 'login');
+  });
+
+  await check('a wrong password shows the login error', async () => {
+    await login(page, USER, `${PASSWORD}-wrong`);
+    const error = page.locator('[data-testid=login-error]');
+    await error.waitFor({ state: 'visible' });
+    const msg = (await error.innerText()).trim();
+    assert(msg.length > 0, 'the login error is empty');
+    assert(new URL(page.url()).pathname === '/login', `URL after a failed login is ${page.url()}`);
+    await shot(page, 'login-error');
+  });
+
+  await check('the right password logs in and shows the dashboard', async () => {
+    await login(page, USER, PASSWORD);
+    await page.waitForURL(`${BASE}/`);
+    await page.locator('[data-testid=module-health]').waitFor();
+    const menu = await text(page, '[data-testid=user-menu]');
+    assert(menu.includes(USER), `user menu shows ${JSON.stringify(menu)}`);
+    assert(menu.includes('admin'), `user menu does not show the role: ${JSON.stringify(menu)}`);
+  });
+
+  await check('all nine nav entries are shown', async () => {
     await page.locator('[data-testid=nav] a').first().waitFor();
     const labels = (await page.locator('[data-testid=nav] a').allInnerTexts()).map((s) => s.trim());
     for (const want of NAV) assert(labels.includes(want), `nav lacks ${want}; has ${JSON.stringify(labels)}`);
@@ -109,8 +161,9 @@ try {
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
     });
   }
+  await shot(page, 'dashboard');
 
-  await check('deep link /runs loads directly with the nav', async () => {
+  await check('deep link /runs loads directly with the nav (the session survives a reload)', async () => {
     const res = await page.goto(`${BASE}/runs`, { waitUntil: 'load' });
     assert(res && res.ok(), `GET /runs answered ${res?.status()}`);
     assert((res.headers()['content-type'] || '').includes('text/html'), `GET /runs content type is ${res.headers()['content-type']}`);
@@ -147,6 +200,90 @@ try {
     }
     await banner.getByRole('button', { name: 'Dismiss' }).click();
     await banner.waitFor({ state: 'detached' });
+  });
+
+  await check('Settings → Users lists the admin', async () => {
+    await page.locator('[data-testid=nav] a', { hasText: 'Settings' }).click();
+    await page.waitForURL(`${BASE}/settings`);
+    await page.locator('[data-testid=settings-tabs] a', { hasText: 'Users' }).click();
+    await page.waitForURL(`${BASE}/settings/users`);
+    const row = page.locator(`[data-testid=users-table] tr[data-username="${USER}"]`);
+    await row.waitFor();
+    const cells = await row.innerText();
+    assert(cells.includes(USER), `row is ${JSON.stringify(cells)}`);
+    const role = await row.locator('select[data-testid=user-role]').inputValue();
+    assert(role === 'admin', `role of ${USER} is ${JSON.stringify(role)}`);
+    await shot(page, 'users');
+  });
+
+  await check('creating an API key shows an ak_ key once', async () => {
+    await page.locator('[data-testid=settings-tabs] a', { hasText: 'API keys' }).click();
+    await page.waitForURL(`${BASE}/settings/api-keys`);
+    const form = page.locator('[data-testid=api-key-form]');
+    await form.waitFor();
+    const name = `ui-test-${Date.now()}`;
+    await form.locator('input[name=name]').fill(name);
+    await form.locator('input[name=scopes][value="system.read"]').check();
+    await form.locator('button[type=submit]').click();
+    const shown = page.locator('[data-testid=new-api-key]');
+    await shown.waitFor({ state: 'visible' });
+    const key = await shown.locator('[data-testid=new-api-key-value]').inputValue();
+    assert(/^ak_\S{8,}$/.test(key), `new key is ${JSON.stringify(key)}`);
+    const row = page.locator('[data-testid=api-keys-table] tr', { hasText: name });
+    await row.waitFor();
+    await shot(page, 'api-keys');
+    // The key works as a Bearer token.
+    const status = await page.evaluate(
+      (k) => fetch('/api/v1/system/info', { headers: { Authorization: `Bearer ${k}` }, credentials: 'omit' }).then((r) => r.status),
+      key,
+    );
+    assert(status === 200, `GET /api/v1/system/info with the new key answered ${status}`);
+    // Once: after leaving the page and coming back, only the prefix is listed.
+    await page.locator('[data-testid=settings-tabs] a', { hasText: 'Account' }).click();
+    await page.waitForURL(`${BASE}/settings/account`);
+    await page.locator('[data-testid=settings-tabs] a', { hasText: 'API keys' }).click();
+    await page.locator('[data-testid=api-keys-table] tr', { hasText: name }).waitFor();
+    assert((await page.locator('[data-testid=new-api-key]').count()) === 0, 'the new key is still displayed');
+    const body = await page.locator('body').innerText();
+    assert(!body.includes(key), 'the full key is still on the page');
+  });
+
+  await check('the audit log shows a failed and a successful auth.login', async () => {
+    await page.locator('[data-testid=settings-tabs] a', { hasText: 'Audit log' }).click();
+    await page.waitForURL(`${BASE}/settings/audit`);
+    await page.locator('[data-testid=audit-table] tr[data-testid=audit-row]').first().waitFor();
+    const rows = page.locator('[data-testid=audit-table] tr[data-action="auth.login"]');
+    const failure = rows.and(page.locator('[data-outcome=failure]'));
+    const success = rows.and(page.locator('[data-outcome=success]'));
+    for (let i = 0; i < 5 && ((await failure.count()) === 0 || (await success.count()) === 0); i++) {
+      const more = page.locator('[data-testid=audit-more]');
+      if (!(await more.isVisible())) break;
+      await more.click();
+      await page.waitForTimeout(300);
+    }
+    assert((await failure.count()) > 0, 'no auth.login entry with outcome failure');
+    assert((await success.count()) > 0, 'no auth.login entry with outcome success');
+    const row = await success.first().innerText();
+    assert(row.includes(USER), `the successful login row does not name ${USER}: ${JSON.stringify(row)}`);
+    await shot(page, 'audit');
+  });
+
+  await check('logout returns to the login page and /api/v1/auth/me then answers 401', async () => {
+    await page.locator('[data-testid=user-menu] button[aria-haspopup]').click();
+    await page.locator('[data-testid=user-menu]').getByRole('menuitem', { name: 'Log out' }).click();
+    await page.locator('[data-testid=login-form]').waitFor({ state: 'visible' });
+    await page.waitForURL((u) => u.pathname === '/login');
+    assert(!(await page.locator('[data-testid=nav]').isVisible()), 'the nav is still visible after logout');
+    const status = await page.evaluate(() => fetch('/api/v1/auth/me', { credentials: 'same-origin' }).then((r) => r.status));
+    assert(status === 401, `GET /api/v1/auth/me after logout answered ${status}`);
+  });
+
+  await check('after logout a page needs login again', async () => {
+    await page.goto(`${BASE}/settings/users`, { waitUntil: 'load' });
+    await page.locator('[data-testid=login-form]').waitFor({ state: 'visible' });
+    await login(page, USER, PASSWORD);
+    await page.waitForURL(`${BASE}/settings/users`);
+    await page.locator('[data-testid=users-table]').waitFor();
   });
 
   await check('no uncaught errors in the page', async () => {

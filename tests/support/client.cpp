@@ -110,8 +110,12 @@ struct WsClient::Impl {
     bool closed = false;
 };
 
-WsClient::WsClient(unsigned short port) : impl_(std::make_unique<Impl>()) {
+WsClient::WsClient(unsigned short port, const std::map<std::string, std::string>& headers)
+    : impl_(std::make_unique<Impl>()) {
     auto& ws = impl_->ws;
+    ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
+        for (const auto& [k, v] : headers) req.set(k, v);
+    }));
     beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(10));
     beast::get_lowest_layer(ws).connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
     ws.handshake("127.0.0.1", "/ws");

@@ -43,7 +43,9 @@ private:
 /// A WebSocket client on /ws.
 class WsClient {
 public:
-    explicit WsClient(unsigned short port);
+    /// Connects; `headers` are added to the upgrade request (e.g. Authorization). Throws when the
+    /// server refuses the upgrade.
+    explicit WsClient(unsigned short port, const std::map<std::string, std::string>& headers = {});
     ~WsClient();
     void send_text(const std::string& text);
     void send_binary(const std::string& bytes);

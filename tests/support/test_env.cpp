@@ -1,6 +1,10 @@
 #include "tests/support/test_env.hpp"
 
 #include "core/util/ids.hpp"
+#include "modules/auth/api.hpp"
+#include "tests/support/client.hpp"
+
+#include <boost/json.hpp>
 
 #include <soci/soci.h>
 #include <soci/postgresql/soci-postgresql.h>
@@ -87,7 +91,8 @@ Config make_config(const std::map<std::string, std::string>& overrides, const st
                         });
 }
 
-TestServer::TestServer(std::map<std::string, std::string> overrides, std::vector<ModuleDescriptor> extra_modules) {
+TestServer::TestServer(std::map<std::string, std::string> overrides, std::vector<ModuleDescriptor> extra_modules,
+                       bool create_admin) {
     auto modules = builtin_modules();
     for (auto& m : extra_modules) modules.push_back(std::move(m));
     overrides.emplace("server.port", "0");
@@ -99,6 +104,17 @@ TestServer::TestServer(std::map<std::string, std::string> overrides, std::vector
     overrides.emplace("log.level", "warn");
     app_ = std::make_unique<Application>(make_config(overrides, modules), modules);
     port_ = app_->start();
+    auto* users = create_admin ? app_->services().find<auth::UserAdmin>() : nullptr;
+    if (users) {
+        users->create_user("admin", kAdminPassword, "admin");
+        auto credentials = boost::json::serialize(boost::json::object{{"username", "admin"}, {"password", kAdminPassword}});
+        auto login = http(port_, "POST", "/api/v1/auth/login", credentials);
+        auto cookie = login.header("set-cookie");
+        auto csrf = std::string(login.json().at("csrf_token").as_string());
+        auto key = http(port_, "POST", "/api/v1/auth/api-keys", R"({"name":"tests","scopes":["*"]})",
+                        {{"Cookie", cookie.substr(0, cookie.find(';'))}, {"X-CSRF-Token", csrf}});
+        admin_key_ = std::string(key.json().at("key").as_string());
+    }
 }
 
 TestServer::~TestServer() { stop(); }

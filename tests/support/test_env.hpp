@@ -45,9 +45,14 @@ Config make_config(const std::map<std::string, std::string>& overrides,
 class TestServer {
 public:
     explicit TestServer(std::map<std::string, std::string> overrides = {},
-                        std::vector<ModuleDescriptor> extra_modules = {});
+                        std::vector<ModuleDescriptor> extra_modules = {}, bool create_admin = true);
     ~TestServer();
     unsigned short port() const { return port_; }
+    /// An API key with scope "*" of the admin user "admin" (empty when auth is disabled).
+    const std::string& admin_key() const { return admin_key_; }
+    /// {"Authorization": "Bearer <admin key>"}.
+    std::map<std::string, std::string> admin() const { return {{"Authorization", "Bearer " + admin_key_}}; }
+    static constexpr const char* kAdminPassword = "correct horse battery staple";
     Application& app() { return *app_; }
     /// Graceful shutdown (idempotent).
     void stop();
@@ -56,6 +61,7 @@ private:
     TestDatabase db_;
     std::unique_ptr<Application> app_;
     unsigned short port_ = 0;
+    std::string admin_key_;
 };
 
 }  // namespace arclight::test

@@ -22,3 +22,10 @@ export function formatDateTime(iso: string): string {
 export function formatTime(t: Date): string {
   return t.toLocaleTimeString(undefined, { hour12: false });
 }
+
+/** Date and time to the second, for logs. */
+export function formatDateTimeSeconds(iso: string): string {
+  const t = new Date(iso);
+  if (Number.isNaN(t.getTime())) return iso;
+  return t.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+}

@@ -1,22 +1,26 @@
 import './style.css';
-import { api, setErrorReporter } from './api';
+import { api, setErrorReporter, setUnauthorizedHandler } from './api';
+import { authStore } from './auth';
 import { h, replace } from './dom';
 import { NAV, findEntry } from './nav';
 import { mountNotices, showError, showMessage } from './notify';
 import { notice, pageHeader } from './pages/common';
 import { renderDashboard } from './pages/dashboard';
+import { errorLines } from './pages/forms';
+import { renderLogin, renderSetup } from './pages/login';
 import { renderModulePage } from './pages/module';
 import { renderSettings } from './pages/settings';
-import { Router } from './router';
+import { Redirect, Router } from './router';
 import { isSystemInfo, systemStore } from './system';
+import { createUserMenu } from './usermenu';
 import { LiveSocket, type ConnState } from './ws';
 
 const live = new LiveSocket();
 
 declare global {
   interface Window {
-    /** The app's API client and live socket, for tests and power users. */
-    arclight: { api: typeof api; live: LiveSocket; system: typeof systemStore };
+    /** The app's API client, live socket and stores, for tests and power users. */
+    arclight: { api: typeof api; live: LiveSocket; system: typeof systemStore; auth: typeof authStore };
   }
 }
 
@@ -26,6 +30,7 @@ const wsState = h('span', { class: 'conn conn-connecting', 'data-testid': 'ws-st
 const serverLabel = h('span', { class: 'server-label', 'data-testid': 'server-label' });
 const content = h('main', { class: 'content', id: 'content' });
 const notices = h('div', { class: 'notices', 'aria-live': 'assertive' });
+const userMenu = createUserMenu(() => void logout());
 
 const navLinks = new Map<string, HTMLAnchorElement>();
 const sections: HTMLElement[] = [];
@@ -40,27 +45,40 @@ for (const entry of NAV) {
   section.appendChild(link);
 }
 
-const app = document.getElementById('app') ?? document.body;
-replace(
-  app,
+const shell = h(
+  'div',
+  { class: 'shell', hidden: true },
   h(
-    'div',
-    { class: 'shell' },
-    h(
-      'header',
-      { class: 'topbar' },
-      h('a', { href: '/', 'data-link': true, class: 'brand' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), 'Arclight'),
-      serverLabel,
-      h('span', { class: 'spacer' }),
-      wsState,
-    ),
-    h('nav', { class: 'sidebar', 'aria-label': 'Main', 'data-testid': 'nav' }, sections),
-    content,
+    'header',
+    { class: 'topbar' },
+    h('a', { href: '/', 'data-link': true, class: 'brand' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), 'Arclight'),
+    serverLabel,
+    h('span', { class: 'spacer' }),
+    wsState,
+    userMenu.el,
   ),
-  notices,
+  h('nav', { class: 'sidebar', 'aria-label': 'Main', 'data-testid': 'nav' }, sections),
+  content,
 );
+// Login, first-admin setup and start-up messages: a page of their own, without the shell.
+const authRoot = h('main', { class: 'auth-screen', 'data-testid': 'auth-screen' });
+
+const app = document.getElementById('app') ?? document.body;
+replace(app, shell, authRoot, notices);
 mountNotices(notices);
 setErrorReporter(showError);
+
+function showShell(): void {
+  shell.hidden = false;
+  authRoot.hidden = true;
+  replace(authRoot);
+}
+
+function showAuthScreen(): void {
+  shell.hidden = true;
+  authRoot.hidden = false;
+  replace(content);
+}
 
 // ---- nav state -----------------------------------------------------------
 
@@ -77,6 +95,7 @@ function updateNav(): void {
   replace(serverLabel, info ? `${info.name} ${info.version}` : '');
 }
 systemStore.listen(updateNav);
+authStore.listen(() => userMenu.update(authStore.state === 'in' ? authStore.me : null));
 
 function setActive(path: string): void {
   for (const [p, link] of navLinks) {
@@ -100,30 +119,143 @@ live.onState((state: ConnState, info) => {
   // After a reconnect, catch up on anything missed while offline.
   if (state === 'live' && wasLive) void systemStore.refresh();
   if (state === 'live') wasLive = true;
+  // The server refuses the WebSocket of an ended session (401), which the
+  // browser only sees as a failed connection: ask /me whether the session
+  // still holds. A 401 there sends the user to the login page.
+  if (state === 'reconnecting' && authStore.state === 'in' && (info.attempt === 1 || info.attempt % 5 === 0)) {
+    authStore.refreshMe().catch(() => undefined);
+  }
 });
 live.subscribe('system.heartbeat', (ev) => {
   if (isSystemInfo(ev.data)) systemStore.set(ev.data, 'heartbeat');
 });
 live.onServerError((detail) => showMessage('Live updates error', detail));
 
+// ---- session -------------------------------------------------------------
+
+/** Shown on the login page once, e.g. after the session expired. */
+let loginMessage: string | undefined;
+
+function currentLocation(): string {
+  return location.pathname + location.search;
+}
+
+/** Where to go after logging in: the `next` query parameter if it is a path of this app. */
+function nextTarget(): string {
+  const next = new URLSearchParams(location.search).get('next') ?? '/';
+  if (!next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
+  if (/^\/(login|setup)(\/|\?|$)/.test(next)) return '/';
+  return next;
+}
+
+function authPageUrl(page: '/login' | '/setup', wanted: string): string {
+  return wanted === '/' || wanted === '' ? page : `${page}?next=${encodeURIComponent(wanted)}`;
+}
+
+function enterApp(): void {
+  if (!live.started) live.start();
+  if (!systemStore.info && !systemStore.loading) void systemStore.refresh();
+}
+
+function leaveApp(): void {
+  live.stop();
+  wasLive = false;
+  systemStore.clear();
+  userMenu.close();
+  for (const d of Array.from(document.querySelectorAll('dialog'))) d.close();
+  for (const b of Array.from(notices.children)) b.remove();
+}
+
+function loggedIn(): void {
+  loginMessage = undefined;
+  router.navigate(nextTarget(), { replace: true });
+}
+
+async function logout(): Promise<void> {
+  await authStore.logout();
+  leaveApp();
+  loginMessage = 'You have logged out.';
+  router.navigate('/login');
+}
+
+// Any call answering 401 after login: the session expired or was revoked.
+setUnauthorizedHandler(() => {
+  if (authStore.state !== 'in') return;
+  const wanted = currentLocation();
+  authStore.expire();
+  leaveApp();
+  loginMessage = 'Your session has ended. Log in again to continue.';
+  router.navigate(authPageUrl('/login', wanted), { replace: true });
+});
+
 // ---- routing -------------------------------------------------------------
 
+function renderAuthPage(path: string): (() => void) | Redirect {
+  const state = authStore.state;
+  if (state === 'in' || state === 'open') return new Redirect(nextTarget());
+  if (path === '/login' && state === 'setup') return new Redirect(`/setup${location.search}`);
+  if (path === '/setup' && state !== 'setup') return new Redirect(`/login${location.search}`);
+  showAuthScreen();
+  if (path === '/setup') {
+    document.title = 'Set up · Arclight';
+    return renderSetup(authRoot, {
+      onDone: loggedIn,
+      onAlreadyDone: () => {
+        authStore.expire();
+        router.navigate(`/login${location.search}`, { replace: true });
+      },
+    });
+  }
+  document.title = 'Log in · Arclight';
+  const message = loginMessage;
+  loginMessage = undefined;
+  return renderLogin(authRoot, { message, onLoggedIn: loggedIn });
+}
+
 const router = new Router((path) => {
-  setActive(path);
-  content.scrollTop = 0;
+  if (path === '/login' || path === '/setup') return renderAuthPage(path);
+  const state = authStore.state;
+  if (state === 'out' || state === 'setup') return new Redirect(authPageUrl(state === 'setup' ? '/setup' : '/login', currentLocation()));
+
+  showShell();
+  enterApp();
   const entry = findEntry(path);
+  setActive(entry?.path ?? path);
+  content.scrollTop = 0;
   document.title = entry ? `${entry.label} · Arclight` : 'Not found · Arclight';
   if (!entry) {
     replace(content, pageHeader('Page not found'), notice('info', `There is no page at ${path}. `, h('a', { href: '/', 'data-link': true }, 'Go to the dashboard')));
     return;
   }
   if (entry.path === '/') return renderDashboard(content);
-  if (entry.path === '/settings') return renderSettings(content, entry);
+  if (entry.path === '/settings') return renderSettings(content, entry, path);
   return renderModulePage(content, entry);
 });
 
-window.arclight = { api, live, system: systemStore };
+window.arclight = { api, live, system: systemStore, auth: authStore };
 
-if (!systemStore.info) void systemStore.refresh();
-router.start();
-live.start();
+// ---- start-up ------------------------------------------------------------
+
+async function boot(): Promise<void> {
+  showAuthScreen();
+  replace(authRoot, h('div', { class: 'auth-card auth-loading', 'data-testid': 'boot' }, h('p', { class: 'muted' }, 'Connecting to the server…')));
+  try {
+    await authStore.load();
+  } catch (err) {
+    const { message: detail } = errorLines(err);
+    replace(
+      authRoot,
+      h(
+        'div',
+        { class: 'auth-card' },
+        h('h1', { class: 'auth-title' }, 'Arclight could not start'),
+        notice('error', detail),
+        h('button', { type: 'button', class: 'btn btn-primary', onclick: () => void boot() }, 'Try again'),
+      ),
+    );
+    return;
+  }
+  router.start();
+}
+
+void boot();

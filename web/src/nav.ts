@@ -8,6 +8,8 @@ export interface NavEntry {
   module?: string;
   /** One line saying what the page is for. */
   about: string;
+  /** The page has sub-pages below its path (e.g. /settings/users). */
+  children?: boolean;
 }
 
 export const NAV: NavEntry[] = [
@@ -19,7 +21,7 @@ export const NAV: NavEntry[] = [
   { path: '/memory', label: 'Memory', section: 'Knowledge', module: 'memory', about: 'Stored memory and knowledge.' },
   { path: '/learning', label: 'Learning', section: 'Knowledge', module: 'rl', about: 'Reinforcement learning.' },
   { path: '/monitoring', label: 'Monitoring', section: 'Operate', module: 'monitoring', about: 'Metrics, traces and alerts.' },
-  { path: '/settings', label: 'Settings', section: 'Operate', module: 'auth', about: 'Users, access and server information.' },
+  { path: '/settings', label: 'Settings', section: 'Operate', module: 'auth', about: 'Your account, API keys, users and server information.', children: true },
 ];
 
 export function normalizePath(path: string): string {
@@ -29,5 +31,5 @@ export function normalizePath(path: string): string {
 
 export function findEntry(path: string): NavEntry | undefined {
   const p = normalizePath(path);
-  return NAV.find((e) => e.path === p);
+  return NAV.find((e) => e.path === p) ?? NAV.find((e) => e.children && p.startsWith(`${e.path}/`));
 }

@@ -5,14 +5,28 @@
 import { normalizePath } from './nav';
 
 export type Cleanup = () => void;
-export type RouteHandler = (path: string) => Cleanup | void;
+
+/** Returned by a route handler to send the browser elsewhere (the history entry is replaced). */
+export class Redirect {
+  constructor(readonly to: string) {}
+}
+
+export type RouteHandler = (path: string) => Cleanup | Redirect | void;
+
+const MAX_REDIRECTS = 5;
 
 export class Router {
   private cleanup: Cleanup | void = undefined;
+  private started = false;
 
   constructor(private readonly handler: RouteHandler) {}
 
   start(): void {
+    if (this.started) {
+      this.render();
+      return;
+    }
+    this.started = true;
     window.addEventListener('popstate', () => this.render());
     document.addEventListener('click', (ev) => {
       if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
@@ -24,8 +38,16 @@ export class Router {
     this.render();
   }
 
-  navigate(to: string): void {
-    if (to !== location.pathname + location.search) history.pushState(null, '', to);
+  navigate(to: string, opts: { replace?: boolean } = {}): void {
+    if (to !== location.pathname + location.search) {
+      if (opts.replace) history.replaceState(null, '', to);
+      else history.pushState(null, '', to);
+    }
+    this.render();
+  }
+
+  /** Renders the current location again (e.g. after logging in or out). */
+  refresh(): void {
     this.render();
   }
 
@@ -35,6 +57,15 @@ export class Router {
 
   private render(): void {
     if (this.cleanup) this.cleanup();
-    this.cleanup = this.handler(this.path);
+    this.cleanup = undefined;
+    for (let i = 0; i <= MAX_REDIRECTS; i++) {
+      const result = this.handler(this.path);
+      if (!(result instanceof Redirect)) {
+        this.cleanup = result;
+        return;
+      }
+      history.replaceState(null, '', result.to);
+    }
+    console.error('arclight: too many redirects at', location.pathname);
   }
 }

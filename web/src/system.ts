@@ -56,6 +56,15 @@ class SystemStore {
     this.emit();
   }
 
+  /** Forgets what was loaded (after logout: the next user may see less). */
+  clear(): void {
+    this.info = null;
+    this.error = null;
+    this.source = null;
+    this.updatedAt = null;
+    this.emit();
+  }
+
   /** Fetches system info; concurrent calls share one request. */
   refresh(): Promise<void> {
     if (this.inflight) return this.inflight;

@@ -65,13 +65,22 @@ export class LiveSocket {
     return this.current;
   }
 
+  /** Connects (the server only accepts a logged-in browser) and keeps reconnecting until stop(). */
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.attempt = 0;
+    this.retryInMs = 0;
+    if (this.current !== 'connecting') this.setState('connecting');
     window.addEventListener('online', this.onOnline);
     this.connect();
   }
 
+  get started(): boolean {
+    return this.running;
+  }
+
+  /** Closes the connection and stops reconnecting (e.g. on logout). Subscriptions are kept for the next start(). */
   stop(): void {
     this.running = false;
     window.removeEventListener('online', this.onOnline);

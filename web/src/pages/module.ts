@@ -6,8 +6,11 @@ import type { NavEntry } from '../nav';
 import { systemStore } from '../system';
 import { notice, pageHeader, statusBadge } from './common';
 
-/** Renders the module's state into `el`; returns true when the module is present and enabled. */
-export function renderModuleState(el: HTMLElement, moduleName: string): boolean {
+/**
+ * Renders the module's state into `el`; returns true when the module is present and enabled.
+ * `hasScreens`: this UI has pages for the module (so do not say it has none).
+ */
+export function renderModuleState(el: HTMLElement, moduleName: string, hasScreens = false): boolean {
   const info = systemStore.info;
   if (!info) {
     if (systemStore.loading || !systemStore.error) {
@@ -49,7 +52,7 @@ export function renderModuleState(el: HTMLElement, moduleName: string): boolean 
         mod.health?.reason && [h('dt', null, 'Reason'), h('dd', null, mod.health.reason)],
       ),
     ),
-    h('p', { class: 'muted' }, `The ${moduleName} module is running, but this UI has no screens for it yet.`),
+    !hasScreens && h('p', { class: 'muted' }, `The ${moduleName} module is running, but this UI has no screens for it yet.`),
   );
   return true;
 }

@@ -1,30 +1,114 @@
-// Settings: the auth module's state plus read-only server information.
+// Settings: an overview (the auth module's state and server information)
+// plus tabs for the account, API keys, users and the audit log. Tabs the
+// user has no permission for are not shown.
 
+import { authStore } from '../auth';
 import { h, replace } from '../dom';
 import { formatDateTime } from '../format';
 import type { NavEntry } from '../nav';
 import { systemStore } from '../system';
-import { pageHeader, statusBadge } from './common';
+import { notice, pageHeader, statusBadge } from './common';
 import { renderModuleState } from './module';
+import { renderAccount } from './settings-account';
+import { renderApiKeys } from './settings-keys';
+import { renderAudit } from './settings-audit';
+import { renderUsers } from './settings-users';
 
-export function renderSettings(root: HTMLElement, entry: NavEntry): () => void {
-  const auth = h('div');
-  const server = h('div');
+interface Tab {
+  path: string;
+  label: string;
+  /** Permission needed to see the tab; undefined = everyone. */
+  permission?: string;
+  /** Needs a logged-in user (not a server without the auth module). */
+  session?: boolean;
+  render: (root: HTMLElement) => (() => void) | void;
+}
+
+const TABS: Tab[] = [
+  { path: '/settings', label: 'Overview', render: renderOverview },
+  { path: '/settings/account', label: 'Account', permission: 'auth.self', session: true, render: renderAccount },
+  { path: '/settings/api-keys', label: 'API keys', permission: 'auth.self', session: true, render: renderApiKeys },
+  { path: '/settings/users', label: 'Users', permission: 'users.admin', session: true, render: renderUsers },
+  { path: '/settings/audit', label: 'Audit log', permission: 'audit.read', session: true, render: renderAudit },
+];
+
+function allowed(tab: Tab): boolean {
+  if (tab.session && authStore.state !== 'in') return false;
+  return !tab.permission || authStore.can(tab.permission);
+}
+
+export function renderSettings(root: HTMLElement, entry: NavEntry, path: string): () => void {
+  const tab = TABS.find((t) => t.path === path);
+  const body = h('div', { class: 'tab-body' });
   replace(
     root,
     pageHeader(entry.label, entry.about),
-    h('h2', null, 'Users and access'),
-    auth,
-    h('h2', null, 'Server'),
-    server,
+    h(
+      'nav',
+      { class: 'tabs', 'aria-label': 'Settings', 'data-testid': 'settings-tabs' },
+      TABS.filter(allowed).map((t) =>
+        h(
+          'a',
+          { href: t.path, 'data-link': true, class: 'tab', 'aria-current': t === tab ? 'page' : null, 'data-testid': `tab-${t.path.split('/').pop()}` },
+          t.label,
+        ),
+      ),
+    ),
+    body,
   );
+  if (!tab) {
+    replace(body, notice('info', `There is no settings page at ${path}.`));
+    return () => undefined;
+  }
+  if (!allowed(tab)) {
+    replace(
+      body,
+      notice(
+        'warn',
+        authStore.state === 'in'
+          ? `Your account lacks the permission "${tab.permission}" needed for ${tab.label}.`
+          : `${tab.label} needs the auth module, which this server does not have.`,
+      ),
+    );
+    return () => undefined;
+  }
+  return tab.render(body) ?? (() => undefined);
+}
+
+function renderOverview(root: HTMLElement): () => void {
+  const auth = h('div');
+  const account = h('div');
+  const server = h('div');
+  replace(root, h('h2', null, 'Users and access'), account, auth, h('h2', null, 'Server'), server);
+
+  const me = authStore.me;
+  if (me) {
+    replace(
+      account,
+      h(
+        'div',
+        { class: 'panel' },
+        h(
+          'dl',
+          { class: 'kv' },
+          h('dt', null, 'Logged in as'),
+          h('dd', null, h('strong', null, me.user.username), ' ', h('span', { class: 'badge badge-role' }, me.user.role)),
+          h('dt', null, 'Permissions'),
+          h('dd', null, me.permissions.includes('*') ? 'all (admin)' : me.permissions.join(', ') || '—'),
+        ),
+      ),
+    );
+  } else if (authStore.state === 'open') {
+    replace(account, notice('warn', 'This server runs without authentication: anyone who can reach it has full access.'));
+  }
+
   let last = '';
   const update = () => {
     const info = systemStore.info;
     const key = JSON.stringify([!!info, systemStore.loading, !!systemStore.error, systemStore.module('auth'), info?.version, info?.database]);
     if (key === last) return;
     last = key;
-    renderModuleState(auth, entry.module ?? 'auth');
+    renderModuleState(auth, 'auth', true);
     if (!info) {
       replace(server, h('p', { class: 'muted' }, systemStore.loading ? 'Loading…' : 'Server information is not available.'));
       return;

@@ -1,0 +1,42 @@
+#pragma once
+// The auth module's service interfaces, for other modules and the command line.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+
+#include <string>
+
+namespace arclight::auth {
+
+/// One security-relevant action: who did what to what, from where, with which outcome.
+struct AuditEntry {
+    std::string actor_id;   ///< user id, or empty for anonymous actors (failed logins)
+    std::string actor;      ///< username as presented
+    std::string action;     ///< dotted verb, e.g. "auth.login", "workflow.delete"
+    std::string target;     ///< what was acted on (id or name), may be empty
+    std::string outcome;    ///< "success" | "failure" | "denied"
+    std::string ip;         ///< client address
+    boost::json::object detail = {};
+};
+
+/// The audit log. Entries are durable once record() returns; readable by admins at
+/// GET /api/v1/auth/audit. Thread-safe.
+class AuditLog {
+public:
+    virtual ~AuditLog() = default;
+    /// Writes one entry (on the blocking pool). Throws on a database failure.
+    virtual boost::asio::awaitable<void> record(AuditEntry entry) = 0;
+};
+
+/// User administration for the command line (`arclight user add`). Blocking; call only before
+/// the server starts or from a non-I/O thread.
+class UserAdmin {
+public:
+    virtual ~UserAdmin() = default;
+    /// Creates a user; returns its id. Throws arclight::Error (validation_failed, conflict) with a
+    /// message that names the problem (password policy, duplicate name, unknown role).
+    virtual std::string create_user(const std::string& username, const std::string& password,
+                                    const std::string& role) = 0;
+};
+
+}  // namespace arclight::auth

@@ -1,0 +1,105 @@
+#include "modules/auth/module.hpp"
+
+#include "core/http/access.hpp"
+#include "core/log/log.hpp"
+#include "core/ws/ws_hub.hpp"
+#include "modules/auth/routes.hpp"
+#include "modules/auth/service.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <future>
+
+namespace arclight::auth {
+namespace {
+
+namespace asio = boost::asio;
+
+AuthConfig read_config(const ConfigSection& c) {
+    AuthConfig a;
+    a.min_password_length = static_cast<std::size_t>(c.get_int("min_password_length"));
+    a.session_idle_ms = c.get_int("session_idle_minutes") * 60'000;
+    a.session_absolute_ms = c.get_int("session_absolute_hours") * 3'600'000;
+    a.cookie_secure = c.get_bool("cookie_secure");
+    a.login_free_attempts = static_cast<int>(c.get_int("login_free_attempts"));
+    a.address_free_attempts = static_cast<int>(c.get_int("address_free_attempts"));
+    a.max_delay = std::chrono::seconds(c.get_int("max_delay_seconds"));
+    a.setup_page = c.get_bool("setup_page");
+    return a;
+}
+
+class AuthModule final : public Module {
+public:
+    explicit AuthModule(ModuleContext& ctx) : ctx_(ctx), service_(ctx.db, read_config(ctx.config)), timer_(ctx.io) {
+        ctx.services.provide<AuditLog>(&service_);
+        ctx.services.provide<UserAdmin>(&service_);
+        ctx.access.install(make_access_check(service_));
+        ctx.ws.declare_topic("auth", "audit.read");
+    }
+
+    void register_routes(Router& r) override { add_routes(r, service_); }
+
+    void start() override {
+        asio::co_spawn(timer_.get_executor(), purge_loop(), [this](std::exception_ptr) { done_.set_value(); });
+    }
+
+    void stop(std::chrono::steady_clock::time_point deadline) override {
+        stopping_ = true;
+        asio::post(timer_.get_executor(), [this] { timer_.cancel(); });
+        if (done_.get_future().wait_until(deadline) != std::future_status::ready) {
+            log::warn("auth", "session purge loop did not stop by the deadline");
+        }
+    }
+
+private:
+    asio::awaitable<void> purge_loop() {
+        while (!stopping_) {
+            try {
+                co_await service_.purge_sessions();
+            } catch (const std::exception& e) {
+                log::warn("auth", "could not purge expired sessions: {}", e.what());
+            }
+            timer_.expires_after(std::chrono::minutes(10));
+            boost::system::error_code ec;
+            co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+    }
+
+    ModuleContext& ctx_;
+    AuthService service_;
+    asio::steady_timer timer_;
+    std::atomic<bool> stopping_{false};
+    std::promise<void> done_;
+};
+
+}  // namespace
+
+ModuleDescriptor descriptor() {
+    return {"auth",
+            {},
+            "Users, roles, sessions, API keys, login throttling and the audit log.",
+            {
+                {"min_password_length", std::int64_t{10}, "Shortest accepted password.", int_range(8, 128)},
+                {"session_idle_minutes", std::int64_t{720}, "A browser session unused this long expires.",
+                 int_range(1, 525600)},
+                {"session_absolute_hours", std::int64_t{168}, "A browser session expires this long after login, used or not.",
+                 int_range(1, 8760)},
+                {"cookie_secure", false,
+                 "Mark the session cookie Secure (HTTPS only). Turn on when users reach Arclight through HTTPS, e.g. "
+                 "behind a TLS-terminating proxy."},
+                {"login_free_attempts", std::int64_t{5},
+                 "Failed logins per account before each further attempt must wait (1 s, 2 s, 4 s, ...).", int_range(1, 1000)},
+                {"address_free_attempts", std::int64_t{20},
+                 "Failed logins per client address before each further attempt must wait.", int_range(1, 100000)},
+                {"max_delay_seconds", std::int64_t{900}, "Longest wait imposed by login throttling.", int_range(1, 86400)},
+                {"setup_page", true,
+                 "Offer the one-time setup page (create the first admin; only while no user exists, only from "
+                 "loopback). Without it, use `arclight user add --admin NAME`."},
+            },
+            [](ModuleContext& ctx) { return std::make_unique<AuthModule>(ctx); }};
+}
+
+}  // namespace arclight::auth

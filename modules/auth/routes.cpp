@@ -1,0 +1,378 @@
+#include "modules/auth/routes.hpp"
+
+#include "core/util/crypto.hpp"
+#include "core/util/ids.hpp"
+#include "modules/auth/permissions.hpp"
+
+#include <boost/json.hpp>
+
+#include <ctime>
+
+namespace arclight::auth {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+json::value time_or_null(std::int64_t ms) {
+    if (ms == 0) return nullptr;
+    return json::string(iso8601(ms));
+}
+
+json::object user_json(const User& u) {
+    return {{"id", u.id},
+            {"username", u.username},
+            {"role", u.role},
+            {"disabled", u.disabled},
+            {"created_at", time_or_null(u.created_at)},
+            {"last_login_at", time_or_null(u.last_login_at)}};
+}
+
+json::object key_json(const ApiKey& k) {
+    json::array scopes;
+    for (const auto& s : k.scopes) scopes.push_back(json::string(s));
+    return {{"id", k.id},
+            {"name", k.name},
+            {"prefix", k.prefix},
+            {"scopes", scopes},
+            {"created_at", time_or_null(k.created_at)},
+            {"expires_at", time_or_null(k.expires_at)},
+            {"last_used_at", time_or_null(k.last_used_at)},
+            {"revoked_at", time_or_null(k.revoked_at)}};
+}
+
+const json::object& body_object(const HttpRequest& req) {
+    if (!req.json.is_object()) throw Error(ErrorCode::validation_failed, "the body must be a JSON object", {{"", "expected an object"}});
+    return req.json.as_object();
+}
+
+std::string required_string(const json::object& o, std::string_view key) {
+    auto* v = o.if_contains(key);
+    if (!v || !v->is_string()) {
+        throw Error(ErrorCode::validation_failed, fmt::format("\"{}\" is required (a string)", key),
+                    {{"/" + std::string(key), "required string"}});
+    }
+    return std::string(v->as_string());
+}
+
+std::optional<std::string> optional_string(const json::object& o, std::string_view key) {
+    auto* v = o.if_contains(key);
+    if (!v || v->is_null()) return std::nullopt;
+    if (!v->is_string()) {
+        throw Error(ErrorCode::validation_failed, fmt::format("\"{}\" must be a string", key), {{"/" + std::string(key), "must be a string"}});
+    }
+    return std::string(v->as_string());
+}
+
+// Parses RFC 3339 UTC ("2027-01-31T00:00:00Z", fractional seconds allowed) into epoch ms.
+std::optional<std::int64_t> parse_time(const std::string& s) {
+    std::tm tm{};
+    int ms = 0;
+    char z = 0;
+    if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                    &tm.tm_sec) != 6) {
+        return std::nullopt;
+    }
+    auto rest = s.substr(19);
+    if (!rest.empty() && rest[0] == '.') {
+        std::size_t i = 1;
+        int digits = 0;
+        while (i < rest.size() && std::isdigit(static_cast<unsigned char>(rest[i]))) {
+            if (digits < 3) ms = ms * 10 + (rest[i] - '0'), ++digits;
+            ++i;
+        }
+        while (digits++ < 3) ms *= 10;
+        rest = rest.substr(i);
+    }
+    z = rest.empty() ? 0 : rest[0];
+    if (rest.size() != 1 || (z != 'Z' && z != 'z')) return std::nullopt;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    auto t = timegm(&tm);
+    if (t == -1) return std::nullopt;
+    return static_cast<std::int64_t>(t) * 1000 + ms;
+}
+
+std::string session_cookie(const AuthService& svc, const std::string& sid) {
+    return fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}", kSessionCookie, sid,
+                       svc.config().session_absolute_ms / 1000, svc.config().cookie_secure ? "; Secure" : "");
+}
+
+std::string clear_cookie(const AuthService& svc) {
+    return fmt::format("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}", kSessionCookie,
+                       svc.config().cookie_secure ? "; Secure" : "");
+}
+
+HttpResponse logged_in(const AuthService& svc, const AuthService::LoginResult& r, int status) {
+    auto res = HttpResponse::json(json::object{{"user", user_json(r.user)}, {"csrf_token", r.csrf_token}}, status);
+    res.headers.emplace_back("Set-Cookie", session_cookie(svc, r.session_id));
+    return res;
+}
+
+HttpResponse no_content() {
+    HttpResponse r;
+    r.status = 204;
+    return r;
+}
+
+Actor actor_of(const HttpRequest& req) { return {req.principal->user_id, req.principal->username, req.remote_address}; }
+
+bool unsafe_method(std::string_view m) { return m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE"; }
+
+// The authority (host[:port]) of an Origin header value.
+std::string_view origin_authority(std::string_view origin) {
+    auto scheme = origin.find("://");
+    return scheme == std::string_view::npos ? origin : origin.substr(scheme + 3);
+}
+
+}  // namespace
+
+AccessControl::Check make_access_check(AuthService& service) {
+    return [&service](const Route* route, HttpRequest& req) -> asio::awaitable<std::optional<HttpResponse>> {
+        std::shared_ptr<const Principal> p;
+        std::string failure;
+        try {
+            p = co_await service.authenticate(req);
+        } catch (const Error& e) {
+            failure = e.detail();
+        }
+        if (!p) {
+            auto r = HttpResponse::problem(
+                ErrorCode::unauthorized,
+                failure.empty() ? "authentication required: log in, or send Authorization: Bearer <API key>" : failure, req);
+            r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"arclight\"");
+            co_return r;
+        }
+        if (!route) {
+            // A WebSocket from another site would carry the cookie of a logged-in user: refuse
+            // upgrades whose Origin is not this server.
+            auto origin = req.header("Origin");
+            if (p->via == Principal::Via::session && !origin.empty() && origin_authority(origin) != req.header("Host")) {
+                co_return HttpResponse::problem(ErrorCode::forbidden, "cross-origin WebSocket refused", req);
+            }
+            req.principal = std::move(p);
+            co_return std::nullopt;
+        }
+        if (p->via == Principal::Via::session && unsafe_method(req.method)) {
+            auto token = req.header("X-CSRF-Token");
+            if (token.empty() || !constant_time_equal(token, p->csrf_token)) {
+                co_return HttpResponse::problem(ErrorCode::csrf_failed,
+                                                "send the session's CSRF token in the X-CSRF-Token header", req);
+            }
+        }
+        if (!p->has(route->permission)) {
+            co_return HttpResponse::problem(ErrorCode::forbidden,
+                                            fmt::format("this needs the permission \"{}\"", route->permission), req);
+        }
+        req.principal = std::move(p);
+        co_return std::nullopt;
+    };
+}
+
+void add_routes(Router& r, AuthService& svc) {
+    auto* s = &svc;
+    auto route = [&r](std::string method, std::string pattern, std::string permission, std::string summary, Handler h,
+                      bool json_body = false, int status = 200) {
+        Route rt{std::move(method), std::move(pattern), std::move(permission), std::move(summary), std::move(h), json_body, "auth"};
+        rt.success_status = status;
+        r.add(std::move(rt));
+    };
+
+    route("POST", "/api/v1/auth/login", std::string(kPublic), "Log in with username and password; sets the session cookie.",
+          [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+              const auto& o = body_object(req);
+              auto username = required_string(o, "username");
+              auto password = required_string(o, "password");
+              auto result = co_await s->login(std::move(username), std::move(password), req);
+              co_return logged_in(*s, result, 200);
+          },
+          true);
+    route("POST", "/api/v1/auth/logout", "auth.self", "End this session.",
+          [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+              co_await s->logout(*req.principal, req);
+              auto res = no_content();
+              res.headers.emplace_back("Set-Cookie", clear_cookie(*s));
+              co_return res;
+          });
+    route("GET", "/api/v1/auth/me", "auth.self", "The caller: user, effective permissions, CSRF token.",
+          [](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+              const auto& p = *req.principal;
+              json::array perms;
+              for (const auto& x : p.permissions) perms.push_back(json::string(x));
+              json::object user{{"id", p.user_id}, {"username", p.username}, {"role", p.role}, {"disabled", false}};
+              json::value csrf = nullptr;
+              if (p.via == Principal::Via::session) csrf = json::string(p.csrf_token);
+              co_return HttpResponse::json(json::object{{"user", user},
+                                                        {"permissions", perms},
+                                                        {"csrf_token", csrf},
+                                                        {"via", p.via == Principal::Via::session ? "session" : "api_key"}});
+          });
+    route("GET", "/api/v1/auth/setup", std::string(kPublic), "Whether the first admin still has to be created.",
+          [s](HttpRequest&) -> asio::awaitable<HttpResponse> {
+              bool needed = co_await s->setup_needed();
+              co_return HttpResponse::json(json::object{{"needed", needed}});
+          });
+    route("POST", "/api/v1/auth/setup", std::string(kPublic),
+          "Create the first admin (only while no user exists, only from loopback) and log in.",
+          [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+              const auto& o = body_object(req);
+              auto username = required_string(o, "username");
+              auto password = required_string(o, "password");
+              auto result = co_await s->setup(std::move(username), std::move(password), req);
+              co_return logged_in(*s, result, 201);
+          },
+          true, 201);
+    route("POST", "/api/v1/auth/password", "auth.self",
+          "Change your password; every session is revoked and this client gets a new one.",
+          [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+              const auto& o = body_object(req);
+              auto current = required_string(o, "current_password");
+              auto next = required_string(o, "new_password");
+              auto result = co_await s->change_password(*req.principal, std::move(current), std::move(next), req);
+              auto res = HttpResponse::json(json::object{{"csrf_token", result.csrf_token}});
+              res.headers.emplace_back("Set-Cookie", session_cookie(*s, result.session_id));
+              co_return res;
+          },
+          true);
+    route("GET", "/api/v1/auth/permissions", "auth.self", "Roles and the permissions each holds.",
+          [](HttpRequest&) -> asio::awaitable<HttpResponse> {
+              json::object roles_json;
+              for (const auto& role : roles()) {
+                  json::array a;
+                  for (const auto& p : role_permissions(role)) a.push_back(json::string(p));
+                  roles_json[role] = a;
+              }
+              json::array all;
+              for (const auto& p : known_permissions()) all.push_back(json::string(p));
+              co_return HttpResponse::json(json::object{{"roles", roles_json}, {"permissions", all}});
+          });
+
+    route("GET", "/api/v1/auth/users", "users.admin", "List users.",
+          [s](HttpRequest&) -> asio::awaitable<HttpResponse> {
+              auto users = co_await s->list_users();
+              json::array items;
+              for (const auto& u : users) items.push_back(user_json(u));
+              co_return HttpResponse::json(json::object{{"items", items}});
+          });
+    route("POST", "/api/v1/auth/users", "users.admin", "Create a user with a role.",
+          [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+              const auto& o = body_object(req);
+              auto username = required_string(o, "username");
+              auto password = required_string(o, "password");
+              auto role = optional_string(o, "role").value_or("viewer");
+              auto actor = actor_of(req);
+              auto u = co_await s->add_user(std::move(actor), std::move(username), std::move(password), std::move(role));
+              co_return HttpResponse::json(user_json(u), 201);
+          },
+          true, 201);
+    route("PATCH", "/api/v1/auth/users/{id}", "users.admin", "Change a user's role, disable or enable, reset the password.",
+          [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+              const auto& o = body_object(req);
+              auto role = optional_string(o, "role");
+              std::optional<bool> disabled;
+              if (auto* d = o.if_contains("disabled"); d && !d->is_null()) {
+                  if (!d->is_bool()) throw Error(ErrorCode::validation_failed, "\"disabled\" must be a boolean", {{"/disabled", "must be a boolean"}});
+                  disabled = d->as_bool();
+              }
+              auto password = optional_string(o, "password");
+              auto actor = actor_of(req);
+              std::string id = req.param("id");
+              auto u = co_await s->patch_user(std::move(actor), std::move(id), std::move(role), disabled, std::move(password));
+              co_return HttpResponse::json(user_json(u));
+          },
+          true);
+    route("DELETE", "/api/v1/auth/users/{id}", "users.admin", "Delete a user (their sessions and API keys go with them).",
+          [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+              auto actor = actor_of(req);
+              std::string id = req.param("id");
+              co_await s->delete_user(std::move(actor), std::move(id));
+              co_return no_content();
+          },
+          false, 204);
+
+    route("GET", "/api/v1/auth/api-keys", "auth.self", "Your API keys (never the secrets).",
+          [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+              auto keys = co_await s->list_keys(*req.principal);
+              json::array items;
+              for (const auto& k : keys) items.push_back(key_json(k));
+              co_return HttpResponse::json(json::object{{"items", items}});
+          });
+    route("POST", "/api/v1/auth/api-keys", "auth.self",
+          "Create an API key with scopes (a subset of your permissions; \"*\" = all of them). The key is shown once.",
+          [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+              const auto& o = body_object(req);
+              auto name = required_string(o, "name");
+              std::vector<std::string> scopes;
+              auto* sc = o.if_contains("scopes");
+              if (!sc || !sc->is_array()) {
+                  throw Error(ErrorCode::validation_failed, "\"scopes\" is required (an array of permission names)",
+                              {{"/scopes", "required array"}});
+              }
+              for (std::size_t i = 0; i < sc->as_array().size(); ++i) {
+                  const auto& v = sc->as_array()[i];
+                  if (!v.is_string()) {
+                      throw Error(ErrorCode::validation_failed, "scopes must be strings", {{fmt::format("/scopes/{}", i), "must be a string"}});
+                  }
+                  scopes.emplace_back(v.as_string());
+              }
+              std::int64_t expires = 0;
+              if (auto e = optional_string(o, "expires_at")) {
+                  auto t = parse_time(*e);
+                  if (!t) {
+                      throw Error(ErrorCode::validation_failed, "\"expires_at\" must be an RFC 3339 UTC time",
+                                  {{"/expires_at", "e.g. 2027-01-31T00:00:00Z"}});
+                  }
+                  expires = *t;
+              }
+              auto k = co_await s->create_key(*req.principal, std::move(name), std::move(scopes), expires, req);
+              auto body = key_json(k.key);
+              body["key"] = k.secret;
+              co_return HttpResponse::json(body, 201);
+          },
+          true, 201);
+    route("GET", "/api/v1/auth/api-keys/{id}", "auth.self", "One of your API keys.",
+          [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+              std::string id = req.param("id");
+              auto k = co_await s->get_key(*req.principal, std::move(id));
+              co_return HttpResponse::json(key_json(k));
+          });
+    route("DELETE", "/api/v1/auth/api-keys/{id}", "auth.self", "Revoke one of your API keys.",
+          [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+              std::string id = req.param("id");
+              co_await s->revoke_key(*req.principal, std::move(id), req);
+              co_return no_content();
+          },
+          false, 204);
+
+    route("GET", "/api/v1/auth/audit", "audit.read", "The audit log, newest first (limit, cursor).",
+          [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+              std::size_t limit = 50;
+              if (auto l = req.query_param("limit")) {
+                  try {
+                      limit = static_cast<std::size_t>(std::stoul(*l));
+                  } catch (const std::exception&) {
+                      throw Error(ErrorCode::bad_request, "limit must be a number between 1 and 500");
+                  }
+                  if (limit < 1 || limit > 500) throw Error(ErrorCode::bad_request, "limit must be a number between 1 and 500");
+              }
+              auto cursor = req.query_param("cursor");
+              auto page = co_await s->list_audit(limit, std::move(cursor));
+              json::array items;
+              for (const auto& a : page.items) {
+                  items.push_back({{"id", a.id},
+                                   {"at", iso8601(a.at)},
+                                   {"actor", a.entry.actor},
+                                   {"actor_id", a.entry.actor_id},
+                                   {"action", a.entry.action},
+                                   {"target", a.entry.target},
+                                   {"outcome", a.entry.outcome},
+                                   {"ip", a.entry.ip},
+                                   {"detail", a.entry.detail}});
+              }
+              json::value next = nullptr;
+              if (page.next_cursor) next = json::string(*page.next_cursor);
+              co_return HttpResponse::json(json::object{{"items", items}, {"next_cursor", next}});
+          });
+}
+
+}  // namespace arclight::auth

@@ -1,0 +1,14 @@
+#pragma once
+// The auth module's HTTP routes (thin: parse -> AuthService -> JSON) and its access check.
+
+#include "core/http/access.hpp"
+#include "core/http/router.hpp"
+#include "modules/auth/service.hpp"
+
+namespace arclight::auth {
+
+void add_routes(Router& router, AuthService& service);
+/// The check core runs before every non-public route and every WebSocket upgrade.
+AccessControl::Check make_access_check(AuthService& service);
+
+}  // namespace arclight::auth

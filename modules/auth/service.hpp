@@ -1,0 +1,113 @@
+#pragma once
+// AuthService: authentication (sessions, API keys), login with throttling, users, API keys and
+// the audit log. No HTTP types beyond HttpRequest for reading credentials.
+
+#include "core/errors/error.hpp"
+#include "core/http/message.hpp"
+#include "core/http/principal.hpp"
+#include "modules/auth/api.hpp"
+#include "modules/auth/store.hpp"
+#include "modules/auth/throttle.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+#include <optional>
+#include <semaphore>
+#include <string>
+#include <vector>
+
+namespace arclight::auth {
+
+struct AuthConfig {
+    std::size_t min_password_length = 10;
+    std::int64_t session_idle_ms = 12LL * 3600 * 1000;
+    std::int64_t session_absolute_ms = 7LL * 24 * 3600 * 1000;
+    bool cookie_secure = false;
+    int login_free_attempts = 5;
+    int address_free_attempts = 20;
+    std::chrono::seconds max_delay{900};
+    bool setup_page = true;
+};
+
+/// Who acts and from where, for audit entries.
+struct Actor {
+    std::string id;
+    std::string name;
+    std::string ip;
+};
+
+inline constexpr std::string_view kSessionCookie = "arclight_session";
+
+class AuthService final : public AuditLog, public UserAdmin {
+public:
+    AuthService(Db& db, AuthConfig config);
+
+    /// Establishes the principal of a request from `Authorization: Bearer ak_...` or the session
+    /// cookie. Null when the request carries no credentials; throws Error(unauthorized) when it
+    /// carries invalid, expired or revoked ones.
+    boost::asio::awaitable<std::shared_ptr<const Principal>> authenticate(const HttpRequest& req);
+
+    struct LoginResult {
+        User user;
+        std::string session_id;  ///< the cookie value (only its hash is stored)
+        std::string csrf_token;
+    };
+    /// Throws Error(too_many_requests) with Retry-After, or Error(unauthorized).
+    boost::asio::awaitable<LoginResult> login(std::string username, std::string password, const HttpRequest& req);
+    boost::asio::awaitable<void> logout(const Principal& who, const HttpRequest& req);
+    /// Verifies the current password, stores the new one, revokes every session of the user and
+    /// returns a fresh session for this client.
+    boost::asio::awaitable<LoginResult> change_password(const Principal& who, std::string current,
+                                                        std::string next, const HttpRequest& req);
+    boost::asio::awaitable<bool> setup_needed();
+    /// Creates the first admin (only while there is no user, only from loopback) and logs in.
+    boost::asio::awaitable<LoginResult> setup(std::string username, std::string password, const HttpRequest& req);
+
+    boost::asio::awaitable<std::vector<User>> list_users();
+    boost::asio::awaitable<User> add_user(Actor actor, std::string username, std::string password, std::string role);
+    boost::asio::awaitable<User> patch_user(Actor actor, std::string id, std::optional<std::string> role,
+                                            std::optional<bool> disabled, std::optional<std::string> password);
+    boost::asio::awaitable<void> delete_user(Actor actor, std::string id);
+
+    struct NewKey {
+        ApiKey key;
+        std::string secret;  ///< "ak_...", shown once
+    };
+    boost::asio::awaitable<NewKey> create_key(const Principal& who, std::string name, std::vector<std::string> scopes,
+                                              std::int64_t expires_at, const HttpRequest& req);
+    boost::asio::awaitable<std::vector<ApiKey>> list_keys(const Principal& who);
+    boost::asio::awaitable<ApiKey> get_key(const Principal& who, std::string id);
+    boost::asio::awaitable<void> revoke_key(const Principal& who, std::string id, const HttpRequest& req);
+
+    struct AuditPage {
+        std::vector<AuditRow> items;
+        std::optional<std::string> next_cursor;
+    };
+    boost::asio::awaitable<AuditPage> list_audit(std::size_t limit, std::optional<std::string> cursor);
+
+    boost::asio::awaitable<void> record(AuditEntry entry) override;
+    std::string create_user(const std::string& username, const std::string& password, const std::string& role) override;
+
+    /// Deletes expired sessions (called periodically by the module).
+    boost::asio::awaitable<void> purge_sessions();
+    const AuthConfig& config() const noexcept { return config_; }
+
+private:
+    std::string hash_slowly(const std::string& password);
+    bool verify_slowly(const std::string& password, const std::string* encoded);
+    User validate_new_user(const std::string& username, const std::string& password, const std::string& role);
+    LoginResult open_session(soci::session& s, const User& u, const HttpRequest& req);
+
+    Db& db_;
+    AuthStore store_;
+    AuthConfig config_;
+    LoginThrottle accounts_, addresses_;
+    // Argon2id takes 64 MiB per hash: at most two run at once, whatever the login rate.
+    std::counting_semaphore<2> hashing_{2};
+};
+
+/// True for 127.0.0.0/8, ::1 and their IPv4-mapped forms.
+bool is_loopback(std::string_view address);
+
+}  // namespace arclight::auth
