@@ -33,6 +33,15 @@ std::string_view arclight_version() { return ARCLIGHT_VERSION; }
 
 namespace {
 
+std::function<std::string(const ConfigValue&)> file_or_empty() {
+    return [](const ConfigValue& v) -> std::string {
+        const auto& path = std::get<std::string>(v);
+        std::error_code ec;
+        if (path.empty() || std::filesystem::is_regular_file(path, ec)) return {};
+        return "no such file: " + path;
+    };
+}
+
 std::function<std::string(const ConfigValue&)> valid_db_url() {
     return [](const ConfigValue& v) -> std::string {
         try {
@@ -85,6 +94,10 @@ std::vector<ConfigTable> Application::config_schema(const std::vector<ModuleDesc
               "On SIGINT/SIGTERM, time in-flight requests get to finish before connections are closed.",
               int_range(0, 600000)},
              {"access_log", true, "Log one line per HTTP request."},
+             {"tls_cert", std::string(""),
+              "PEM certificate chain file. With tls_key set too, the port serves only HTTPS and WSS (TLS 1.2+).",
+              file_or_empty()},
+             {"tls_key", std::string(""), "PEM private key file for tls_cert.", file_or_empty()},
              {"ws_max_queue", std::int64_t{1024},
               "WebSocket messages waiting to be sent to one client before that client is disconnected.",
               int_range(1, 1000000)},
@@ -193,6 +206,12 @@ Application::Application(const Config& config, std::vector<ModuleDescriptor> mod
     so.read_timeout = std::chrono::milliseconds(server.get_int("read_timeout_ms"));
     so.idle_timeout = std::chrono::milliseconds(server.get_int("idle_timeout_ms"));
     so.access_log = server.get_bool("access_log");
+    so.tls_cert = server.get_string("tls_cert");
+    so.tls_key = server.get_string("tls_key");
+    if (so.tls_cert.empty() != so.tls_key.empty()) {
+        throw ConfigError({"server.tls_cert and server.tls_key must be set together (or both left empty)"});
+    }
+    info_.tls = !so.tls_cert.empty();
     rt_->server = std::make_unique<HttpServer>(rt_->ioc, rt_->router, *rt_->ws, rt_->ui.get(), rt_->access, so);
 
     rt_->services.provide<ModuleDirectory>(this);
@@ -301,7 +320,8 @@ unsigned short Application::start() {
         log::warn("app", "no access control is installed (auth disabled): every route is open to anyone who can connect");
     }
     rt_->server->start();
-    log::info("app", "arclight {} listening on http://{}:{} (database: {}, {} I/O threads)", info_.version,
+    log::info("app", "arclight {} listening on {}://{}:{} (database: {}, {} I/O threads)", info_.version,
+              info_.tls ? "https" : "http",
               rt_->config.section("server").get_string("host"), port_, rt_->db->backend_name(), rt_->io_thread_count);
     return port_;
 }

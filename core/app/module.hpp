@@ -68,6 +68,7 @@ struct AppInfo {
     std::string version;
     std::string instance_id;       ///< UUID of this process
     std::int64_t started_at_ms = 0;
+    bool tls = false;              ///< the port speaks HTTPS (server.tls_cert / tls_key)
 };
 
 /// Everything a module gets from core. No globals: a module reaches the rest of the system only

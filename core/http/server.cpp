@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/json/parse.hpp>
 
@@ -63,6 +64,17 @@ HttpServer::HttpServer(asio::io_context& ioc, const Router& router, WsHub& ws, c
                        const AccessControl& access, ServerOptions options)
     : ioc_(ioc), router_(router), ws_(ws), ui_(ui), access_(access), options_(std::move(options)) {
     id_prefix_ = new_uuid().substr(0, 8) + "-";
+    if (!options_.tls_cert.empty()) {
+        tls_ = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+        tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                          asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                          asio::ssl::context::single_dh_use);
+        boost::system::error_code ec;
+        tls_->use_certificate_chain_file(options_.tls_cert, ec);
+        if (ec) throw std::runtime_error(fmt::format("server.tls_cert {}: {}", options_.tls_cert, ec.message()));
+        tls_->use_private_key_file(options_.tls_key, asio::ssl::context::pem, ec);
+        if (ec) throw std::runtime_error(fmt::format("server.tls_key {}: {}", options_.tls_key, ec.message()));
+    }
 }
 
 HttpServer::~HttpServer() = default;
@@ -132,10 +144,27 @@ void HttpServer::shutdown(std::chrono::steady_clock::time_point deadline) {
 }
 
 asio::awaitable<void> HttpServer::session(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
+    if (!tls_) {
+        beast::tcp_stream stream(std::move(socket));
+        co_await serve(stream);
+        co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls_);
+    beast::get_lowest_layer(stream).expires_after(options_.read_timeout);
+    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+        log::debug("http", "TLS handshake failed: {}", ec.message());
+        co_return;
+    }
+    co_await serve(stream);
+}
+
+template <class Stream>
+asio::awaitable<void> HttpServer::serve(Stream& stream) {
+    auto& lowest = beast::get_lowest_layer(stream);
     auto ctl = std::make_shared<SessionCtl>();
     ctl->executor = stream.get_executor();
-    ctl->stream = &stream;
+    ctl->stream = &lowest;
     std::list<std::shared_ptr<SessionCtl>>::iterator self;
     {
         std::lock_guard lk(mu_);
@@ -161,14 +190,14 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
     unreg.emplace(this, ctl, self);
 
     beast::error_code ec;
-    std::string remote = stream.socket().remote_endpoint(ec).address().to_string();
+    std::string remote = lowest.socket().remote_endpoint(ec).address().to_string();
     beast::flat_buffer buffer(options_.max_header_bytes + options_.max_body_bytes + 4096);
     bool upgraded = false;
 
     while (!stopping_) {
         // Keep-alive idle wait: no request byte within idle_timeout closes the connection.
         if (buffer.size() == 0) {
-            stream.expires_after(options_.idle_timeout);
+            lowest.expires_after(options_.idle_timeout);
             auto [rec, n] = co_await stream.async_read_some(buffer.prepare(4096), asio::as_tuple(asio::use_awaitable));
             if (rec) break;
             buffer.commit(n);
@@ -176,7 +205,7 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
         ctl->busy = true;
         // Once a request started, all of it must arrive within read_timeout (a client sending one
         // byte a second cannot hold the connection).
-        stream.expires_after(options_.read_timeout);
+        lowest.expires_after(options_.read_timeout);
         http::request_parser<http::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
         parser.body_limit(options_.max_body_bytes);
@@ -276,6 +305,7 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
             res.insert(k, v);
         }
         if (!has_cache_control) res.set(http::field::cache_control, "no-store");
+        if (tls_) res.set(http::field::strict_transport_security, "max-age=31536000");
         if (req.method == "HEAD") {
             res.content_length(out.body.size());
         } else {
@@ -284,7 +314,7 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
         }
         if (stopping_) close_after = true;
         res.keep_alive(!close_after);
-        stream.expires_after(options_.read_timeout);
+        lowest.expires_after(options_.read_timeout);
         http::response_serializer<http::string_body> sr(res);
         if (req.method == "HEAD") sr.split(true);
         auto [wec, wn] = req.method == "HEAD"
@@ -299,8 +329,8 @@ asio::awaitable<void> HttpServer::session(tcp::socket socket) {
         if (wec || close_after) break;
     }
     if (!upgraded) {
-        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-        stream.socket().close(ec);
+        lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
+        lowest.socket().close(ec);
     }
 }
 

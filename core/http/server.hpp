@@ -18,6 +18,10 @@
 #include <mutex>
 #include <string>
 
+namespace boost::asio::ssl {
+class context;
+}  // namespace boost::asio::ssl
+
 namespace arclight {
 
 struct ServerOptions {
@@ -28,10 +32,13 @@ struct ServerOptions {
     std::chrono::milliseconds read_timeout{30000};
     std::chrono::milliseconds idle_timeout{60000};
     bool access_log = true;
+    std::string tls_cert;  ///< PEM certificate chain; with tls_key, the port speaks only HTTPS/WSS
+    std::string tls_key;   ///< PEM private key
 };
 
 class HttpServer {
 public:
+    /// Throws std::runtime_error naming the file when the TLS certificate or key cannot be loaded.
     HttpServer(boost::asio::io_context& ioc, const Router& router, WsHub& ws, const StaticFiles* ui,
                const AccessControl& access, ServerOptions options);
     ~HttpServer();
@@ -50,6 +57,8 @@ private:
     struct SessionCtl;
     boost::asio::awaitable<void> accept_loop();
     boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
+    template <class Stream>
+    boost::asio::awaitable<void> serve(Stream& stream);
     boost::asio::awaitable<HttpResponse> dispatch(HttpRequest& req);
 
     boost::asio::io_context& ioc_;
@@ -59,6 +68,7 @@ private:
     const AccessControl& access_;
     ServerOptions options_;
     std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+    std::shared_ptr<boost::asio::ssl::context> tls_;
     std::atomic<bool> stopping_{false};
     mutable std::mutex mu_;
     std::condition_variable cv_;

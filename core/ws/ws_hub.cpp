@@ -12,7 +12,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/json.hpp>
 
 #include <deque>
@@ -27,11 +29,23 @@ namespace websocket = beast::websocket;
 namespace json = boost::json;
 
 struct WsHub::Conn {
-    Conn(WsHub& hub, beast::tcp_stream&& stream) : hub(hub), ws(std::move(stream)), wake(ws.get_executor()) {
+    virtual ~Conn() = default;
+    /// Starts a "going away" close (on the connection's strand).
+    virtual void close_going_away() = 0;
+};
+
+namespace {
+
+template <class Next>
+struct ConnT final : WsHub::Conn, std::enable_shared_from_this<ConnT<Next>> {
+    ConnT(WsHub& hub, std::size_t max_queue, std::atomic<std::uint64_t>& dropped, Next&& stream)
+        : hub(hub), max_queue(max_queue), dropped(dropped), ws(std::move(stream)), wake(ws.get_executor()) {
         wake.expires_at(asio::steady_timer::time_point::max());
     }
     WsHub& hub;
-    websocket::stream<beast::tcp_stream> ws;
+    std::size_t max_queue;
+    std::atomic<std::uint64_t>& dropped;
+    websocket::stream<Next> ws;
     asio::steady_timer wake;
     std::deque<std::string> queue;
     bool closed = false;
@@ -42,9 +56,9 @@ struct WsHub::Conn {
     // Runs on the connection's strand.
     void send(std::string msg) {
         if (closed) return;
-        if (queue.size() >= hub.options_.max_queue) {
+        if (queue.size() >= max_queue) {
             // Slow consumer: drop the connection rather than buffer without bound.
-            hub.dropped_.fetch_add(1);
+            dropped.fetch_add(1);
             log::warn("ws", "dropping a client whose send queue reached {} messages", queue.size());
             closed = true;
             beast::error_code ec;
@@ -64,7 +78,21 @@ struct WsHub::Conn {
         }
         return true;
     }
+    void close_going_away() override {
+        auto self = this->shared_from_this();
+        asio::co_spawn(
+            ws.get_executor(),
+            [self]() -> asio::awaitable<void> {
+                if (self->closed) co_return;
+                self->closed = true;
+                self->wake.cancel();
+                co_await self->ws.async_close(websocket::close_code::going_away, asio::as_tuple(asio::use_awaitable));
+            },
+            asio::detached);
+    }
 };
+
+}  // namespace
 
 namespace {
 
@@ -72,7 +100,8 @@ std::string error_message(std::string_view detail) {
     return json::serialize(json::object{{"type", "error"}, {"detail", detail}});
 }
 
-asio::awaitable<void> writer(std::shared_ptr<WsHub::Conn> c);
+template <class Next>
+asio::awaitable<void> writer(std::shared_ptr<ConnT<Next>> c);
 
 }  // namespace
 
@@ -90,17 +119,7 @@ void WsHub::close_all() {
         std::lock_guard lk(mu_);
         all.assign(conns_.begin(), conns_.end());
     }
-    for (auto& c : all) {
-        asio::co_spawn(
-            c->ws.get_executor(),
-            [c]() -> asio::awaitable<void> {
-                if (c->closed) co_return;
-                c->closed = true;
-                c->wake.cancel();
-                co_await c->ws.async_close(websocket::close_code::going_away, asio::as_tuple(asio::use_awaitable));
-            },
-            asio::detached);
-    }
+    for (auto& c : all) c->close_going_away();
 }
 
 void WsHub::declare_topic(std::string prefix, std::string permission) {
@@ -117,7 +136,19 @@ bool WsHub::may_subscribe(const Principal* principal, std::string_view pattern) 
 
 asio::awaitable<void> WsHub::run_session(beast::tcp_stream stream, beast::http::request<beast::http::string_body> req,
                                          std::shared_ptr<const Principal> principal) {
-    auto c = std::make_shared<Conn>(*this, std::move(stream));
+    return run(std::move(stream), std::move(req), std::move(principal));
+}
+
+asio::awaitable<void> WsHub::run_session(beast::ssl_stream<beast::tcp_stream> stream,
+                                         beast::http::request<beast::http::string_body> req,
+                                         std::shared_ptr<const Principal> principal) {
+    return run(std::move(stream), std::move(req), std::move(principal));
+}
+
+template <class Next>
+asio::awaitable<void> WsHub::run(Next stream, beast::http::request<beast::http::string_body> req,
+                                 std::shared_ptr<const Principal> principal) {
+    auto c = std::make_shared<ConnT<Next>>(*this, options_.max_queue, dropped_, std::move(stream));
     beast::get_lowest_layer(c->ws).expires_never();
     websocket::stream_base::timeout t{};
     t.handshake_timeout = std::chrono::seconds(10);
@@ -192,7 +223,7 @@ asio::awaitable<void> WsHub::run_session(beast::tcp_stream stream, beast::http::
                     problem = "not allowed to subscribe to " + pattern;
                     continue;
                 }
-                std::weak_ptr<Conn> weak = c;
+                std::weak_ptr<ConnT<Next>> weak = c;
                 c->subs.emplace(pattern, bus_.subscribe(pattern, [weak](const EventPtr& ev) {
                     auto conn = weak.lock();
                     if (!conn) return;
@@ -227,7 +258,8 @@ asio::awaitable<void> WsHub::run_session(beast::tcp_stream stream, beast::http::
 
 namespace {
 
-asio::awaitable<void> writer(std::shared_ptr<WsHub::Conn> c) {
+template <class Next>
+asio::awaitable<void> writer(std::shared_ptr<ConnT<Next>> c) {
     while (true) {
         if (c->queue.empty()) {
             if (c->closed) break;

@@ -22,6 +22,11 @@
 #include <map>
 #include <set>
 
+namespace boost::beast {
+template <class NextLayer>
+class ssl_stream;
+}  // namespace boost::beast
+
 namespace arclight {
 
 struct WsOptions {
@@ -41,6 +46,10 @@ public:
     boost::asio::awaitable<void> run_session(boost::beast::tcp_stream stream,
                                              boost::beast::http::request<boost::beast::http::string_body> req,
                                              std::shared_ptr<const Principal> principal);
+    /// The same over TLS.
+    boost::asio::awaitable<void> run_session(boost::beast::ssl_stream<boost::beast::tcp_stream> stream,
+                                             boost::beast::http::request<boost::beast::http::string_body> req,
+                                             std::shared_ptr<const Principal> principal);
     /// Declares the permission needed to subscribe to topics whose first segment is `prefix`
     /// (e.g. "workflow" -> "runs.read"). Call during start-up. With a principal, a pattern whose
     /// first segment is a wildcard or undeclared is refused.
@@ -55,6 +64,10 @@ public:
     struct Conn;  ///< one connection (defined in ws_hub.cpp)
 
 private:
+    template <class Next>
+    boost::asio::awaitable<void> run(Next stream, boost::beast::http::request<boost::beast::http::string_body> req,
+                                     std::shared_ptr<const Principal> principal);
+
     EventBus& bus_;
     WsOptions options_;
     std::map<std::string, std::string, std::less<>> topic_permissions_;

@@ -18,12 +18,12 @@ namespace {
 
 namespace asio = boost::asio;
 
-AuthConfig read_config(const ConfigSection& c) {
+AuthConfig read_config(const ConfigSection& c, bool tls) {
     AuthConfig a;
     a.min_password_length = static_cast<std::size_t>(c.get_int("min_password_length"));
     a.session_idle_ms = c.get_int("session_idle_minutes") * 60'000;
     a.session_absolute_ms = c.get_int("session_absolute_hours") * 3'600'000;
-    a.cookie_secure = c.get_bool("cookie_secure");
+    a.cookie_secure = c.get_bool("cookie_secure") || tls;
     a.login_free_attempts = static_cast<int>(c.get_int("login_free_attempts"));
     a.address_free_attempts = static_cast<int>(c.get_int("address_free_attempts"));
     a.max_delay = std::chrono::seconds(c.get_int("max_delay_seconds"));
@@ -33,7 +33,7 @@ AuthConfig read_config(const ConfigSection& c) {
 
 class AuthModule final : public Module {
 public:
-    explicit AuthModule(ModuleContext& ctx) : ctx_(ctx), service_(ctx.db, read_config(ctx.config)), timer_(ctx.io) {
+    explicit AuthModule(ModuleContext& ctx) : ctx_(ctx), service_(ctx.db, read_config(ctx.config, ctx.app.tls)), timer_(ctx.io) {
         ctx.services.provide<AuditLog>(&service_);
         ctx.services.provide<UserAdmin>(&service_);
         ctx.access.install(make_access_check(service_));
@@ -88,8 +88,8 @@ ModuleDescriptor descriptor() {
                 {"session_absolute_hours", std::int64_t{168}, "A browser session expires this long after login, used or not.",
                  int_range(1, 8760)},
                 {"cookie_secure", false,
-                 "Mark the session cookie Secure (HTTPS only). Turn on when users reach Arclight through HTTPS, e.g. "
-                 "behind a TLS-terminating proxy."},
+                 "Mark the session cookie Secure (HTTPS only). Always on when server.tls_cert is set; turn on when "
+                 "users reach Arclight through a TLS-terminating proxy."},
                 {"login_free_attempts", std::int64_t{5},
                  "Failed logins per account before each further attempt must wait (1 s, 2 s, 4 s, ...).", int_range(1, 1000)},
                 {"address_free_attempts", std::int64_t{20},

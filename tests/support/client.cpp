@@ -184,3 +184,60 @@ std::optional<int> WsClient::close_code() const {
 }
 
 }  // namespace arclight::test
+
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+namespace arclight::test {
+
+HttpResult https(unsigned short port, const std::string& method, const std::string& target, const std::string& body,
+                 const std::map<std::string, std::string>& headers) {
+    asio::io_context ioc;
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    ctx.set_verify_mode(asio::ssl::verify_none);
+    beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+    beast::get_lowest_layer(stream).connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    stream.handshake(asio::ssl::stream_base::client);
+    bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
+    req.set(bhttp::field::host, "127.0.0.1:" + std::to_string(port));
+    for (const auto& [k, v] : headers) req.set(k, v);
+    if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
+    bhttp::write(stream, req);
+    beast::flat_buffer buf;
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(stream, buf, res);
+    HttpResult out;
+    out.status = static_cast<int>(res.result_int());
+    for (const auto& f : res) {
+        std::string name(f.name_string());
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        out.headers[name] = std::string(f.value());
+    }
+    out.body = res.body();
+    return out;
+}
+
+std::string wss_ping(unsigned short port, const std::map<std::string, std::string>& headers) {
+    asio::io_context ioc;
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    ctx.set_verify_mode(asio::ssl::verify_none);
+    websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws(ioc, ctx);
+    beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(10));
+    beast::get_lowest_layer(ws).connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    ws.next_layer().handshake(asio::ssl::stream_base::client);
+    ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
+        for (const auto& [k, v] : headers) req.set(k, v);
+    }));
+    ws.handshake("127.0.0.1:" + std::to_string(port), "/ws");
+    ws.text(true);
+    ws.write(asio::buffer(std::string(R"({"type":"ping"})")));
+    beast::flat_buffer buf;
+    ws.read(buf);
+    return beast::buffers_to_string(buf.data());
+}
+
+}  // namespace arclight::test

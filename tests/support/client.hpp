@@ -63,3 +63,11 @@ private:
 };
 
 }  // namespace arclight::test
+
+namespace arclight::test {
+/// One request over TLS (certificate not verified: tests use a self-signed one).
+HttpResult https(unsigned short port, const std::string& method, const std::string& target,
+                 const std::string& body = {}, const std::map<std::string, std::string>& headers = {});
+/// Opens a WSS connection with `headers`, sends {"type":"ping"} and returns the first reply.
+std::string wss_ping(unsigned short port, const std::map<std::string, std::string>& headers);
+}  // namespace arclight::test
