@@ -1,5 +1,6 @@
 #include "modules/auth/module.hpp"
 
+#include "core/app/periodic.hpp"
 #include "core/http/access.hpp"
 #include "core/log/log.hpp"
 #include "core/ws/ws_hub.hpp"
@@ -7,11 +8,8 @@
 #include "modules/auth/service.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <future>
 
 namespace arclight::auth {
 namespace {
@@ -33,7 +31,7 @@ AuthConfig read_config(const ConfigSection& c, bool tls) {
 
 class AuthModule final : public Module {
 public:
-    explicit AuthModule(ModuleContext& ctx) : ctx_(ctx), service_(ctx.db, read_config(ctx.config, ctx.app.tls)), timer_(ctx.io) {
+    explicit AuthModule(ModuleContext& ctx) : ctx_(ctx), service_(ctx.db, read_config(ctx.config, ctx.app.tls)), purge_task_(ctx.io, "auth") {
         ctx.services.provide<AuditLog>(&service_);
         ctx.services.provide<UserAdmin>(&service_);
         ctx.access.install(make_access_check(service_));
@@ -43,36 +41,15 @@ public:
     void register_routes(Router& r) override { add_routes(r, service_); }
 
     void start() override {
-        asio::co_spawn(timer_.get_executor(), purge_loop(), [this](std::exception_ptr) { done_.set_value(); });
+        purge_task_.start(std::chrono::minutes(10), [this]() { return service_.purge_sessions(); }, true);
     }
 
-    void stop(std::chrono::steady_clock::time_point deadline) override {
-        stopping_ = true;
-        asio::post(timer_.get_executor(), [this] { timer_.cancel(); });
-        if (done_.get_future().wait_until(deadline) != std::future_status::ready) {
-            log::warn("auth", "session purge loop did not stop by the deadline");
-        }
-    }
+    void stop(std::chrono::steady_clock::time_point deadline) override { purge_task_.stop(deadline); }
 
 private:
-    asio::awaitable<void> purge_loop() {
-        while (!stopping_) {
-            try {
-                co_await service_.purge_sessions();
-            } catch (const std::exception& e) {
-                log::warn("auth", "could not purge expired sessions: {}", e.what());
-            }
-            timer_.expires_after(std::chrono::minutes(10));
-            boost::system::error_code ec;
-            co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        }
-    }
-
     ModuleContext& ctx_;
     AuthService service_;
-    asio::steady_timer timer_;
-    std::atomic<bool> stopping_{false};
-    std::promise<void> done_;
+    PeriodicTask purge_task_;
 };
 
 }  // namespace

@@ -59,8 +59,8 @@ bool verify_password(std::string_view password, const std::string& encoded) {
 }
 
 void burn_verify_time(std::string_view password) {
-    static const std::string dummy = hash_password("arclight-timing-equaliser");
-    verify_password(password, dummy);
+    static const std::string reference_hash = hash_password("arclight-timing-equaliser");
+    verify_password(password, reference_hash);
 }
 
 std::string password_problem(std::string_view password, std::string_view username, std::size_t min_length) {

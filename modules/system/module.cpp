@@ -1,6 +1,7 @@
 #include "modules/system/module.hpp"
 
 #include "core/app/directory.hpp"
+#include "core/app/periodic.hpp"
 #include "core/bus/bus.hpp"
 #include "core/db/db.hpp"
 #include "core/http/router.hpp"
@@ -10,15 +11,12 @@
 #include "modules/system/store.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include <unistd.h>
 
 #include <atomic>
-#include <future>
 
 namespace arclight::system {
 namespace {
@@ -33,7 +31,7 @@ public:
           store_(ctx.db),
           directory_(ctx.services.require<ModuleDirectory>()),
           heartbeat_(std::chrono::seconds(ctx.config.get_int("heartbeat_seconds"))),
-          timer_(ctx.io) {
+          heartbeat_task_(ctx.io, "system") {
         ctx.ws.declare_topic("system", "system.read");
     }
 
@@ -53,25 +51,11 @@ public:
         auto now = now_ms();
         store_.register_self({ctx_.app.instance_id, host, ctx_.app.version, ctx_.app.started_at_ms, now},
                              now - 24 * 3600 * 1000);
-        done_ = std::promise<void>();
-        asio::co_spawn(timer_.get_executor(), loop(), [this](std::exception_ptr e) {
-            if (e) {
-                try {
-                    std::rethrow_exception(e);
-                } catch (const std::exception& ex) {
-                    log::error("system", "heartbeat loop ended: {}", ex.what());
-                }
-            }
-            done_.set_value();
-        });
+        heartbeat_task_.start(heartbeat_, [this]() { return beat(); }, false);
     }
 
     void stop(std::chrono::steady_clock::time_point deadline) override {
-        stopping_ = true;
-        asio::post(timer_.get_executor(), [this] { timer_.cancel(); });
-        if (done_.get_future().wait_until(deadline) != std::future_status::ready) {
-            log::warn("system", "heartbeat loop did not stop by the deadline");
-        }
+        heartbeat_task_.stop(deadline);
         try {
             store_.remove(ctx_.app.instance_id);
         } catch (const std::exception& e) {
@@ -118,22 +102,16 @@ private:
                                {"instances", std::move(instances)}};
     }
 
-    asio::awaitable<void> loop() {
-        while (!stopping_) {
-            timer_.expires_after(heartbeat_);
-            boost::system::error_code ec;
-            co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            if (stopping_) break;
-            try {
-                co_await store_.touch(ctx_.app.instance_id, now_ms());
-                db_ok_ = true;
-            } catch (const std::exception& e) {
-                db_ok_ = false;
-                log::warn("system", "heartbeat could not update the instance record: {}", e.what());
-            }
-            auto payload = co_await info();
-            ctx_.bus.publish("system.heartbeat", std::move(payload));
+    asio::awaitable<void> beat() {
+        try {
+            co_await store_.touch(ctx_.app.instance_id, now_ms());
+            db_ok_ = true;
+        } catch (const std::exception& e) {
+            db_ok_ = false;
+            log::warn("system", "heartbeat could not update the instance record: {}", e.what());
         }
+        auto payload = co_await info();
+        ctx_.bus.publish("system.heartbeat", std::move(payload));
     }
 
     static json::object info_schema() {
@@ -153,11 +131,9 @@ private:
     ModuleContext& ctx_;
     InstanceStore store_;
     ModuleDirectory& directory_;
-    std::chrono::seconds heartbeat_;
-    asio::steady_timer timer_;
-    std::atomic<bool> stopping_{false};
+    std::chrono::milliseconds heartbeat_;
+    PeriodicTask heartbeat_task_;
     std::atomic<bool> db_ok_{true};
-    std::promise<void> done_;
 };
 
 }  // namespace
