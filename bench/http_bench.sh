@@ -20,8 +20,13 @@
 #   DURATION       wrk duration of each measured run (default: 10s).
 #   WARMUP         wrk warm-up run before each measured run, not reported (default: 2s; 0 = none).
 #   CONNECTIONS    wrk connections (default: 64). wrk always runs with one thread (-t1).
-#   ROUNDS         measured wrk runs per line; the run with the median req/s is reported (default: 1).
+#   ROUNDS         measured wrk runs per line; the run with the median req/s is reported (default: 3).
 #   THREADS_LIST   arclight I/O thread counts to measure (default: "1 2").
+#   API_PATH       the small JSON API route (default: /api/v1/system/info).
+#   API_HEADER     one extra request header for API_PATH, e.g. "Authorization: Bearer ak_..." if the
+#                  route needs a credential. Without it, when the route answers 401, the script
+#                  creates the first admin (POST /api/v1/auth/setup) and an API key in its
+#                  throwaway database, and uses that (needs curl).
 #   STARTS         starts for each time-to-ready median (default: 5).
 #   IDLE_SECONDS   idle time before reading VmRSS (default: 2).
 #   BARE_PORT, ARCLIGHT_PORT   loopback ports (default: 18190, 18191).
@@ -37,8 +42,12 @@ DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS_LIST=${THREADS_LIST:-"1 2"}
+API_PATH=${API_PATH:-/api/v1/system/info}
+API_HEADER=${API_HEADER:-}
+API_NOTE=""
+API_AUTO_TRIED=""
 STARTS=${STARTS:-5}
-ROUNDS=${ROUNDS:-1}
+ROUNDS=${ROUNDS:-3}
 IDLE_SECONDS=${IDLE_SECONDS:-2}
 BARE_PORT=${BARE_PORT:-18190}
 ARCLIGHT_PORT=${ARCLIGHT_PORT:-18191}
@@ -114,22 +123,31 @@ trap 'exit 143' TERM
 
 # Sleep without forking: a read with a timeout on a pipe nobody writes to.
 exec {SLEEP_FD}<> <(:)
-sleep_ms() { read -r -t "$(($1 / 1000)).$(printf '%03d' $(($1 % 1000)))" -u "$SLEEP_FD" 2>/dev/null; true; }
+sleep_ms() {
+    local t
+    printf -v t '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
+    read -r -t "$t" -u "$SLEEP_FD" 2>/dev/null
+    true
+}
 (( IDLE_SECONDS >= 0 )) || die "bad IDLE_SECONDS"
 
-now_us() { local t=$EPOCHREALTIME; echo $((10#${t/[.,]/})); }
+# The helpers used while polling fork nothing: they set variables instead of printing.
+now_us() { local t=$EPOCHREALTIME; NOW_US=$((10#${t/[.,]/})); }  # sets NOW_US
 
-# One HTTP/1.1 GET over bash's /dev/tcp; prints the status code (nothing if no connection).
+# One HTTP/1.1 GET over bash's /dev/tcp, with an optional extra header line; sets HTTP_CODE to the
+# status code (empty if no connection or no answer).
 http_status() {
-    local port=$1 path=$2 fd line
+    local port=$1 path=$2 header=${3:-} fd line
+    HTTP_CODE=
+    [[ -z $header ]] || header+=$'\r\n'
     { exec {fd}<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 1
-    printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$path" >&"$fd"
+    printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sConnection: close\r\n\r\n' "$path" "$header" >&"$fd"
     read -r -t 5 -u "$fd" line
     exec {fd}>&-
     line=${line%$'\r'}
     [[ $line == HTTP/1.?\ * ]] || return 1
     line=${line#* }
-    echo "${line%% *}"
+    HTTP_CODE=${line%% *}
 }
 
 port_free() {
@@ -146,7 +164,8 @@ port_free "$ARCLIGHT_PORT" || die "port $ARCLIGHT_PORT is in use (set ARCLIGHT_P
 # sets SERVER_PID and SPAWN_US (just before the fork).
 start_arclight() {
     local threads=$1 db=$2 log=$3
-    SPAWN_US=$(now_us)
+    now_us
+    SPAWN_US=$NOW_US
     (
         cd "$WORK" || exit 1
         export ARCLIGHT_SERVER_PORT=$ARCLIGHT_PORT ARCLIGHT_SERVER_HOST=127.0.0.1 ARCLIGHT_SERVER_ACCESS_LOG=false \
@@ -161,22 +180,26 @@ start_arclight() {
 # Polls /readyz every ~1 ms until it answers 200; prints the ms since SPAWN_US. Fails if the process
 # dies or 30 s pass.
 wait_ready_ms() {
-    local port=$1 pid=$2 deadline=$(( $(now_us) + 30000000 )) code
+    local port=$1 pid=$2 deadline
+    now_us
+    deadline=$((NOW_US + 30000000))
     while :; do
-        code=$(http_status "$port" /readyz) && [[ $code == 200 ]] && break
+        http_status "$port" /readyz && [[ $HTTP_CODE == 200 ]] && break
         alive "$pid" || return 1
-        (( $(now_us) < deadline )) || return 1
+        now_us
+        ((NOW_US < deadline)) || return 1
         sleep_ms 1
     done
     local t
-    t=$(now_us)
+    now_us
+    t=$NOW_US
     printf '%d.%d\n' $(( (t - SPAWN_US) / 1000 )) $(( (t - SPAWN_US) % 1000 / 100 ))
 }
 
 wait_port_bare() {
     local i
     for ((i = 0; i < 5000; i++)); do
-        [[ $(http_status "$BARE_PORT" /healthz) == 200 ]] && return 0
+        http_status "$BARE_PORT" /healthz && [[ $HTTP_CODE == 200 ]] && return 0
         alive "$1" || return 1
         sleep_ms 1
     done
@@ -186,6 +209,7 @@ wait_port_bare() {
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 kb_to_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k * 1024 / 1e6 }'; }
 
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.1f", 100 * a / b }'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # ---------------------------------------------------------------------------------------------
@@ -211,22 +235,37 @@ children_ticks() {
         for (i = 1; i <= NF; i++) { split($i, ms, "m"); t += ms[1] * 60 + ms[2] } printf "%d", t * hz }' "$WORK/times"
 }
 
-# One measured wrk run; prints "req/s|p50 ms|p99 ms|cpu|errors".
+# Runs wrk as a background child and waits for it: a trapped signal interrupts `wait` at once
+# (not a foreground command), and the EXIT trap stops wrk like the servers.
+run_wrk_child() {
+    "$WRK" "$@" &
+    local pid=$!
+    PIDS+=("$pid")
+    wait "$pid"
+    stop_pid "$pid"
+}
+
+# One measured wrk run; sets WRK_LINE to "req/s|p50 ms|p99 ms|cpu|server CPU us per request|errors".
 wrk_once() {
     local url=$1 pid=$2 out="$WORK/wrk.out"
+    shift 2  # the rest: extra wrk arguments
     local t0 sys0 srv0 wrk0 t1 sys1 srv1 wrk1 cpu
     children_ticks >"$WORK/ticks"
-    t0=$(now_us) sys0=$(busy_ticks) srv0=$(proc_ticks "$pid") wrk0=$(<"$WORK/ticks")
-    "$WRK" -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$url" >"$out" 2>&1
-    t1=$(now_us) sys1=$(busy_ticks) srv1=$(proc_ticks "$pid")
+    now_us
+    t0=$NOW_US sys0=$(busy_ticks) srv0=$(proc_ticks "$pid") wrk0=$(<"$WORK/ticks")
+    run_wrk_child -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" >"$out" 2>&1
+    now_us
+    t1=$NOW_US sys1=$(busy_ticks) srv1=$(proc_ticks "$pid")
     children_ticks >"$WORK/ticks"
     wrk1=$(<"$WORK/ticks")
     # CPU used during the run, in % of one core: server / wrk / everything else (the kernel's
     # softirq work for loopback, and any other process: a high "other" means a noisy machine).
     cpu=$(awk -v us=$((t1 - t0)) -v hz="$CLK_TCK" -v s=$((srv1 - srv0)) -v w=$((wrk1 - wrk0)) -v b=$((sys1 - sys0)) \
         'BEGIN { k = 100 / hz / (us / 1e6); o = b - s - w; if (o < 0) o = 0; printf "%.0f/%.0f/%.0f", s * k, w * k, o * k }')
-    local rps p50 p99 errs
+    local rps p50 p99 errs uspr
     rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
+    # Server CPU time per request: unlike req/s, barely moved by other load on the machine.
+    uspr=$(awk -v s=$((srv1 - srv0)) -v hz="$CLK_TCK" '/ requests in / { if ($1 > 0) printf "%.1f", s * 1e6 / hz / $1 }' "$out")
     p50=$(awk '$1 == "50%" { print $2 }' "$out")
     p99=$(awk '$1 == "99%" { print $2 }' "$out")
     errs=$(awk '/Socket errors:/ { sub(/^ *Socket errors: */, ""); printf "socket errors: %s; ", $0 }
@@ -234,28 +273,50 @@ wrk_once() {
     errs=${errs%; }
     alive "$pid" || errs="SERVER DIED during the run${errs:+; $errs}"
     if [[ -z $rps || -z $p50 || -z $p99 ]]; then
-        echo "-|-|-|$cpu|wrk failed: $(tr '\n' ' ' <"$out")"
+        WRK_LINE="-|-|-|$cpu|-|wrk failed: $(tr '\n' ' ' <"$out")"
         return
     fi
-    echo "$rps|$(to_ms "$p50")|$(to_ms "$p99")|$cpu|${errs:--}"
+    WRK_LINE="$rps|$(to_ms "$p50")|$(to_ms "$p99")|$cpu|${uspr:--}|${errs:--}"
 }
 
-# run_wrk LABEL PORT PATH PID: a warm-up, then $ROUNDS measured runs; appends the run with the
-# median req/s to RESULTS (label|route|req/s|p50|p99|cpu|errors).
+# run_wrk LABEL PORT PATH PID [HEADER]: a warm-up, then $ROUNDS measured runs; appends the run
+# with the median req/s to RESULTS (label|route|req/s|p50|p99|cpu|us/req|errors).
+# With PAIR_PORT and PAIR_PID set (the bare server, 1 thread), each round first runs wrk against
+# the bare server's /healthz, then against PATH: RATIOS gets one req/s ratio per round, each taken
+# from two runs seconds apart, so a machine that slows down or speeds up during the bench does not
+# skew it. BARE_RUNS gets the bare server's req/s of each round.
 run_wrk() {
-    local label=$1 port=$2 path=$3 pid=$4 url="http://127.0.0.1:$2$3" code i
-    code=$(http_status "$port" "$path")
+    local label=$1 port=$2 path=$3 pid=$4 header=${5:-} url="http://127.0.0.1:$2$3" code i
+    local extra=()
+    [[ -z $header ]] || extra=(-H "$header")
+    http_status "$port" "$path" "$header"
+    code=$HTTP_CODE
     if [[ $code != 200 ]]; then
-        RESULTS+=("$label|$path|-|-|-|-|answers ${code:-nothing}, not 200")
+        local hint=""
+        [[ $code == 401 || $code == 403 ]] && hint=" (set API_HEADER, e.g. 'Authorization: Bearer ...')"
+        RESULTS+=("$label|$path|-|-|-|-|-|answers ${code:-nothing}, not 200$hint")
         return
     fi
+    local pair_url=""
+    [[ -z ${PAIR_PORT:-} ]] || pair_url="http://127.0.0.1:$PAIR_PORT/healthz"
+    RATIOS=()
+    BARE_RUNS=()
     if [[ $WARMUP != 0 && $WARMUP != 0s ]]; then
-        "$WRK" -t1 -c"$CONNECTIONS" -d"$WARMUP" "$url" >/dev/null 2>&1
+        [[ -z $pair_url ]] || run_wrk_child -t1 -c"$CONNECTIONS" -d"$WARMUP" "$pair_url" >/dev/null 2>&1
+        run_wrk_child -t1 -c"$CONNECTIONS" -d"$WARMUP" "${extra[@]}" "$url" >/dev/null 2>&1
     fi
-    local runs=()
+    local runs=() bare_rps
     for ((i = 1; i <= ROUNDS; i++)); do
+        if [[ -n $pair_url ]]; then
+            note "wrk -t1 -c$CONNECTIONS -d$DURATION --latency $pair_url   (bare Beast, 1 thread, paired with run $i)"
+            wrk_once "$pair_url" "$PAIR_PID"
+            bare_rps=${WRK_LINE%%|*}
+            BARE_RUNS+=("$bare_rps")
+        fi
         note "wrk -t1 -c$CONNECTIONS -d$DURATION --latency $url   ($label, run $i/$ROUNDS)"
-        runs+=("$(wrk_once "$url" "$pid")")
+        wrk_once "$url" "$pid" "${extra[@]}"
+        runs+=("$WRK_LINE")
+        [[ -z $pair_url ]] || RATIOS+=("$(pct "${WRK_LINE%%|*}" "$bare_rps")")
         alive "$pid" || break
     done
     local picked spread=""
@@ -265,17 +326,35 @@ run_wrk() {
         spread="median of ${#runs[@]} runs (req/s $spread)"
         # errors of any run are reported
         local e
-        e=$(printf '%s\n' "${runs[@]}" | cut -d'|' -f5 | grep -v '^-$' | sort -u | paste -sd';' -)
+        e=$(printf '%s\n' "${runs[@]}" | cut -d'|' -f6 | grep -v '^-$' | sort -u | paste -sd';' -)
         picked="${picked%|*}|${e:+$e; }$spread"
     fi
     RESULTS+=("$label|$path|$picked")
 }
 
-rps_of() {  # rps_of LABEL PATH
-    local r
+# When API_PATH answers 401 and no API_HEADER was given: best effort, create the first admin through
+# the loopback-only setup route (the database is a throwaway one) and an API key, and print the
+# header that carries it. Needs curl.
+auto_api_header() {
+    local base="http://127.0.0.1:$1" jar="$WORK/cookies" pw body csrf key
+    command -v curl >/dev/null || return 1
+    pw=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+    body=$(curl -sS --max-time 10 -c "$jar" -H 'Content-Type: application/json' \
+        -d "{\"username\":\"bench\",\"password\":\"$pw\"}" "$base/api/v1/auth/setup" 2>/dev/null) || return 1
+    csrf=$(sed -n 's/.*"csrf_token":"\([^"]*\)".*/\1/p' <<<"$body")
+    [[ -n $csrf ]] || return 1
+    body=$(curl -sS --max-time 10 -b "$jar" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
+        -d '{"name":"bench","scopes":["*"]}' "$base/api/v1/auth/api-keys" 2>/dev/null) || return 1
+    key=$(sed -n 's/.*"key":"\(ak_[^"]*\)".*/\1/p' <<<"$body")
+    [[ -n $key ]] || return 1
+    echo "Authorization: Bearer $key"
+}
+
+rps_of() {  # rps_of LABEL PATH [FIELD=3]: req/s (or another field) of a RESULTS line
+    local r f
     for r in "${RESULTS[@]}"; do
-        IFS='|' read -r l p rps _ <<<"$r"
-        [[ $l == "$1" && $p == "$2" ]] && { echo "$rps"; return; }
+        IFS='|' read -r -a f <<<"$r"
+        [[ ${f[0]} == "$1" && ${f[1]} == "$2" ]] && { echo "${f[${3:-3} - 1]}"; return; }
     done
     echo -
 }
@@ -292,6 +371,11 @@ for t in 1 2; do
     run_wrk "bare Beast, $t thread$([[ $t == 1 ]] || echo s)" "$BARE_PORT" /healthz "$pid"
     stop_pid "$pid"
 done
+# The bare server (1 thread) stays up, idle, for the interleaved runs of step 3.
+"$BARE_BIN" "$BARE_PORT" 1 >"$WORK/bare1-paired.log" 2>&1 &
+BARE1_PID=$!
+PIDS+=("$BARE1_PID")
+wait_port_bare "$BARE1_PID" || die "bench_bare_server did not start: $(cat "$WORK/bare1-paired.log")"
 
 # 2. Time-to-ready and idle RSS, default thread count (one per core).
 note "time-to-ready: $STARTS starts on a new database, then $STARTS on an existing one"
@@ -327,7 +411,7 @@ READY_NEW_MED=$(median "${READY_NEW[@]}")
 READY_EXISTING_MED=$(median "${READY_EXISTING[@]}")
 
 # 3. Throughput per I/O thread count.
-declare -A IDLE_RSS LOADED_RSS
+declare -A IDLE_RSS LOADED_RSS PAIRED PAIRED_SPREAD PAIRED_BARE
 for t in $THREADS_LIST; do
     log="$WORK/arclight-t$t.log"
     start_arclight "$t" "$WORK/existing.db" "$log"
@@ -335,11 +419,27 @@ for t in $THREADS_LIST; do
     sleep_ms $((IDLE_SECONDS * 1000))
     IDLE_RSS[$t]=$(rss_kb "$SERVER_PID")
     label="arclight, threads=$t"
-    run_wrk "$label" "$ARCLIGHT_PORT" /healthz "$SERVER_PID"
+    PAIR_PORT=$BARE_PORT PAIR_PID=$BARE1_PID run_wrk "$label" "$ARCLIGHT_PORT" /healthz "$SERVER_PID"
+    if ((${#RATIOS[@]})); then
+        PAIRED[$t]=$(median "${RATIOS[@]}")
+        PAIRED_SPREAD[$t]=$(printf '%s\n' "${RATIOS[@]}" | sort -g | paste -sd' ' -)
+        PAIRED_BARE[$t]=$(printf '%s\n' "${BARE_RUNS[@]}" | paste -sd' ' -)
+    fi
+    http_status "$ARCLIGHT_PORT" "$API_PATH"
+    if [[ -z $API_HEADER && $HTTP_CODE == 401 && -z $API_AUTO_TRIED ]]; then
+        API_AUTO_TRIED=1
+        if API_HEADER=$(auto_api_header "$ARCLIGHT_PORT"); then
+            note "$API_PATH needs a credential: created user 'bench' and an API key in the bench database"
+            API_NOTE="$API_PATH is called with an API key (Authorization: Bearer ak_...), created by the script"
+        else
+            API_HEADER=
+            API_NOTE="$API_PATH answers 401 and getting an API key through /api/v1/auth/setup + /api/v1/auth/api-keys failed: set API_HEADER"
+        fi
+    fi
     if alive "$SERVER_PID"; then
-        run_wrk "$label" "$ARCLIGHT_PORT" /api/v1/system/info "$SERVER_PID"
+        run_wrk "$label" "$ARCLIGHT_PORT" "$API_PATH" "$SERVER_PID" "$API_HEADER"
     else
-        RESULTS+=("$label|/api/v1/system/info|-|-|-|-|not run: the server died")
+        RESULTS+=("$label|$API_PATH|-|-|-|-|-|not run: the server died")
     fi
     if alive "$SERVER_PID"; then
         LOADED_RSS[$t]=$(rss_kb "$SERVER_PID")
@@ -361,23 +461,24 @@ echo "Arclight HTTP bench -- $(date -u '+%Y-%m-%d %H:%M UTC'), $cores cores ($cp
 echo "wrk -t1 -c$CONNECTIONS -d$DURATION --latency (after a ${WARMUP} warm-up; median of $ROUNDS run(s)), loopback, keep-alive; wrk shares the cores"
 echo "load average before the bench: $LOAD_BEFORE"
 echo
-printf '%-24s %-22s %10s %9s %9s  %-15s %s\n' "server" "route" "req/s" "p50 ms" "p99 ms" "cpu% srv/wrk/+" "errors"
-printf '%-24s %-22s %10s %9s %9s  %-15s %s\n' "------" "-----" "-----" "------" "------" "--------------" "------"
-for r in "${RESULTS[@]}"; do
-    IFS='|' read -r l p rps p50 p99 cpu errs <<<"$r"
-    printf '%-24s %-22s %10s %9s %9s  %-15s %s\n' "$l" "$p" "$rps" "$p50" "$p99" "$cpu" "$errs"
-done
+fmt='%-22s %-20s %8s %7s %7s  %-14s %7s  %s\n'
+# shellcheck disable=SC2059
+{
+    printf "$fmt" "server" "route" "req/s" "p50 ms" "p99 ms" "cpu% srv/wrk/+" "us/req" "errors"
+    printf "$fmt" "------" "-----" "-----" "------" "------" "--------------" "------" "------"
+    for r in "${RESULTS[@]}"; do
+        IFS='|' read -r l p rps p50 p99 cpu uspr errs <<<"$r"
+        printf "$fmt" "$l" "$p" "$rps" "$p50" "$p99" "$cpu" "$uspr" "$errs"
+    done
+}
 echo
 
-ceiling=$(rps_of "bare Beast, 1 thread" /healthz)
 bare2=$(rps_of "bare Beast, 2 threads" /healthz)
-pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.1f", 100 * a / b }'; }
 printf '%-58s %10s %10s  %s\n' "target" "measured" "limit" "verdict"
 printf '%-58s %10s %10s  %s\n' "------" "--------" "-----" "-------"
 best=-
 for t in $THREADS_LIST; do
-    h=$(rps_of "arclight, threads=$t" /healthz)
-    ratio=$(pct "$h" "$ceiling")
+    ratio=${PAIRED[$t]:--}
     [[ $ratio != - ]] && { [[ $best == - ]] || awk -v a="$ratio" -v b="$best" 'BEGIN { exit !(a > b) }'; } && best=$ratio
     printf '%-58s %9s%% %9s%%  %s\n' "healthz req/s, arclight threads=$t / bare 1 thread" "$ratio" "$TARGET_RATIO_PCT" \
         "$(verdict "$ratio" "$TARGET_RATIO_PCT" ">=")"
@@ -395,14 +496,25 @@ printf '%-58s %7s MB %7s MB  %s\n' "idle RSS, default threads ($cores I/O), ${ID
 echo
 echo "more:"
 for t in $THREADS_LIST; do
+    echo "  healthz ratio, arclight threads=$t: median of the per-round ratios ${PAIRED_SPREAD[$t]:--} (%), each arclight run" \
+        "right after a bare 1-thread run (bare req/s: ${PAIRED_BARE[$t]:--})"
+done
+bare_us=$(rps_of "bare Beast, 1 thread" /healthz 7)
+for t in $THREADS_LIST; do
+    echo "  server CPU per /healthz request: bare 1 thread / arclight threads=$t =" \
+        "$(pct "$bare_us" "$(rps_of "arclight, threads=$t" /healthz 7)")% (when the server, not wrk, is the bottleneck: about the req/s ratio of a quiet machine)"
+done
+for t in $THREADS_LIST; do
     h=$(rps_of "arclight, threads=$t" /healthz)
     echo "  arclight threads=$t: healthz = $(pct "$h" "$bare2")% of bare 2 threads;" \
         "idle RSS $( [[ -n ${IDLE_RSS[$t]:-} ]] && kb_to_mb "${IDLE_RSS[$t]}" || echo -) MB," \
         "RSS after the wrk runs $( [[ -n ${LOADED_RSS[$t]:-} ]] && kb_to_mb "${LOADED_RSS[$t]}" || echo -) MB"
 done
+[[ -z $API_NOTE ]] || echo "  $API_NOTE"
 echo "  time-to-ready samples (ms): existing db: ${READY_EXISTING[*]}; new db: ${READY_NEW[*]}"
 echo "  cpu% srv/wrk/+ = CPU time during the measured run in % of one core: server, wrk, everything else"
 echo "  (kernel softirq work for loopback, other processes: if '+' is large the machine was busy, rerun)."
+echo "  us/req = server CPU time (all its threads) per request."
 echo "  (MB = 10^6 bytes; time-to-ready = fork of the process -> first 200 from GET /readyz, polled every ~1 ms)"
 if ((${#crashes[@]})); then
     echo

@@ -277,21 +277,21 @@ asio::awaitable<void> HttpServer::serve(Stream& stream) {
                 out = std::move(*refused);
                 close_after = true;
             } else {
-            req.method = std::string(msg.method_string());
-            req.target = std::string(msg.target());
-            auto q = req.target.find('?');
-            auto decoded = url_decode(std::string_view(req.target).substr(0, q), false);
-            if (q != std::string::npos) req.query = req.target.substr(q + 1);
-            for (const auto& f : msg) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-            req.body = std::move(msg.body());
-            close_after = !msg.keep_alive();
-            if (!decoded || decoded->empty() || (*decoded)[0] != '/') {
-                req.path = req.target;
-                out = HttpResponse::problem(ErrorCode::bad_request, "malformed request target", req);
-            } else {
-                req.path = std::move(*decoded);
-                out = co_await dispatch(req);
-            }
+                req.method = std::string(msg.method_string());
+                req.target = std::string(msg.target());
+                auto q = req.target.find('?');
+                auto decoded = url_decode(std::string_view(req.target).substr(0, q), false);
+                if (q != std::string::npos) req.query = req.target.substr(q + 1);
+                for (const auto& f : msg) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+                req.body = std::move(msg.body());
+                close_after = !msg.keep_alive();
+                if (!decoded || decoded->empty() || (*decoded)[0] != '/') {
+                    req.path = req.target;
+                    out = HttpResponse::problem(ErrorCode::bad_request, "malformed request target", req);
+                } else {
+                    req.path = std::move(*decoded);
+                    out = co_await dispatch(req);
+                }
             }
         }
 
