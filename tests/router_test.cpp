@@ -99,3 +99,14 @@ TEST_CASE("the OpenAPI document is generated from the route table") {
     CHECK(op.at("responses").as_object().contains("201"));
     CHECK(doc.at("paths").at("/healthz").at("get").at("x-permission").as_string() == "public");
 }
+
+TEST_CASE("synchronous handlers are only for public routes without a body") {
+    Router r;
+    Route guarded = route("GET", "/a", "flows.read");
+    guarded.handler = {};
+    guarded.sync_handler = [](HttpRequest&) { return HttpResponse{}; };
+    CHECK_THROWS_AS(r.add(guarded), std::logic_error);
+    Route open = guarded;
+    open.permission = std::string(kPublic);
+    CHECK_NOTHROW(r.add(open));
+}

@@ -267,13 +267,13 @@ MigrationReport Application::migrate() {
 
 void Application::register_core_routes() {
     auto& r = rt_->router;
-    r.add({"GET", "/healthz", std::string(kPublic), "Liveness: the process is up.",
-           [](HttpRequest&) -> asio::awaitable<HttpResponse> {
-               HttpResponse res;
-               res.body = R"({"status":"ok"})";
-               co_return res;
-           },
-           false, "core"});
+    Route healthz{"GET", "/healthz", std::string(kPublic), "Liveness: the process is up.", {}, false, "core"};
+    healthz.sync_handler = [](HttpRequest&) {
+        HttpResponse res;
+        res.body = R"({"status":"ok"})";
+        return res;
+    };
+    r.add(std::move(healthz));
     r.add({"GET", "/readyz", std::string(kPublic), "Readiness: the database is reachable and no module has failed.",
            [this](HttpRequest&) -> asio::awaitable<HttpResponse> {
                bool db_ok = co_await rt_->db->ping_async();
@@ -290,11 +290,9 @@ void Application::register_core_routes() {
                co_return HttpResponse::json(body, ready ? 200 : 503);
            },
            false, "core"});
-    r.add({"GET", "/api/v1/openapi.json", std::string(kPublic), "This API's OpenAPI 3.1 document.",
-           [this](HttpRequest&) -> asio::awaitable<HttpResponse> {
-               co_return HttpResponse::json(rt_->router.openapi(info_.version));
-           },
-           false, "core"});
+    Route openapi{"GET", "/api/v1/openapi.json", std::string(kPublic), "This API's OpenAPI 3.1 document.", {}, false, "core"};
+    openapi.sync_handler = [this](HttpRequest&) { return HttpResponse::json(rt_->router.openapi(info_.version)); };
+    r.add(std::move(openapi));
 }
 
 unsigned short Application::start() {

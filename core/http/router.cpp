@@ -34,7 +34,13 @@ void Router::add(Route route) {
                                            route.method, route.pattern));
     }
     if (route.summary.empty()) throw std::logic_error(fmt::format("route {} {} has no summary", route.method, route.pattern));
-    if (!route.handler) throw std::logic_error(fmt::format("route {} {} has no handler", route.method, route.pattern));
+    if (!route.handler && !route.sync_handler) {
+        throw std::logic_error(fmt::format("route {} {} has no handler", route.method, route.pattern));
+    }
+    if (route.sync_handler && (route.permission != kPublic || route.json_body)) {
+        throw std::logic_error(fmt::format("route {} {}: synchronous handlers are for public routes without a body",
+                                           route.method, route.pattern));
+    }
     if (route.pattern.empty() || route.pattern[0] != '/') {
         throw std::logic_error(fmt::format("route pattern \"{}\" must start with /", route.pattern));
     }

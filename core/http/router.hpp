@@ -16,6 +16,9 @@
 namespace arclight {
 
 using Handler = std::function<boost::asio::awaitable<HttpResponse>(HttpRequest&)>;
+/// For public routes that answer without waiting on anything (health probes, documents): called
+/// directly on the I/O thread, without a coroutine frame.
+using SyncHandler = std::function<HttpResponse(HttpRequest&)>;
 
 /// The permission of routes anyone may call (health probes, login, webhook receivers).
 inline constexpr std::string_view kPublic = "public";
@@ -31,6 +34,7 @@ struct Route {
     boost::json::object request_schema = {};   ///< optional JSON Schema of the body
     boost::json::object response_schema = {};  ///< optional JSON Schema of the 2xx body
     int success_status = 200;
+    SyncHandler sync_handler = {};  ///< used instead of `handler` when set (public routes without a body only)
 };
 
 struct RouteMatch {

@@ -59,7 +59,10 @@ private:
     boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
     template <class Stream>
     boost::asio::awaitable<void> serve(Stream& stream);
-    boost::asio::awaitable<HttpResponse> dispatch(HttpRequest& req);
+    /// Answers what needs no waiting (unknown paths, the UI, synchronous routes); otherwise returns
+    /// nullopt with the match in `m`, for dispatch().
+    std::optional<HttpResponse> dispatch_now(HttpRequest& req, RouteMatch& m);
+    boost::asio::awaitable<HttpResponse> dispatch(HttpRequest& req, const Route& route);
 
     boost::asio::io_context& ioc_;
     const Router& router_;
