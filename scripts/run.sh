@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}  # cache hits across clones in different directories
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DARCLIGHT_BUILD_TESTS=OFF -DARCLIGHT_BUILD_BENCH=OFF >/dev/null
 cmake --build build --target arclight
 port=$(sed -n 's/^port *= *\([0-9]*\).*/\1/p' config/arclight.toml | head -n1)

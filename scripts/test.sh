@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 scripts/setup.sh --test
 export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}  # cache hits across clones in different directories
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
 jobs=$(nproc)
 step() { printf '\n==> %s\n' "$*"; }
