@@ -2287,9 +2287,11 @@ int run_bench(const Options& opt) {
     std::printf("   echo input: %zu bytes of JSON; chain input: the same + \"n\" (chain-small: {\"n\":0})\n",
                 json::serialize(payload()).size());
     std::printf("   %-40s %11s %6s %12s %8s %7s\n", "", "ops/s", "", "CPU/op", "other", "steal");
+    double worst_other = 0;
     auto run = [&](const std::string& label, const std::function<Rate()>& fn) -> Rate {
         if (!opt.filter.empty() && !contains(label, opt.filter)) return {};
         const Rate r = fn();
+        worst_other = std::max(worst_other, r.other_pct + r.steal_pct);
         std::printf("   %-40s %11s %6s %9.2f µs %7.0f%% %6.0f%%\n", label.c_str(), fmt_rate(r).c_str(), fmt_spread(r).c_str(),
                     r.cpu_us, r.other_pct, r.steal_pct);
         std::fflush(stdout);
@@ -2366,6 +2368,9 @@ int run_bench(const Options& opt) {
     if (calls_c.per_s > 0 && calls_cb.per_s > 0)
         std::printf("call-heavy script (fib(15), ~2,000 calls): C %s/s, C' %s/s (clock check on calls: %.0f%% of C's rate)\n",
                     fmt_rate(calls_c).c_str(), fmt_rate(calls_cb).c_str(), 100.0 * calls_cb.per_s / calls_c.per_s);
+    if (worst_other > 10)
+        std::printf("WARNING: other processes (or the hypervisor) took up to %.0f%% of the CPU during a measurement: "
+                    "the figures are noisy, run it again on an idle machine\n", worst_other);
     std::printf("target: >= 15,500 chains/s end to end (5x Node-RED's 3,100), HTTP + engine on top (bare Beast ~90k req/s)\n");
 
     int best = -1;
