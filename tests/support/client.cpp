@@ -18,6 +18,21 @@ namespace bhttp = beast::http;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
+namespace {
+// Status, lower-cased headers and body of a response.
+HttpResult to_result(const bhttp::response<bhttp::string_body>& res) {
+    HttpResult out;
+    out.status = static_cast<int>(res.result_int());
+    for (const auto& f : res) {
+        std::string name(f.name_string());
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        out.headers[name] = std::string(f.value());
+    }
+    out.body = res.body();
+    return out;
+}
+}  // namespace
+
 boost::json::value HttpResult::json() const { return boost::json::parse(body); }
 
 std::string HttpResult::header(const std::string& lower_name) const {
@@ -44,14 +59,7 @@ HttpResult http(unsigned short port, const std::string& method, const std::strin
     if (method == "HEAD") parser.skip(true);
     bhttp::read(stream, buf, parser);
     auto& res = parser.get();
-    HttpResult out;
-    out.status = static_cast<int>(res.result_int());
-    for (const auto& f : res) {
-        std::string name(f.name_string());
-        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        out.headers[name] = std::string(f.value());
-    }
-    out.body = res.body();
+    HttpResult out = to_result(res);
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     return out;
@@ -210,14 +218,7 @@ HttpResult https(unsigned short port, const std::string& method, const std::stri
     beast::flat_buffer buf;
     bhttp::response<bhttp::string_body> res;
     bhttp::read(stream, buf, res);
-    HttpResult out;
-    out.status = static_cast<int>(res.result_int());
-    for (const auto& f : res) {
-        std::string name(f.name_string());
-        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        out.headers[name] = std::string(f.value());
-    }
-    out.body = res.body();
+    HttpResult out = to_result(res);
     return out;
 }
 
