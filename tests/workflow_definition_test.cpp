@@ -1,1 +1,114 @@
+// Unit tests of workflow definition parsing: compiled form and error pointers.
 #include <doctest/doctest.h>
+
+#include "modules/workflow/definition.hpp"
+#include "modules/workflow/executors.hpp"
+
+#include <boost/json.hpp>
+
+using namespace arclight;
+using namespace arclight::workflow;
+namespace json = boost::json;
+
+namespace {
+
+class Probe final : public TaskType {
+public:
+    std::string name() const override { return "probe"; }
+    std::string description() const override { return "test type"; }
+    json::value config_schema() const override {
+        return json::parse(R"({"type":"object","required":["n"],"properties":{"n":{"type":"integer","minimum":1}},"additionalProperties":false})");
+    }
+};
+
+std::vector<FieldError> errors_of(const char* doc) {
+    TaskTypeRegistry types;
+    types.add(std::make_shared<Probe>());
+    std::vector<FieldError> errors;
+    auto def = parse_definition(json::parse(doc), types, errors);
+    CHECK((def == nullptr) == !errors.empty());
+    return errors;
+}
+
+bool has(const std::vector<FieldError>& errors, const std::string& pointer, const std::string& part = {}) {
+    for (const auto& e : errors)
+        if (e.pointer == pointer && e.message.find(part) != std::string::npos) return true;
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("definition: a valid document compiles with resolved dependencies") {
+    TaskTypeRegistry types;
+    types.add(std::make_shared<Probe>());
+    std::vector<FieldError> errors;
+    auto def = parse_definition(json::parse(R"({"name":"x","execution_data":"errors","timeout_ms":5000,
+        "triggers":[{"type":"webhook","path":"/a/b","respond":"sync"},{"type":"cron","schedule":"*/5 * * * *"}],
+        "tasks":[{"id":"a","type":"probe","config":{"n":1}},
+                 {"id":"b","type":"probe","config":{"n":2},"depends_on":["a"],"when":"{{ tasks.a.output }}",
+                  "retry":{"max_attempts":3,"backoff_ms":10},"on_error":"c"},
+                 {"id":"c","type":"delay","config":{"seconds":1},"depends_on":["b"]}]})"),
+                                types, errors);
+    REQUIRE(def);
+    CHECK(errors.empty());
+    CHECK(def->execution_data == ExecutionData::errors);
+    CHECK(def->timeout_ms == 5000);
+    REQUIRE(def->triggers.size() == 2);
+    CHECK(def->triggers[0].method == "POST");
+    CHECK(def->triggers[0].path == "a/b");
+    CHECK(def->triggers[0].respond_sync);
+    CHECK(def->tasks[1].deps == std::vector<int>{0});
+    CHECK(def->tasks[0].dependents == std::vector<int>{1});
+    CHECK(def->tasks[2].handles_errors_of == 1);
+    CHECK(def->tasks[1].retry.max_attempts == 3);
+    CHECK(def->tasks[1].when.has_value());
+}
+
+TEST_CASE("definition: errors carry JSON pointers") {
+    CHECK(has(errors_of("[]"), ""));
+    CHECK(has(errors_of(R"({"tasks":[]})"), "/name"));
+    CHECK(has(errors_of(R"({"name":"x"})"), "/tasks"));
+    auto e = errors_of(R"({"name":"x","execution_data":"some","tasks":[
+        {"id":"1bad","type":"probe","config":{"n":1}},
+        {"id":"a","type":"probe","config":{"n":0,"extra":1}},
+        {"id":"a","type":"probe","config":{"n":1}},
+        {"id":"b","type":"probe","config":{"n":1},"depends_on":["b","zzz"],"on_error":"nobody","join":"some"},
+        {"id":"c","type":"probe","config":{"n":"{{ oops( }}"},"when":"{{ a }} and {{ b }}","timeout_ms":-1}]})");
+    CHECK(has(e, "/execution_data"));
+    CHECK(has(e, "/tasks/0/id"));
+    CHECK(has(e, "/tasks/1/config/n", ">="));
+    CHECK(has(e, "/tasks/1/config/extra"));
+    CHECK(has(e, "/tasks/2/id", "duplicate"));
+    CHECK(has(e, "/tasks/3/depends_on/0", "itself"));
+    CHECK(has(e, "/tasks/3/depends_on/1", "missing dependency"));
+    CHECK(has(e, "/tasks/3/on_error"));
+    CHECK(has(e, "/tasks/3/join"));
+    CHECK(has(e, "/tasks/4/config"));
+    CHECK(has(e, "/tasks/4/when"));
+    CHECK(has(e, "/tasks/4/timeout_ms"));
+    auto t = errors_of(R"({"name":"x","triggers":[{"type":"nope"},{"type":"webhook","method":"TRACE","path":"ok"},
+        {"type":"event","topic":"workflow.run.succeeded"},{"type":"event","topic":"a..b"},{"type":"cron","schedule":"* *"},
+        {"type":"webhook","path":"dup"},{"type":"webhook","path":"dup"}],"tasks":[{"id":"a","type":"probe","config":{"n":1}}]})");
+    CHECK(has(t, "/triggers/0/type"));
+    CHECK(has(t, "/triggers/1/method"));
+    CHECK(has(t, "/triggers/2/topic"));
+    CHECK(has(t, "/triggers/3/topic"));
+    CHECK(has(t, "/triggers/4/schedule"));
+    CHECK(has(t, "/triggers/6/path", "twice"));
+    auto m = errors_of(R"({"name":"x","tasks":[{"id":"m","type":"map","config":{"items":[1],"task":{"type":"delay","config":{}}}}]})");
+    CHECK(has(m, "/tasks/0/config/task/type", "map"));
+}
+
+TEST_CASE("definition: retry back-off grows, is capped and jittered") {
+    RetryPolicy p;
+    p.backoff_ms = 100;
+    p.factor = 2;
+    p.max_backoff_ms = 350;
+    p.jitter = false;
+    CHECK(p.delay_before(2, 0.5) == 100);
+    CHECK(p.delay_before(3, 0.5) == 200);
+    CHECK(p.delay_before(4, 0.5) == 350);
+    p.jitter = true;
+    CHECK(p.delay_before(3, 0.0) == 100);
+    CHECK(p.delay_before(3, 1.0) == 200);
+}

@@ -1,1 +1,531 @@
+// Integration tests of the workflow module: the real server on an ephemeral port, its HTTP API,
+// webhooks and the engine, on the selected database backend.
 #include <doctest/doctest.h>
+
+#include "tests/support/client.hpp"
+#include "tests/support/fake_http.hpp"
+#include "tests/support/test_env.hpp"
+
+#include <boost/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+using namespace arclight::test;
+namespace json = boost::json;
+
+namespace {
+
+struct Api {
+    TestServer& srv;
+    HttpResult call(const std::string& method, const std::string& path, const std::string& body = {},
+                    std::map<std::string, std::string> extra = {}) {
+        auto h = srv.admin();
+        if (!body.empty()) h["Content-Type"] = "application/json";
+        for (auto& [k, v] : extra) h[k] = v;
+        return http(srv.port(), method, path, body, h);
+    }
+    std::string create(const std::string& def) {
+        auto r = call("POST", "/api/v1/workflows", def);
+        INFO(r.body);
+        REQUIRE(r.status == 201);
+        return std::string(r.json().at("id").as_string());
+    }
+    std::string start(const std::string& wf, const std::string& input = "{}") {
+        auto r = call("POST", "/api/v1/workflows/" + wf + "/runs", "{\"input\":" + input + "}");
+        INFO(r.body);
+        REQUIRE(r.status == 201);
+        return std::string(r.json().at("id").as_string());
+    }
+    json::object run(const std::string& id) {
+        auto r = call("GET", "/api/v1/runs/" + id);
+        INFO(r.body);
+        REQUIRE(r.status == 200);
+        return r.json().as_object();
+    }
+    // Polls until the run is final (or waiting when `until_waiting`).
+    json::object wait(const std::string& id, int timeout_ms = 15000, bool until_waiting = false) {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+        json::object r;
+        while (std::chrono::steady_clock::now() < deadline) {
+            r = run(id);
+            std::string st(r.at("status").as_string());
+            if (st == "succeeded" || st == "failed" || st == "cancelled") return r;
+            if (until_waiting && st == "waiting") return r;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        FAIL("run " << id << " did not finish: " << json::serialize(r));
+        return r;
+    }
+};
+
+const json::object& task(const json::object& run, const std::string& id) {
+    for (const auto& t : run.at("tasks").as_array())
+        if (t.as_object().at("id").as_string() == id) return t.as_object();
+    FAIL("no task " << id);
+    static json::object none;
+    return none;
+}
+
+std::string str(const json::value& v) { return v.is_string() ? std::string(v.as_string()) : json::serialize(v); }
+
+}  // namespace
+
+TEST_CASE("workflow: validate lists every error with a JSON pointer") {
+    TestServer srv;
+    Api api{srv};
+    auto r = api.call("POST", "/api/v1/workflows/validate", R"({
+      "name": "bad",
+      "triggers": [{"type": "cron", "schedule": "61 * * * *"}, {"type": "webhook", "path": "a b"}],
+      "tasks": [
+        {"id": "a", "type": "nope"},
+        {"id": "b", "type": "script", "config": {}},
+        {"id": "c", "type": "set", "config": {"values": 1}, "depends_on": ["missing"]},
+        {"id": "d", "type": "set", "config": {"values": "{{ tasks.ghost.output }}"}},
+        {"id": "e", "type": "set", "config": {"values": 1}, "depends_on": ["f"]},
+        {"id": "f", "type": "set", "config": {"values": 1}, "depends_on": ["e"]},
+        {"id": "g", "type": "script", "config": {"code": "return ("}},
+        {"id": "h", "type": "delay", "config": {"seconds": 1}, "retry": {"max_attempts": 0}}
+      ]})");
+    CHECK(r.status == 422);
+    CHECK(r.header("content-type").find("application/problem+json") != std::string::npos);
+    std::set<std::string> pointers;
+    for (const auto& e : r.json().at("errors").as_array()) pointers.insert(std::string(e.at("pointer").as_string()));
+    INFO(r.body);
+    CHECK(pointers.count("/triggers/0/schedule"));
+    CHECK(pointers.count("/triggers/1/path"));
+    CHECK(pointers.count("/tasks/0/type"));
+    CHECK(pointers.count("/tasks/1/config/code"));
+    CHECK(pointers.count("/tasks/2/depends_on/0"));
+    CHECK(pointers.count("/tasks/3"));
+    CHECK(pointers.count("/tasks/6/config/code"));
+    CHECK(pointers.count("/tasks/7/retry/max_attempts"));
+    // The cycle is reported once the rest is valid.
+    auto cyc = api.call("POST", "/api/v1/workflows/validate", R"({"name":"c","tasks":[
+        {"id":"e","type":"set","config":{"values":1},"depends_on":["f"]},
+        {"id":"f","type":"set","config":{"values":1},"depends_on":["e"]}]})");
+    CHECK(cyc.status == 422);
+    CHECK(cyc.body.find("cycle") != std::string::npos);
+    auto ok = api.call("POST", "/api/v1/workflows/validate", R"({"name":"ok","tasks":[{"id":"a","type":"set","config":{"values":1}}]})");
+    CHECK(ok.status == 200);
+    CHECK(api.call("POST", "/api/v1/workflows/validate", "[1,2]").status == 422);
+    CHECK(api.call("POST", "/api/v1/workflows/validate", "{not json").status == 400);
+}
+
+TEST_CASE("workflow: create, read, version, list, delete") {
+    TestServer srv;
+    Api api{srv};
+    auto id = api.create(R"({"name":"v","tasks":[{"id":"w","type":"delay","config":{"seconds":0.4}}]})");
+    auto got = api.call("GET", "/api/v1/workflows/" + id);
+    CHECK(got.status == 200);
+    CHECK(got.json().at("version").as_int64() == 1);
+    CHECK(got.json().at("tasks").as_array().size() == 1);
+    auto run1 = api.start(id);
+    auto put = api.call("PUT", "/api/v1/workflows/" + id, R"({"name":"v2","tasks":[{"id":"x","type":"set","config":{"values":2}}]})");
+    CHECK(put.status == 200);
+    CHECK(put.json().at("version").as_int64() == 2);
+    auto r1 = api.wait(run1);
+    CHECK(str(r1.at("status")) == "succeeded");
+    CHECK(r1.at("version").as_int64() == 1);  // a run keeps the version it started with
+    CHECK(task(r1, "w").at("status").as_string() == "succeeded");
+    auto run2 = api.wait(api.start(id));
+    CHECK(run2.at("version").as_int64() == 2);
+    CHECK(run2.at("output") == json::value(2));
+    auto list = api.call("GET", "/api/v1/workflows");
+    CHECK(list.json().at("items").as_array().size() == 1);
+    CHECK(api.call("DELETE", "/api/v1/workflows/" + id).status == 204);
+    CHECK(api.call("GET", "/api/v1/workflows/" + id).status == 404);
+    CHECK(api.call("DELETE", "/api/v1/workflows/" + id).status == 404);
+    CHECK(api.run(run1).at("status") == "succeeded");  // runs stay readable
+    CHECK(api.call("POST", "/api/v1/workflows/nope/runs", "{}").status == 404);
+    CHECK(api.call("GET", "/api/v1/runs/00000000-0000-0000-0000-000000000000").status == 404);
+}
+
+TEST_CASE("workflow: DAG order, and parallel branches overlap (timestamps)") {
+    TestServer srv;
+    Api api{srv};
+    auto id = api.create(R"({"name":"dag","tasks":[
+        {"id":"a","type":"set","config":{"values":{"n":1}}},
+        {"id":"b","type":"delay","config":{"seconds":0.3},"depends_on":["a"]},
+        {"id":"c","type":"delay","config":{"seconds":0.3},"depends_on":["a"]},
+        {"id":"d","type":"set","config":{"values":{"from_a":"{{ tasks.a.output.n }}","b":"{{ tasks.b.status }}"}},"depends_on":["b","c"]}]})");
+    auto run = api.wait(api.start(id));
+    INFO(json::serialize(run));
+    REQUIRE(str(run.at("status")) == "succeeded");
+    auto a = task(run, "a"), b = task(run, "b"), c = task(run, "c"), d = task(run, "d");
+    // Timestamps are ISO 8601 with milliseconds: they compare as strings.
+    CHECK(str(b.at("started_at")) >= str(a.at("finished_at")));
+    CHECK(str(c.at("started_at")) >= str(a.at("finished_at")));
+    CHECK(str(b.at("started_at")) < str(c.at("finished_at")));  // b and c ran at the same time
+    CHECK(str(c.at("started_at")) < str(b.at("finished_at")));
+    CHECK(str(d.at("started_at")) >= str(b.at("finished_at")));
+    CHECK(str(d.at("started_at")) >= str(c.at("finished_at")));
+    CHECK(d.at("output") == json::parse(R"({"from_a":1,"b":"succeeded"})"));
+}
+
+TEST_CASE("workflow: retries with back-off, then success; without retries the run fails") {
+    std::atomic<int> hits{0};
+    std::mutex m;
+    std::vector<std::chrono::steady_clock::time_point> times;
+    FakeHttpServer far([&](const FakeRequest&) {
+        std::lock_guard lk(m);
+        times.push_back(std::chrono::steady_clock::now());
+        return ++hits <= 2 ? FakeResponse{503, "{}"} : FakeResponse{200, R"({"ok":true})"};
+    });
+    TestServer srv(Overrides{{"workflow.http_allow", "127.0.0.1"}});
+    Api api{srv};
+    auto id = api.create(R"({"name":"flaky","tasks":[{"id":"call","type":"http","config":{"url":")" + far.url("/x") +
+                         R"("},"retry":{"max_attempts":3,"backoff_ms":200,"factor":2,"jitter":false}}]})");
+    auto run = api.wait(api.start(id));
+    INFO(json::serialize(run));
+    CHECK(str(run.at("status")) == "succeeded");
+    CHECK(task(run, "call").at("attempts").as_int64() == 3);
+    CHECK(task(run, "call").at("output").at("body") == json::parse(R"({"ok":true})"));
+    REQUIRE(times.size() == 3);
+    CHECK(times[1] - times[0] >= std::chrono::milliseconds(190));  // 200 ms, then 400 ms
+    CHECK(times[2] - times[1] >= std::chrono::milliseconds(390));
+
+    hits = -100;  // fails from now on
+    auto id2 = api.create(R"({"name":"once","tasks":[{"id":"call","type":"http","config":{"url":")" + far.url("/y") + R"("}}]})");
+    auto run2 = api.wait(api.start(id2));
+    CHECK(str(run2.at("status")) == "failed");
+    CHECK(str(run2.at("error")).find("task call failed") != std::string::npos);
+    CHECK(task(run2, "call").at("attempts").as_int64() == 1);
+}
+
+TEST_CASE("workflow: per-task and per-run timeouts") {
+    FakeHttpServer slow([](const FakeRequest&) { return FakeResponse{200, "{}", "application/json", 3000}; });
+    TestServer srv(Overrides{{"workflow.http_allow", "127.0.0.1"}});
+    Api api{srv};
+    auto id = api.create(R"({"name":"t","tasks":[{"id":"call","type":"http","timeout_ms":200,"config":{"url":")" + slow.url("/") + R"("}}]})");
+    auto t0 = std::chrono::steady_clock::now();
+    auto run = api.wait(api.start(id));
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(2500));
+    CHECK(str(run.at("status")) == "failed");
+    CHECK(str(task(run, "call").at("error")).find("time") != std::string::npos);
+
+    auto id2 = api.create(R"({"name":"rt","timeout_ms":300,"tasks":[{"id":"nap","type":"delay","config":{"seconds":30}}]})");
+    auto run2 = api.wait(api.start(id2));
+    CHECK(str(run2.at("status")) == "failed");
+    CHECK(str(run2.at("error")).find("timed out") != std::string::npos);
+    CHECK(str(task(run2, "nap").at("status")) == "cancelled");
+}
+
+TEST_CASE("workflow: cancel a running run") {
+    TestServer srv;
+    Api api{srv};
+    auto id = api.create(R"({"name":"c","tasks":[{"id":"nap","type":"delay","config":{"seconds":30}},
+        {"id":"after","type":"set","config":{"values":1},"depends_on":["nap"]}]})");
+    auto run_id = api.start(id);
+    api.wait(run_id, 5000, true);
+    auto c = api.call("POST", "/api/v1/runs/" + run_id + "/cancel");
+    CHECK(c.status == 200);
+    auto run = api.wait(run_id);
+    CHECK(str(run.at("status")) == "cancelled");
+    CHECK(str(task(run, "nap").at("status")) == "cancelled");
+    CHECK(str(task(run, "after").at("status")) == "cancelled");
+    CHECK(api.call("POST", "/api/v1/runs/" + run_id + "/cancel").status == 409);
+}
+
+TEST_CASE("workflow: script sandbox refuses escapes and enforces limits") {
+    TestServer srv(Overrides{{"workflow.script_wall_ms", "500"}, {"workflow.script_memory_mb", "16"}});
+    Api api{srv};
+    auto marker = std::filesystem::temp_directory_path() / ("arclight-escape-" + std::to_string(::getpid()));
+    std::filesystem::remove(marker);
+    std::vector<std::pair<std::string, std::string>> cases = {
+        {"os.execute", "os.execute('touch " + marker.string() + "') return 1"},
+        {"io.open", "local f = io.open('" + marker.string() + "', 'w') f:write('x') return 1"},
+        {"require", "local os2 = require('os') return os2.time()"},
+        {"load", "return load('return 1')()"},
+        {"infinite loop", "while true do end"},
+        {"memory bomb", "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 1000) .. i end"},
+        {"pathological find", "return string.find(string.rep('a', 3e4), string.rep('a?', 3e4) .. string.rep('a', 3e4))"},
+    };
+    for (const auto& [label, code] : cases) {
+        CAPTURE(label);
+        json::object def{{"name", label}, {"tasks", json::array{json::object{{"id", "s"}, {"type", "script"}, {"config", {{"code", code}}}}}}};
+        auto id = api.create(json::serialize(def));
+        auto t0 = std::chrono::steady_clock::now();
+        auto run = api.wait(api.start(id));
+        CHECK(str(run.at("status")) == "failed");
+        CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+        CHECK(!task(run, "s").at("error").is_null());
+    }
+    CHECK(!std::filesystem::exists(marker));
+    // And a normal script sees the documented input.
+    auto id = api.create(R"({"name":"ok","tasks":[{"id":"a","type":"set","config":{"values":{"n":41}}},
+        {"id":"s","type":"script","depends_on":["a"],"config":{"code":"return {n = input.tasks.a.output.n + 1, x = input.input.x, t = input.trigger.type}"}}]})");
+    auto run = api.wait(api.start(id, R"({"x":"y"})"));
+    CHECK(run.at("output") == json::parse(R"({"n":42,"x":"y","t":"manual"})"));
+}
+
+TEST_CASE("workflow: the http task's SSRF guard refuses internal addresses unless allow-listed") {
+    FakeHttpServer local([](const FakeRequest&) { return FakeResponse{200, R"({"hi":1})"}; });
+    {
+        TestServer srv;
+        Api api{srv};
+        for (std::string url : {local.url("/"), std::string("http://169.254.169.254/latest/meta-data/"),
+                                std::string("http://[::ffff:127.0.0.1]:") + std::to_string(local.port()) + "/",
+                                std::string("http://10.0.0.1/")}) {
+            CAPTURE(url);
+            json::object def{{"name", "ssrf"},
+                             {"tasks", json::array{json::object{{"id", "h"}, {"type", "http"}, {"config", {{"url", url}, {"timeout_ms", 2000}}}}}}};
+            auto run = api.wait(api.start(api.create(json::serialize(def))));
+            CHECK(str(run.at("status")) == "failed");
+            CHECK(str(task(run, "h").at("error")).find("refused") != std::string::npos);
+        }
+    }
+    TestServer srv(Overrides{{"workflow.http_allow", "127.0.0.1"}});
+    Api api{srv};
+    json::object def{{"name", "ok"}, {"tasks", json::array{json::object{{"id", "h"}, {"type", "http"}, {"config", {{"url", local.url("/")}}}}}}};
+    auto run = api.wait(api.start(api.create(json::serialize(def))));
+    CHECK(str(run.at("status")) == "succeeded");
+    CHECK(task(run, "h").at("output").at("body") == json::parse(R"({"hi":1})"));
+}
+
+TEST_CASE("workflow: the issue's echo webhook works as written, in every execution_data mode") {
+    TestServer srv;
+    Api api{srv};
+    for (std::string mode : {"none", "errors", "full"}) {
+        CAPTURE(mode);
+        auto def = R"({"name": "echo-)" + mode + R"(", "execution_data": ")" + mode + R"(", "active": true,
+         "triggers": [{"type": "webhook", "method": "POST", "path": "echo-)" + mode + R"(", "respond": "sync"}],
+         "tasks": [
+           {"id": "add", "type": "script",
+            "config": {"code": "local b = input.trigger.body; b.echoed = true; return b"}},
+           {"id": "reply", "type": "respond", "depends_on": ["add"],
+            "config": {"status": 200, "body": "{{ tasks.add.output }}"}}]})";
+        api.create(def);
+        auto r = http(srv.port(), "POST", "/hooks/echo-" + mode, R"({"a":1,"list":[1,2]})", {{"Content-Type", "application/json"}});
+        INFO(r.body);
+        CHECK(r.status == 200);
+        CHECK(r.header("content-type").find("application/json") != std::string::npos);
+        CHECK(r.json() == json::parse(R"({"a":1,"list":[1,2],"echoed":true})"));
+    }
+    // The issue's exact document (path "echo").
+    api.create(R"({"name": "echo",
+     "execution_data": "none", "active": true,
+     "triggers": [{"type": "webhook", "method": "POST", "path": "echo", "respond": "sync"}],
+     "tasks": [
+       {"id": "add", "type": "script",
+        "config": {"code": "local b = input.trigger.body; b.echoed = true; return b"}},
+       {"id": "reply", "type": "respond", "depends_on": ["add"],
+        "config": {"status": 200, "body": "{{ tasks.add.output }}"}}]})");
+    auto r = http(srv.port(), "POST", "/hooks/echo", R"({"x":"y"})", {{"Content-Type", "application/json"}});
+    CHECK(r.json() == json::parse(R"({"x":"y","echoed":true})"));
+    // Unknown hook, wrong method, malformed JSON body.
+    CHECK(http(srv.port(), "POST", "/hooks/nope", "{}").status == 404);
+    CHECK(http(srv.port(), "GET", "/hooks/echo").status == 404);
+    CHECK(http(srv.port(), "POST", "/hooks/echo", "{bad", {{"Content-Type", "application/json"}}).status == 400);
+    // A second active workflow cannot take the same webhook.
+    auto clash = api.call("POST", "/api/v1/workflows", R"({"name":"clash","active":true,
+        "triggers":[{"type":"webhook","method":"POST","path":"echo"}],"tasks":[{"id":"a","type":"set","config":{"values":1}}]})");
+    CHECK(clash.status == 409);
+}
+
+TEST_CASE("workflow: async webhook answers 202 with the run id; deactivate stops it") {
+    TestServer srv;
+    Api api{srv};
+    auto id = api.create(R"({"name":"hook","active":true,"triggers":[{"type":"webhook","method":"POST","path":"in/box"}],
+        "tasks":[{"id":"s","type":"set","config":{"values":{"got":"{{ trigger.body.v }}","q":"{{ trigger.query.k }}"}}}]})");
+    auto r = http(srv.port(), "POST", "/hooks/in/box?k=z", R"({"v":5})", {{"Content-Type", "application/json"}});
+    REQUIRE(r.status == 202);
+    auto run = api.wait(std::string(r.json().at("id").as_string()));
+    CHECK(run.at("output") == json::parse(R"({"got":5,"q":"z"})"));
+    CHECK(str(run.at("trigger")) == "webhook");
+    CHECK(api.call("POST", "/api/v1/workflows/" + id + "/deactivate").status == 200);
+    CHECK(http(srv.port(), "POST", "/hooks/in/box", "{}").status == 404);
+    CHECK(api.call("POST", "/api/v1/workflows/" + id + "/activate").status == 200);
+    CHECK(http(srv.port(), "POST", "/hooks/in/box", "{}").status == 202);
+}
+
+TEST_CASE("workflow: manual start with Idempotency-Key returns the same run") {
+    TestServer srv;
+    Api api{srv};
+    auto id = api.create(R"({"name":"idem","execution_data":"none","tasks":[{"id":"a","type":"set","config":{"values":1}}]})");
+    auto a = api.call("POST", "/api/v1/workflows/" + id + "/runs", R"({"input":{}})", {{"Idempotency-Key", "k-1"}});
+    auto b = api.call("POST", "/api/v1/workflows/" + id + "/runs", R"({"input":{}})", {{"Idempotency-Key", "k-1"}});
+    CHECK(a.status == 201);
+    CHECK(b.status == 200);
+    CHECK(a.json().at("id") == b.json().at("id"));
+    auto c = api.call("POST", "/api/v1/workflows/" + id + "/runs", R"({"input":{}})", {{"Idempotency-Key", "k-2"}});
+    CHECK(c.json().at("id") != a.json().at("id"));
+    // Concurrent duplicates: one run.
+    std::vector<std::string> ids(8);
+    std::vector<std::thread> ts;
+    for (int i = 0; i < 8; ++i)
+        ts.emplace_back([&, i] {
+            auto r = api.call("POST", "/api/v1/workflows/" + id + "/runs", R"({"input":{}})", {{"Idempotency-Key", "k-3"}});
+            ids[i] = r.body.empty() ? "" : std::string(r.json().at("id").as_string());
+        });
+    for (auto& t : ts) t.join();
+    CHECK(std::set<std::string>(ids.begin(), ids.end()).size() == 1);
+}
+
+TEST_CASE("workflow: map fans out with a concurrency limit and fans in") {
+    std::atomic<int> now{0}, peak{0};
+    FakeHttpServer far([&](const FakeRequest& req) {
+        int n = ++now;
+        int p = peak.load();
+        while (n > p && !peak.compare_exchange_weak(p, n)) {
+        }
+        FakeResponse r{200, "{\"path\":\"" + req.target + "\"}", "application/json", 100};
+        --now;  // decremented before the delay ends is fine: the delay happens after return
+        return r;
+    });
+    TestServer srv(Overrides{{"workflow.http_allow", "127.0.0.1"}});
+    Api api{srv};
+    auto id = api.create(R"({"name":"map","tasks":[
+        {"id":"double","type":"map","config":{"items":"{{ input.xs }}","concurrency":3,
+            "task":{"type":"set","config":{"values":"{{ item * 2 }}"}}}},
+        {"id":"fetch","type":"map","config":{"items":[1,2,3,4,5,6],"concurrency":2,
+            "task":{"type":"http","config":{"url":")" + far.url("/i/{{ item }}") + R"("}}}},
+        {"id":"sum","type":"script","depends_on":["double","fetch"],
+            "config":{"code":"local s = 0 for _, v in ipairs(input.tasks.double.output) do s = s + v end return {sum = s, n = #input.tasks.fetch.output}"}}]})");
+    auto run = api.wait(api.start(id, R"({"xs":[1,2,3,4]})"));
+    INFO(json::serialize(run));
+    CHECK(str(run.at("status")) == "succeeded");
+    CHECK(task(run, "double").at("output") == json::parse("[2,4,6,8]"));
+    CHECK(task(run, "fetch").at("output").as_array().size() == 6);
+    CHECK(task(run, "fetch").at("output").as_array()[3].at("body").at("path") == "/i/4");
+    CHECK(run.at("output") == json::parse(R"({"sum":20,"n":6})"));
+}
+
+TEST_CASE("workflow: when, condition, switch, on_error continue and error branches") {
+    TestServer srv;
+    Api api{srv};
+    auto id = api.create(R"j({"name":"branches","tasks":[
+        {"id":"check","type":"condition","config":{"if":"{{ input.n > 5 }}"}},
+        {"id":"big","type":"set","depends_on":["check"],"when":"{{ tasks.check.output.result }}","config":{"values":"big"}},
+        {"id":"small","type":"set","depends_on":["check"],"when":"{{ !tasks.check.output.result }}","config":{"values":"small"}},
+        {"id":"join","type":"set","depends_on":["big","small"],"join":"any","config":{"values":"joined"}},
+        {"id":"pick","type":"switch","config":{"value":"{{ input.color }}","cases":["red","blue"]}},
+        {"id":"boom","type":"script","on_error":"continue","config":{"code":"error('boom')"}},
+        {"id":"after_boom","type":"set","depends_on":["boom"],"config":{"values":"{{ tasks.boom.status }}"}},
+        {"id":"risky","type":"script","on_error":"handler","config":{"code":"error('bad')"}},
+        {"id":"handler","type":"set","depends_on":["risky"],"config":{"values":"handled"}},
+        {"id":"normal","type":"set","depends_on":["risky"],"config":{"values":"never"}}]})j");
+    auto run = api.wait(api.start(id, R"({"n":9,"color":"blue"})"));
+    INFO(json::serialize(run));
+    CHECK(str(run.at("status")) == "succeeded");
+    CHECK(str(task(run, "big").at("status")) == "succeeded");
+    CHECK(str(task(run, "small").at("status")) == "skipped");
+    CHECK(str(task(run, "join").at("status")) == "succeeded");
+    CHECK(task(run, "pick").at("output") == json::parse(R"({"case":"blue","index":1})"));
+    CHECK(str(task(run, "boom").at("status")) == "failed");
+    CHECK(task(run, "after_boom").at("output") == "failed");
+    CHECK(str(task(run, "handler").at("status")) == "succeeded");
+    CHECK(str(task(run, "normal").at("status")) == "skipped");
+}
+
+TEST_CASE("workflow: a mapping error fails the task naming the expression") {
+    TestServer srv;
+    Api api{srv};
+    auto id = api.create(R"({"name":"m","tasks":[{"id":"s","type":"set","config":{"values":"{{ input.a.b.c }}"}}]})");
+    auto run = api.wait(api.start(id, "{}"));
+    CHECK(str(run.at("status")) == "failed");
+    CHECK(str(task(run, "s").at("error")).find("input.a.b.c") != std::string::npos);
+}
+
+TEST_CASE("workflow: emit publishes a bus event that starts an event-triggered workflow") {
+    TestServer srv;
+    Api api{srv};
+    auto listener = api.create(R"({"name":"listener","active":true,
+        "triggers":[{"type":"event","topic":"custom.ping","filter":"{{ event.data.n > 1 }}"}],
+        "tasks":[{"id":"s","type":"set","config":{"values":"{{ input.n }}"}}]})");
+    auto emitter = api.create(R"({"name":"emitter","tasks":[{"id":"e","type":"emit","config":{"topic":"custom.ping","data":{"n":"{{ input.n }}"}}}]})");
+    api.wait(api.start(emitter, R"({"n":1})"));  // filtered out
+    api.wait(api.start(emitter, R"({"n":7})"));
+    json::array items;
+    for (int i = 0; i < 200 && items.empty(); ++i) {
+        items = api.call("GET", "/api/v1/runs?workflow_id=" + listener).json().at("items").as_array();
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    REQUIRE(items.size() == 1);
+    auto run = api.wait(std::string(items[0].at("id").as_string()));
+    CHECK(run.at("output") == json::value(7));
+}
+
+TEST_CASE("workflow: retry a failed run re-runs only what did not succeed; rerun starts a new run") {
+    std::atomic<bool> fail{true};
+    std::atomic<int> first_hits{0};
+    FakeHttpServer far([&](const FakeRequest& req) {
+        if (req.target == "/first") {
+            ++first_hits;
+            return FakeResponse{200, "{}"};
+        }
+        return fail ? FakeResponse{500, "{}"} : FakeResponse{200, R"({"fixed":true})"};
+    });
+    TestServer srv(Overrides{{"workflow.http_allow", "127.0.0.1"}});
+    Api api{srv};
+    auto id = api.create(R"({"name":"r","tasks":[{"id":"one","type":"http","config":{"url":")" + far.url("/first") +
+                         R"("}},{"id":"two","type":"http","depends_on":["one"],"config":{"url":")" + far.url("/second") + R"("}}]})");
+    auto run_id = api.start(id);
+    auto run = api.wait(run_id);
+    REQUIRE(str(run.at("status")) == "failed");
+    CHECK(first_hits == 1);
+    fail = false;
+    CHECK(api.call("POST", "/api/v1/runs/" + run_id + "/retry").status == 200);
+    run = api.wait(run_id);
+    CHECK(str(run.at("status")) == "succeeded");
+    CHECK(first_hits == 1);  // the succeeded task did not run again
+    CHECK(task(run, "two").at("output").at("body") == json::parse(R"({"fixed":true})"));
+    CHECK(api.call("POST", "/api/v1/runs/" + run_id + "/retry").status == 409);
+    auto rerun = api.call("POST", "/api/v1/runs/" + run_id + "/rerun");
+    CHECK(rerun.status == 201);
+    CHECK(str(api.wait(std::string(rerun.json().at("id").as_string())).at("status")) == "succeeded");
+    CHECK(first_hits == 2);
+}
+
+TEST_CASE("workflow: run list filters, bad query parameters, events over WebSocket") {
+    TestServer srv;
+    Api api{srv};
+    WsClient ws(srv.port(), srv.admin());
+    ws.send_text(R"({"type":"subscribe","topics":["workflow.**"]})");
+    REQUIRE(ws.read_type("subscribed"));
+    auto id = api.create(R"({"name":"l","tasks":[{"id":"a","type":"set","config":{"values":1}}]})");
+    auto bad = api.create(R"j({"name":"f","tasks":[{"id":"a","type":"script","config":{"code":"error('x')"}}]})j");
+    auto ok_run = api.wait(api.start(id));
+    auto bad_run = api.wait(api.start(bad));
+    auto failed = api.call("GET", "/api/v1/runs?status=failed").json().at("items").as_array();
+    REQUIRE(failed.size() == 1);
+    CHECK(failed[0].at("id") == bad_run.at("id"));
+    CHECK(api.call("GET", "/api/v1/runs?workflow_id=" + id).json().at("items").as_array().size() == 1);
+    CHECK(api.call("GET", "/api/v1/runs?status=bogus").status == 400);
+    CHECK(api.call("GET", "/api/v1/runs?limit=0").status == 400);
+    CHECK(api.call("GET", "/api/v1/runs?since=yesterday").status == 400);
+    CHECK(api.call("GET", "/api/v1/runs?since=2020-01-01T00:00:00Z").json().at("items").as_array().size() == 2);
+    CHECK(api.call("GET", "/api/v1/runs?until=2020-01-01T00:00:00Z").json().at("items").as_array().size() == 0);
+    std::set<std::string> topics;
+    for (int i = 0; i < 50; ++i) {
+        auto msg = ws.read(std::chrono::milliseconds(500));
+        if (!msg) break;
+        auto v = json::parse(*msg);
+        if (v.as_object().contains("topic")) topics.insert(std::string(v.at("topic").as_string()));
+        if (topics.count("workflow.run.succeeded") && topics.count("workflow.run.failed") && topics.count("workflow.task.failed")) break;
+    }
+    CHECK(topics.count("workflow.run.succeeded"));
+    CHECK(topics.count("workflow.run.failed"));
+    CHECK(topics.count("workflow.task.failed"));
+}
+
+TEST_CASE("workflow: execution_data none keeps nothing; errors keeps only failed runs") {
+    TestServer srv;
+    Api api{srv};
+    auto none = api.create(R"({"name":"n","execution_data":"none","tasks":[{"id":"a","type":"set","config":{"values":1}}]})");
+    auto errs = api.create(R"({"name":"e","execution_data":"errors","tasks":[{"id":"a","type":"script","config":{"code":"if input.input.fail then error('no') end return 1"}}]})");
+    auto r1 = api.start(none);
+    auto r2 = api.start(errs, R"({"fail":false})");
+    auto r3 = api.start(errs, R"({"fail":true})");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    CHECK(api.call("GET", "/api/v1/runs/" + r1).status == 404);
+    CHECK(api.call("GET", "/api/v1/runs/" + r2).status == 404);
+    auto failed = api.wait(r3);
+    CHECK(str(failed.at("status")) == "failed");
+    CHECK(str(task(failed, "a").at("status")) == "failed");
+}

@@ -2,6 +2,7 @@
 #include "core/app/module.hpp"
 #include "modules/auth/module.hpp"
 #include "modules/system/module.hpp"
+#include "modules/workflow/module.hpp"
 
 namespace arclight {
 
@@ -9,6 +10,7 @@ std::vector<ModuleDescriptor> builtin_modules() {
     return {
         auth::descriptor(),
         system::descriptor(),
+        workflow::descriptor(),
     };
 }
 

@@ -1,1 +1,277 @@
-// placeholder
+#include "modules/workflow/executors.hpp"
+
+#include "core/bus/bus.hpp"
+#include "core/util/ids.hpp"
+#include "modules/workflow/expr.hpp"
+
+#include <boost/asio/this_coro.hpp>
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace arclight::workflow {
+namespace json = boost::json;
+namespace asio = boost::asio;
+
+void TaskTypeRegistry::add(std::shared_ptr<TaskType> type) {
+    auto name = type->name();
+    if (!types_.emplace(name, std::move(type)).second) throw std::logic_error("duplicate task type: " + name);
+}
+
+const TaskType* TaskTypeRegistry::find(std::string_view name) const {
+    auto it = types_.find(name);
+    return it == types_.end() ? nullptr : it->second.get();
+}
+
+namespace {
+
+class ScriptType final : public TaskType {
+public:
+    ScriptType(sandbox::ScriptRunner& r, ScriptDefaults d) : runner_(r), defaults_(d) {}
+    std::string name() const override { return "script"; }
+    std::string description() const override {
+        return "Lua 5.4 in a sandbox: the global `input` holds trigger, tasks.<id>.output, input and run; "
+               "the chunk's return value is the task's output.";
+    }
+    json::value config_schema() const override {
+        return json::parse(R"j({"type":"object","required":["code"],"additionalProperties":false,
+          "properties":{"code":{"type":"string","minLength":1,"maxLength":200000,"description":"Lua 5.4 source; `return` the output"}}})j");
+    }
+    std::vector<std::string> raw_keys() const override { return {"code"}; }
+    void validate(const json::value& config, const std::string& base, std::vector<FieldError>& out) const override {
+        auto* code = config.as_object().if_contains("code");
+        if (!code || !code->is_string()) return;
+        auto err = runner_.check_syntax(code->as_string());
+        if (!err.empty()) out.push_back({base + "/code", "Lua syntax error: " + err});
+    }
+    bool side_effects() const override { return false; }
+    bool synchronous() const override { return true; }
+    TaskOutcome run_sync(const TaskCall& call) override {
+        const auto& code = call.config.as_object().at("code").as_string();
+        auto limits = defaults_.limits;
+        if (call.deadline_ms > 0) {
+            auto left = call.deadline_ms - now_ms();
+            if (left <= 0) return TaskOutcome::failure("timed out before the script started");
+            limits.wall_ms = static_cast<int>(std::min<std::int64_t>(limits.wall_ms, left));
+            limits.cpu_ms = std::min(limits.cpu_ms, limits.wall_ms);
+        }
+        auto r = runner_.run(code, call.context, limits);
+        if (r.ok()) return TaskOutcome::success(std::move(r.output));
+        // A script's own error or a broken limit does not get better by retrying the same code,
+        // but the user may still ask for retries; only syntax errors are final.
+        return TaskOutcome::failure(std::string(sandbox::to_string(r.status)) + ": " + r.error,
+                                    r.status != sandbox::ScriptResult::Status::syntax_error);
+    }
+private:
+    sandbox::ScriptRunner& runner_;
+    ScriptDefaults defaults_;
+};
+
+class HttpType final : public TaskType {
+public:
+    explicit HttpType(HttpClient& c) : client_(c) {}
+    std::string name() const override { return "http"; }
+    std::string description() const override {
+        return "An outbound HTTP(S) request through the shared client (timeouts, SSRF guard). Output: "
+               "{status, headers, body} with a JSON body parsed.";
+    }
+    json::value config_schema() const override {
+        return json::parse(R"j({"type":"object","required":["url"],"additionalProperties":false,
+          "properties":{"method":{"type":"string","enum":["GET","POST","PUT","PATCH","DELETE","HEAD","OPTIONS"]},
+                        "url":{"type":"string","minLength":1},
+                        "headers":{"type":["object","string"]},
+                        "body":{},
+                        "timeout_ms":{"type":["integer","string"],"minimum":1,"maximum":600000},
+                        "fail_on_status":{"type":"boolean","description":"fail the task on a 4xx/5xx answer (default true)"}}})j");
+    }
+    asio::awaitable<TaskOutcome> run(const TaskCall& call) override {
+        const auto& cfg = call.config.as_object();
+        FetchRequest req;
+        if (auto* m = cfg.if_contains("method"); m && m->is_string()) req.method = std::string(m->as_string());
+        auto* url = cfg.if_contains("url");
+        if (!url || !url->is_string()) co_return TaskOutcome::failure("config.url must evaluate to a string", false);
+        req.url = std::string(url->as_string());
+        bool has_ct = false;
+        if (auto* h = cfg.if_contains("headers"); h && h->is_object()) {
+            for (const auto& [k, v] : h->as_object()) {
+                std::string value = v.is_string() ? std::string(v.as_string()) : json::serialize(v);
+                std::string key(k);
+                if (key.size() == 12 && std::equal(key.begin(), key.end(), "content-type", [](char a, char b) {
+                        return std::tolower(static_cast<unsigned char>(a)) == b;
+                    }))
+                    has_ct = true;
+                req.headers.emplace_back(std::move(key), std::move(value));
+            }
+        }
+        if (auto* b = cfg.if_contains("body"); b && !b->is_null()) {
+            if (b->is_string()) {
+                req.body = std::string(b->as_string());
+            } else {
+                req.body = json::serialize(*b);
+                if (!has_ct) req.headers.emplace_back("Content-Type", "application/json");
+            }
+        }
+        if (auto* t = cfg.if_contains("timeout_ms"); t && t->is_int64()) req.timeout_ms = static_cast<int>(t->as_int64());
+        if (call.deadline_ms > 0) {
+            auto left = static_cast<int>(std::max<std::int64_t>(1, call.deadline_ms - now_ms()));
+            req.timeout_ms = req.timeout_ms > 0 ? std::min(req.timeout_ms, left) : left;
+        }
+        bool fail_on_status = true;
+        if (auto* f = cfg.if_contains("fail_on_status"); f && f->is_bool()) fail_on_status = f->as_bool();
+        // Named before co_await (GCC 12 and temporaries in co_await expressions).
+        std::string method = req.method;
+        try {
+            auto resp = co_await client_.fetch(std::move(req));
+            json::object headers;
+            std::string content_type;
+            for (auto& [k, v] : resp.headers) {
+                std::string lk = k;
+                std::transform(lk.begin(), lk.end(), lk.begin(), ::tolower);
+                if (lk == "content-type") content_type = v;
+                headers[lk] = v;
+            }
+            json::value body = json::string(resp.body);
+            if (content_type.find("json") != std::string::npos) {
+                boost::system::error_code ec;
+                auto parsed = json::parse(resp.body, ec);
+                if (!ec) body = std::move(parsed);
+            }
+            json::object out{{"status", resp.status}, {"headers", std::move(headers)}, {"body", std::move(body)},
+                             {"url", resp.url}};
+            if (fail_on_status && resp.status >= 400) {
+                auto o = TaskOutcome::failure(method + " " + resp.url + " answered " + std::to_string(resp.status),
+                                              resp.status >= 500 || resp.status == 429 || resp.status == 408);
+                o.output = std::move(out);
+                co_return o;
+            }
+            co_return TaskOutcome::success(std::move(out));
+        } catch (const OutboundError& e) {
+            bool retry = e.kind() == OutboundError::Kind::timeout || e.kind() == OutboundError::Kind::connect ||
+                         e.kind() == OutboundError::Kind::dns || e.kind() == OutboundError::Kind::tls ||
+                         e.kind() == OutboundError::Kind::protocol;
+            co_return TaskOutcome::failure(std::string(to_string(e.kind())) + ": " + e.what(), retry);
+        }
+    }
+private:
+    HttpClient& client_;
+};
+
+class SetType final : public TaskType {
+public:
+    std::string name() const override { return "set"; }
+    std::string description() const override { return "Data mapping: the output is `values` with every {{ }} evaluated."; }
+    json::value config_schema() const override {
+        return json::parse(R"j({"type":"object","required":["values"],"additionalProperties":false,
+          "properties":{"values":{"description":"any JSON; strings may contain {{ }} expressions"}}})j");
+    }
+    bool side_effects() const override { return false; }
+    bool synchronous() const override { return true; }
+    TaskOutcome run_sync(const TaskCall& call) override {
+        return TaskOutcome::success(call.config.as_object().at("values"));
+    }
+};
+
+bool truthy(const json::value& v) {
+    switch (v.kind()) {
+        case json::kind::null: return false;
+        case json::kind::bool_: return v.get_bool();
+        case json::kind::int64: return v.get_int64() != 0;
+        case json::kind::uint64: return v.get_uint64() != 0;
+        case json::kind::double_: return v.get_double() != 0;
+        case json::kind::string: return !v.get_string().empty();
+        case json::kind::array: return !v.get_array().empty();
+        case json::kind::object: return !v.get_object().empty();
+    }
+    return false;
+}
+
+class ConditionType final : public TaskType {
+public:
+    std::string name() const override { return "condition"; }
+    std::string description() const override {
+        return "Evaluates `if` (a {{ }} expression); output {\"result\": true|false}. Gate branches with "
+               "`when: \"{{ tasks.<id>.output.result }}\"`.";
+    }
+    json::value config_schema() const override {
+        return json::parse(R"j({"type":"object","required":["if"],"additionalProperties":false,"properties":{"if":{}}})j");
+    }
+    bool side_effects() const override { return false; }
+    bool synchronous() const override { return true; }
+    TaskOutcome run_sync(const TaskCall& call) override {
+        return TaskOutcome::success(json::object{{"result", truthy(call.config.as_object().at("if"))}});
+    }
+};
+
+class SwitchType final : public TaskType {
+public:
+    std::string name() const override { return "switch"; }
+    std::string description() const override {
+        return "Matches `value` against `cases` (a list of values); output {\"case\": <the matching value or "
+               "\"default\">, \"index\": <position or -1>}.";
+    }
+    json::value config_schema() const override {
+        return json::parse(R"j({"type":"object","required":["value","cases"],"additionalProperties":false,
+          "properties":{"value":{},"cases":{"type":"array","minItems":1}}})j");
+    }
+    bool side_effects() const override { return false; }
+    bool synchronous() const override { return true; }
+    TaskOutcome run_sync(const TaskCall& call) override {
+        const auto& cfg = call.config.as_object();
+        const auto& value = cfg.at("value");
+        const auto& cases = cfg.at("cases").as_array();
+        for (std::size_t i = 0; i < cases.size(); ++i)
+            if (cases[i] == value) return TaskOutcome::success(json::object{{"case", cases[i]}, {"index", i}});
+        return TaskOutcome::success(json::object{{"case", "default"}, {"index", -1}});
+    }
+};
+
+class EmitType final : public TaskType {
+public:
+    explicit EmitType(EventBus& bus) : bus_(bus) {}
+    std::string name() const override { return "emit"; }
+    std::string description() const override {
+        return "Publishes an event on the bus: topic (not workflow.*), data (an object).";
+    }
+    json::value config_schema() const override {
+        return json::parse(R"j({"type":"object","required":["topic"],"additionalProperties":false,
+          "properties":{"topic":{"type":"string","minLength":1,"maxLength":200},"data":{}}})j");
+    }
+    void validate(const json::value& config, const std::string& base, std::vector<FieldError>& out) const override {
+        const auto& t = config.as_object().at("topic").as_string();
+        if (t.find("{{") == json::string::npos && !valid_topic_pattern(t))
+            out.push_back({base + "/topic", "must be a dotted topic name"});
+        if (t.starts_with("workflow.")) out.push_back({base + "/topic", "workflow.* topics are the engine's own"});
+    }
+    bool synchronous() const override { return true; }
+    TaskOutcome run_sync(const TaskCall& call) override {
+        const auto& cfg = call.config.as_object();
+        auto* t = cfg.if_contains("topic");
+        if (!t || !t->is_string() || !valid_topic_pattern(t->as_string()) || t->as_string().find('*') != json::string::npos ||
+            t->as_string().starts_with("workflow."))
+            return TaskOutcome::failure("emit: topic must evaluate to a dotted topic name outside workflow.*", false);
+        json::object data;
+        if (auto* d = cfg.if_contains("data"); d && d->is_object()) data = d->as_object();
+        else if (d && !d->is_null()) data["value"] = *d;
+        data["run_id"] = call.run_id;
+        data["task_id"] = call.task_id;
+        auto ev = bus_.publish(std::string(t->as_string()), std::move(data));
+        return TaskOutcome::success(json::object{{"topic", ev->topic}, {"event_id", ev->id}});
+    }
+private:
+    EventBus& bus_;
+};
+
+}  // namespace
+
+void add_builtin_types(TaskTypeRegistry& registry, sandbox::ScriptRunner& scripts, ScriptDefaults script_defaults,
+                       HttpClient& http, EventBus& bus) {
+    registry.add(std::make_shared<ScriptType>(scripts, script_defaults));
+    registry.add(std::make_shared<HttpType>(http));
+    registry.add(std::make_shared<SetType>());
+    registry.add(std::make_shared<ConditionType>());
+    registry.add(std::make_shared<SwitchType>());
+    registry.add(std::make_shared<EmitType>(bus));
+}
+
+}  // namespace arclight::workflow

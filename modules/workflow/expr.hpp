@@ -59,6 +59,7 @@ public:
     const std::string& text() const noexcept { return text_; }
     struct Node;
 private:
+    friend class Template;  // splices values without copying them out first
     std::string text_;
     std::shared_ptr<const Node> root_;
 };

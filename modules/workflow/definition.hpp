@@ -1,0 +1,100 @@
+#pragma once
+// Workflow definitions: parsing and validation (every error at once, each with a JSON pointer)
+// into an immutable, compiled form the engine runs (templates compiled once, dependency indexes
+// resolved). Format documented in docs/workflows.md.
+#include "modules/workflow/api.hpp"
+#include "modules/workflow/cron.hpp"
+#include "modules/workflow/expr.hpp"
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace arclight::workflow {
+
+enum class ExecutionData { full, errors, none };
+const char* to_string(ExecutionData);
+
+struct RetryPolicy {
+    int max_attempts = 1;             ///< 1 = no retry
+    std::int64_t backoff_ms = 1000;   ///< first delay
+    double factor = 2.0;
+    std::int64_t max_backoff_ms = 60000;
+    bool jitter = true;               ///< "full jitter" in [delay/2, delay]
+    /// The wait before attempt `next_attempt` (2, 3, ...).
+    std::int64_t delay_before(int next_attempt, double random01) const;
+};
+
+enum class OnError { fail, cont, branch };
+
+struct TaskDef {
+    std::string id;
+    std::string type;
+    boost::json::value config;            ///< as written
+    ValueTemplate config_template;        ///< compiled
+    std::vector<std::string> depends_on;
+    std::optional<Expr> when;
+    RetryPolicy retry;
+    std::int64_t timeout_ms = 0;          ///< per attempt, 0 = the type's default
+    OnError on_error = OnError::fail;
+    std::string error_task;               ///< on_error = branch: the task that handles the failure
+    bool join_any = false;                ///< run when any dependency succeeded (all finished)
+    const TaskType* impl = nullptr;       ///< null for engine built-ins (delay, map, respond, ...)
+    // Resolved indexes.
+    std::vector<int> deps;
+    std::vector<int> dependents;
+    int handles_errors_of = -1;           ///< this task is the error branch of that task
+    // map: the inner task.
+    std::shared_ptr<TaskDef> map_task;
+};
+
+struct TriggerDef {
+    std::string type;                     ///< manual | webhook | cron | event
+    // webhook
+    std::string method;                   ///< GET, POST, ...
+    std::string path;                     ///< without leading slash
+    bool respond_sync = false;
+    std::int64_t respond_timeout_ms = 30000;
+    // cron
+    std::optional<CronSchedule> schedule;
+    bool missed_run_once = false;         ///< missed fires: "skip" (default) or "run_once"
+    // event
+    std::string topic;
+    std::optional<Expr> filter;
+};
+
+struct Definition {
+    std::string name;
+    std::string description;
+    ExecutionData execution_data = ExecutionData::full;
+    std::int64_t timeout_ms = 0;          ///< run timeout, 0 = none
+    int concurrency = 0;                  ///< max parallel tasks in a run, 0 = unlimited
+    boost::json::value input_schema;      ///< null = anything
+    std::vector<TriggerDef> triggers;
+    std::vector<TaskDef> tasks;           ///< topologically ordered as written
+    std::unordered_map<std::string, int> index;
+    bool active_requested = false;        ///< "active": true in the body
+    bool has_respond = false;
+    int find(std::string_view id) const {
+        auto it = index.find(std::string(id));
+        return it == index.end() ? -1 : it->second;
+    }
+};
+
+/// Engine built-in task types (not in the TaskTypes registry): their config schemas.
+bool is_builtin_type(std::string_view type);
+boost::json::value builtin_schema(std::string_view type);
+std::vector<std::string> builtin_type_names();
+
+/// Parses and validates. On success returns the definition; otherwise nullptr with every error
+/// appended to `errors` (pointers into the submitted document, e.g. "/tasks/2/depends_on/0").
+std::shared_ptr<const Definition> parse_definition(const boost::json::value& doc, const TaskTypes& types,
+                                                   std::vector<FieldError>& errors);
+
+/// The definition document as stored (the submitted object minus server-owned keys).
+boost::json::object stored_document(const boost::json::object& submitted);
+
+}  // namespace arclight::workflow

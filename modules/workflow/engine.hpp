@@ -1,0 +1,131 @@
+#pragma once
+// The durable DAG engine. A run lives in memory on the instance that owns it (its lease in
+// workflow_runs); every state change of a durable run goes through the group-commit Writer and
+// is published on the bus only after it is committed. A run whose owner vanished is claimed
+// again by any instance and resumed from its recorded task states. See docs/workflows.md and
+// docs/architecture.md.
+#include "core/http/message.hpp"
+#include "modules/workflow/definition.hpp"
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace arclight {
+class Db;
+class EventBus;
+}  // namespace arclight
+
+namespace arclight::workflow {
+
+class Writer;
+struct Run;
+
+/// One saved version of a workflow, compiled.
+struct WorkflowVersion {
+    std::string id;
+    int version = 0;
+    std::shared_ptr<const Definition> def;
+};
+
+/// The answer of a synchronous webhook: the first respond task (or the run's end, or the
+/// timeout) delivers it; the waiting HTTP handler takes it.
+class Responder {
+public:
+    /// First delivery wins; returns false when an answer was already delivered.
+    bool deliver(HttpResponse r);
+    /// The answer if one was delivered (moves it out).
+    std::optional<HttpResponse> take();
+    /// Waits (without blocking a thread) until an answer is delivered or `timeout_ms` passes;
+    /// on timeout returns `on_timeout`.
+    boost::asio::awaitable<HttpResponse> wait(std::int64_t timeout_ms, HttpResponse on_timeout);
+private:
+    std::mutex m_;
+    std::optional<HttpResponse> value_;
+    std::function<void()> waiter_;
+    bool taken_ = false;
+};
+
+struct StartRequest {
+    std::shared_ptr<const WorkflowVersion> wf;
+    boost::json::value input;          ///< the run input
+    std::string trigger_type = "manual";
+    boost::json::object trigger;       ///< what the trigger saw (body, query, headers, params / event)
+    std::optional<std::string> idempotency_key;
+    std::shared_ptr<Responder> responder;  ///< set for synchronous webhooks
+};
+
+struct StartResult {
+    std::string id;
+    std::string status;
+    bool existing = false;              ///< an earlier run with the same idempotency key
+};
+
+struct EngineOptions {
+    std::string instance_id;
+    std::int64_t lease_ms = 30000;
+    std::int64_t poll_ms = 1000;
+    std::size_t max_batch = 512;
+    std::size_t claim_batch = 32;
+    std::size_t max_active_runs = 10000;   ///< per instance; more stay queued for other instances
+    bool sqlite_single_instance = true;    ///< SQLite: runs owned by earlier processes are reclaimed at start
+};
+
+struct EngineStats {
+    std::uint64_t runs_started = 0, runs_finished = 0, tasks_run = 0, runs_claimed = 0;
+    std::uint64_t batches = 0, rows = 0, ignored = 0;
+    std::size_t active_runs = 0;
+};
+
+class Engine {
+public:
+    /// `load_version` fetches a (workflow id, version) pair from the store (blocking; called on
+    /// the blocking pool). Returns nullptr when absent.
+    using VersionLoader = std::function<std::shared_ptr<const WorkflowVersion>(const std::string&, int)>;
+
+    Engine(Db& db, EventBus& bus, boost::asio::any_io_executor io, boost::asio::any_io_executor blocking,
+           EngineOptions options, VersionLoader loader);
+    ~Engine();
+
+    /// Recovers unfinished runs and starts the lease and claim loops.
+    void start();
+    /// Stops loops, lets queued state changes commit, releases this instance's leases.
+    void stop(std::chrono::steady_clock::time_point deadline);
+
+    /// Starts a run. For a durable run the run is committed before this returns. Throws
+    /// arclight::Error (conflict) when the idempotency key is in use by a different request.
+    boost::asio::awaitable<StartResult> start_run(StartRequest request);
+
+    /// Cancels a run (local or owned elsewhere). Returns false when it is already finished / unknown.
+    boost::asio::awaitable<bool> cancel(std::string run_id);
+
+    /// Puts a failed or cancelled durable run back in the queue, re-running its failed tasks.
+    boost::asio::awaitable<bool> retry(std::string run_id);
+
+    /// The in-memory view of a run this instance is executing (used for runs not in the database:
+    /// execution_data none/errors), or null.
+    boost::asio::awaitable<std::optional<boost::json::object>> live_run(std::string run_id) const;
+
+    boost::asio::any_io_executor executor() const;
+
+    /// Wakes the claim loop (called on NOTIFY and after retry).
+    void kick();
+
+    EngineStats stats() const;
+
+    // Internal, used by the engine's own callbacks.
+    struct Impl;
+private:
+    std::shared_ptr<Impl> impl_;
+};
+
+const char* run_status_name(int);
+
+}  // namespace arclight::workflow

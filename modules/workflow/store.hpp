@@ -1,0 +1,62 @@
+#pragma once
+// The workflow module's tables (schema/workflow): definitions and their versions, the run list
+// and run detail queries, cron state. Blocking; called through Db::run.
+#include <boost/json/object.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace soci {
+class session;
+}
+
+namespace arclight::workflow {
+
+struct WorkflowRecord {
+    std::string id, name;
+    int version = 0;
+    bool active = false;
+    std::string definition;  ///< JSON text
+    long long created_at = 0, updated_at = 0;
+};
+
+struct RunFilter {
+    std::string status, workflow_id;
+    long long since = 0, until = 0;  ///< created_at bounds, epoch ms (0 = open)
+    int limit = 50;
+    std::string before_id;           ///< cursor: runs created before this run
+};
+
+struct RunRef {
+    std::string id, status;
+};
+
+class Store {
+public:
+    explicit Store(bool sqlite) : sqlite_(sqlite) {}
+    std::vector<WorkflowRecord> list_workflows(soci::session& s, bool active_only);
+    std::optional<WorkflowRecord> get_workflow(soci::session& s, const std::string& id);
+    /// Inserts version 1.
+    void insert_workflow(soci::session& s, const WorkflowRecord& w);
+    /// Saves a new version; returns it (0 when the workflow does not exist).
+    int update_workflow(soci::session& s, const std::string& id, const std::string& name, const std::string& definition,
+                        std::optional<bool> active);
+    bool delete_workflow(soci::session& s, const std::string& id);
+    bool set_active(soci::session& s, const std::string& id, bool active);
+    std::optional<std::string> version_definition(soci::session& s, const std::string& id, int version);
+    /// Count and newest update of the active workflows (cheap change detection across instances).
+    std::pair<long long, long long> active_signature(soci::session& s);
+
+    boost::json::array list_runs(soci::session& s, const RunFilter& f);
+    /// The stored run with its task rows ("tasks_rows"), or nullopt.
+    std::optional<boost::json::object> get_run(soci::session& s, const std::string& id);
+    std::optional<RunRef> find_by_idempotency(soci::session& s, const std::string& workflow_id, const std::string& key);
+
+    long long cron_last_fire(soci::session& s, const std::string& workflow_id, int trigger_index);
+    void set_cron_last_fire(soci::session& s, const std::string& workflow_id, int trigger_index, long long at);
+
+private:
+    bool sqlite_;
+};
+
+}  // namespace arclight::workflow

@@ -1,0 +1,223 @@
+#include "modules/workflow/triggers.hpp"
+
+// GCC 12 reports a false -Wmismatched-new-delete on the coroutine frame of Triggers::tick
+// (awaitable_frame_base's operator new/delete are a matching pair).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+#include "core/bus/bus.hpp"
+#include "core/db/db.hpp"
+#include "core/log/log.hpp"
+#include "core/util/ids.hpp"
+#include "modules/workflow/store.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/json.hpp>
+
+namespace arclight::workflow {
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+Triggers::Triggers(Db& db, Store& store, EventBus& bus, Engine& engine, Parser parser)
+    : db_(db), store_(store), bus_(bus), engine_(engine), parser_(std::move(parser)) {}
+
+Triggers::~Triggers() = default;
+
+void Triggers::install(std::vector<std::shared_ptr<const WorkflowVersion>> active) {
+    std::map<std::string, HookTarget> hooks;
+    std::vector<Cron> crons;
+    std::vector<std::unique_ptr<Subscription>> subs;
+    for (const auto& wf : active) {
+        const auto& def = *wf->def;
+        for (std::size_t i = 0; i < def.triggers.size(); ++i) {
+            const auto& t = def.triggers[i];
+            if (t.type == "webhook") {
+                auto key = t.method + " " + t.path;
+                if (hooks.count(key)) {
+                    log::warn("workflow", "webhook {} is declared by two active workflows; {} keeps it", key,
+                              hooks[key].wf->id);
+                    continue;
+                }
+                hooks[key] = HookTarget{wf, static_cast<int>(i), t.respond_sync, t.respond_timeout_ms};
+            } else if (t.type == "cron") {
+                Cron c;
+                c.wf = wf;
+                c.index = static_cast<int>(i);
+                crons.push_back(std::move(c));
+            } else if (t.type == "event") {
+                Engine* engine = &engine_;
+                auto index = static_cast<int>(i);
+                auto handler = [engine, wf, index](const EventPtr& ev) {
+                    const auto& trig = wf->def->triggers[index];
+                    json::object event{{"topic", ev->topic}, {"id", ev->id}, {"time", iso8601(ev->time_ms)}, {"data", ev->data}};
+                    if (trig.filter) {
+                        json::object root{{"event", event}};
+                        try {
+                            if (!trig.filter->truthy(ObjectScope(root))) return;
+                        } catch (const std::exception& e) {
+                            log::warn("workflow", "workflow {}: event filter failed on {}: {}", wf->id, ev->topic, e.what());
+                            return;
+                        }
+                    }
+                    StartRequest req;
+                    req.wf = wf;
+                    req.input = ev->data;
+                    req.trigger_type = "event";
+                    req.trigger = std::move(event);
+                    auto body = [engine, req = std::move(req)]() mutable -> asio::awaitable<void> {
+                        try {
+                            co_await engine->start_run(std::move(req));
+                        } catch (const std::exception& e) {
+                            log::warn("workflow", "event trigger could not start a run: {}", e.what());
+                        }
+                    };
+                    asio::co_spawn(engine->executor(), std::move(body), asio::detached);
+                };
+                subs.push_back(std::make_unique<Subscription>(bus_.subscribe(t.topic, std::move(handler))));
+            }
+        }
+    }
+    std::unique_lock lk(m_);
+    // Keep the computed next fire of cron triggers whose workflow version did not change.
+    for (auto& c : crons)
+        for (const auto& old : crons_)
+            if (old.wf->id == c.wf->id && old.wf->version == c.wf->version && old.index == c.index) {
+                c.next = old.next;
+                c.initialized = old.initialized;
+            }
+    hooks_ = std::move(hooks);
+    crons_ = std::move(crons);
+    subscriptions_ = std::move(subs);
+}
+
+void Triggers::reload_now() {
+    auto records = db_.with_session([&](soci::session& s) {
+        auto sig = store_.active_signature(s);
+        return std::make_pair(store_.list_workflows(s, true), sig);
+    });
+    std::vector<std::shared_ptr<const WorkflowVersion>> active;
+    for (const auto& w : records.first)
+        if (auto v = parser_(w.id, w.version, w.definition)) active.push_back(v);
+    install(std::move(active));
+    std::unique_lock lk(m_);
+    signature_ = records.second;
+}
+
+asio::awaitable<void> Triggers::reload() {
+    Store* store = &store_;
+    auto q = [store](soci::session& s) {
+        auto sig = store->active_signature(s);
+        return std::make_pair(store->list_workflows(s, true), sig);
+    };
+    auto records = co_await db_.run(std::move(q));
+    std::vector<std::shared_ptr<const WorkflowVersion>> active;
+    for (const auto& w : records.first)
+        if (auto v = parser_(w.id, w.version, w.definition)) active.push_back(v);
+    install(std::move(active));
+    std::unique_lock lk(m_);
+    signature_ = records.second;
+}
+
+asio::awaitable<void> Triggers::refresh_if_changed() {
+    Store* store = &store_;
+    auto q = [store](soci::session& s) { return store->active_signature(s); };
+    auto sig = co_await db_.run(std::move(q));
+    bool changed;
+    {
+        std::shared_lock lk(m_);
+        changed = sig != signature_;
+    }
+    if (changed) co_await reload();
+}
+
+std::optional<HookTarget> Triggers::find_hook(std::string_view method, std::string_view path) const {
+    std::string key;
+    key.reserve(method.size() + 1 + path.size());
+    key.append(method).append(" ").append(path);
+    std::shared_lock lk(m_);
+    auto it = hooks_.find(key);
+    if (it == hooks_.end()) return std::nullopt;
+    return it->second;
+}
+
+std::map<std::string, std::string> Triggers::hooks_of_others(const std::string& except_id) const {
+    std::map<std::string, std::string> out;
+    std::shared_lock lk(m_);
+    for (const auto& [k, h] : hooks_)
+        if (h.wf->id != except_id) out[k] = h.wf->id;
+    return out;
+}
+
+asio::awaitable<int> Triggers::tick(std::int64_t now) {
+    std::vector<Cron> crons;
+    {
+        std::shared_lock lk(m_);
+        crons = crons_;
+    }
+    int fired = 0;
+    for (auto& c : crons) {
+        const auto& trig = c.wf->def->triggers[c.index];
+        if (!trig.schedule) continue;
+        std::vector<std::int64_t> fires;
+        if (!c.initialized) {
+            Store* store = &store_;
+            auto id = c.wf->id;
+            int index = c.index;
+            auto q = [store, id, index](soci::session& s) { return store->cron_last_fire(s, id, index); };
+            long long last = co_await db_.run(std::move(q));
+            c.initialized = true;
+            if (trig.missed_run_once && last > 0) {
+                auto missed = trig.schedule->next_after(last);
+                if (missed > 0 && missed <= now) fires.push_back(missed);
+            }
+            c.next = trig.schedule->next_after(now - 1);
+            if (last > 0 && c.next <= last) c.next = trig.schedule->next_after(last);
+        }
+        if (c.next > 0 && c.next <= now) {
+            // Several missed fires while this process was busy collapse into the latest one.
+            std::int64_t fire = c.next;
+            while (true) {
+                auto n = trig.schedule->next_after(fire);
+                if (n <= 0 || n > now) break;
+                fire = n;
+            }
+            fires.push_back(fire);
+            c.next = trig.schedule->next_after(now);
+        }
+        for (auto fire : fires) {
+            StartRequest req;
+            req.wf = c.wf;
+            req.input = json::object{{"scheduled_at", iso8601(fire)}};
+            req.trigger_type = "cron";
+            req.trigger = json::object{{"type", "cron"}, {"schedule", trig.schedule->text()}, {"scheduled_at", iso8601(fire)}};
+            req.idempotency_key = "cron:" + std::to_string(c.index) + ":" + std::to_string(fire);
+            try {
+                auto res = co_await engine_.start_run(std::move(req));
+                if (!res.existing) ++fired;
+            } catch (const Error& e) {
+                // conflict: another instance started this fire; anything else is logged.
+                if (e.code() != ErrorCode::conflict) log::warn("workflow", "cron fire of {} failed: {}", c.wf->id, e.detail());
+            } catch (const std::exception& e) {
+                log::warn("workflow", "cron fire of {} failed: {}", c.wf->id, e.what());
+            }
+            Store* store = &store_;
+            auto id = c.wf->id;
+            int index = c.index;
+            auto q = [store, id, index, fire](soci::session& s) { store->set_cron_last_fire(s, id, index, fire); };
+            co_await db_.run(std::move(q));
+        }
+    }
+    // Write back computed schedule state (the set may have been reloaded meanwhile).
+    std::unique_lock lk(m_);
+    for (auto& c : crons_)
+        for (const auto& u : crons)
+            if (u.wf == c.wf && u.index == c.index) {
+                c.next = u.next;
+                c.initialized = u.initialized;
+            }
+    co_return fired;
+}
+
+}  // namespace arclight::workflow

@@ -1,0 +1,87 @@
+#pragma once
+// Group commit for the engine's state changes. One writer thread owns one database session and
+// commits every state change queued since its last commit in one transaction; each change's
+// callback runs after its transaction is durable, so "persisted before published" costs one
+// fsync per batch instead of one per change (docs/architecture.md has the figures).
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace arclight {
+class Db;
+}
+
+namespace arclight::workflow {
+
+struct RunRow {
+    std::string id, workflow_id;
+    int version = 0;
+    std::string status, trigger_type, trigger_data = "{}", input = "null", output = "null", error;
+    std::optional<std::string> idempotency_key;
+    std::string parent_run_id, parent_task_id, owner;
+    long long lease_until = 0, wake_at = 0, deadline_at = 0, created_at = 0, started_at = 0, finished_at = 0,
+              updated_at = 0;
+};
+
+struct TaskRow {
+    std::string run_id, task_id, type, status;
+    int attempts = 0;
+    std::string input = "null", output = "null", error;
+    long long started_at = 0, finished_at = 0, due_at = 0;
+    std::string agent, instance;
+};
+
+struct WriterStats {
+    std::uint64_t batches = 0;
+    std::uint64_t rows = 0;
+    std::uint64_t ignored = 0;   ///< upserts that changed nothing (a final row already there)
+    std::uint64_t errors = 0;
+};
+
+class Writer {
+public:
+    /// `applied` is false when the guarded upsert changed nothing (the run is already final, or
+    /// the task's completion is already recorded). `error` is set when the write failed for good
+    /// (a constraint violation such as a duplicate idempotency key).
+    using Done = std::function<void(bool applied, const std::string& error)>;
+
+    Writer(Db& db, std::size_t max_batch);
+    ~Writer();
+    void start();
+    /// Commits what is queued, then stops the thread.
+    void stop();
+
+    /// Insert or update a run; never overwrites a run that is succeeded/failed/cancelled.
+    void put_run(RunRow row, Done done);
+    /// Insert or update a task; never overwrites a task recorded succeeded.
+    void put_task(TaskRow row, Done done);
+
+    WriterStats stats() const;
+
+private:
+    struct Op {
+        std::optional<RunRow> run;
+        std::optional<TaskRow> task;
+        Done done;
+    };
+    struct Session;
+    void loop();
+    void enqueue(Op op);
+
+    Db& db_;
+    std::size_t max_batch_;
+    mutable std::mutex m_;
+    std::condition_variable cv_;
+    std::deque<Op> queue_;
+    bool stopping_ = false;
+    WriterStats stats_;
+    std::thread thread_;
+};
+
+}  // namespace arclight::workflow
