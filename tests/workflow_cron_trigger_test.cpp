@@ -86,7 +86,7 @@ constexpr long long kNewYear = 1798761600000LL;
 TEST_CASE("workflow: cron trigger fires on schedule, once per fire time, across restarts") {
     TestServer srv;
     auto def = R"({"name":"cron","active":true,"triggers":[{"type":"cron","schedule":"0 0 1 1 *"}],
-                   "tasks":[{"id":"a","type":"set","config":{"values":"{{ trigger.scheduled_at }}"}}]})";
+                   "tasks":[{"id":"a","type":"delay","config":{"seconds":0}}]})";
     auto created = http(srv.port(), "POST", "/api/v1/workflows", def, {{"Authorization", "Bearer " + srv.admin_key()}, {"Content-Type", "application/json"}});
     REQUIRE(created.status == 201);
     std::string wf(created.json().at("id").as_string());
@@ -107,10 +107,10 @@ TEST_CASE("workflow: cron missed fires: skip by default, run_once fires the late
     TestServer srv;
     auto admin = std::map<std::string, std::string>{{"Authorization", "Bearer " + srv.admin_key()}, {"Content-Type", "application/json"}};
     auto skip = http(srv.port(), "POST", "/api/v1/workflows",
-                     R"({"name":"skip","active":true,"triggers":[{"type":"cron","schedule":"0 0 1 1 *"}],"tasks":[{"id":"a","type":"set","config":{"values":1}}]})",
+                     R"({"name":"skip","active":true,"triggers":[{"type":"cron","schedule":"0 0 1 1 *"}],"tasks":[{"id":"a","type":"delay","config":{"seconds":0}}]})",
                      admin);
     auto once = http(srv.port(), "POST", "/api/v1/workflows",
-                     R"({"name":"once","active":true,"triggers":[{"type":"cron","schedule":"0 0 1 1 *","missed":"run_once"}],"tasks":[{"id":"a","type":"set","config":{"values":1}}]})",
+                     R"({"name":"once","active":true,"triggers":[{"type":"cron","schedule":"0 0 1 1 *","missed":"run_once"}],"tasks":[{"id":"a","type":"delay","config":{"seconds":0}}]})",
                      admin);
     std::string skip_id(skip.json().at("id").as_string()), once_id(once.json().at("id").as_string());
     {

@@ -95,7 +95,8 @@ TEST_CASE("workflow: validate lists every error with a JSON pointer") {
     CHECK(r.status == 422);
     CHECK(r.header("content-type").find("application/problem+json") != std::string::npos);
     std::set<std::string> pointers;
-    for (const auto& e : r.json().at("errors").as_array()) pointers.insert(std::string(e.at("pointer").as_string()));
+    auto body = r.json();
+    for (const auto& e : body.at("errors").as_array()) pointers.insert(std::string(e.at("pointer").as_string()));
     INFO(r.body);
     CHECK(pointers.count("/triggers/0/schedule"));
     CHECK(pointers.count("/triggers/1/path"));

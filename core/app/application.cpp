@@ -223,7 +223,8 @@ Application::Application(const Config& config, std::vector<ModuleDescriptor> mod
     for (const auto* d : order_modules(enabled)) {
         Runtime::Loaded l;
         l.descriptor = d;
-        l.context = std::make_unique<ModuleContext>(ModuleContext{config.section(d->name), *rt_->db, *rt_->bus, *rt_->ws,
+        // Sections point into rt_->config, which lives as long as the modules (the parameter does not).
+        l.context = std::make_unique<ModuleContext>(ModuleContext{rt_->config.section(d->name), *rt_->db, *rt_->bus, *rt_->ws,
                                                                   rt_->access, rt_->services, rt_->ioc.get_executor(),
                                                                   rt_->blocking->get_executor(), info_});
         l.module = d->create(*l.context);

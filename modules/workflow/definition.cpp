@@ -261,6 +261,7 @@ void compile_config(Ctx& c, TaskDef& t, const std::string& base, bool inner) {
             return;
         }
         schema = builtin_schema(t.type);
+        if (t.type == "map") raw.push_back("task");  // compiled separately, evaluated per item
     } else if (auto* impl = c.types.find(t.type)) {
         t.impl = impl;
         schema = impl->config_schema();

@@ -36,7 +36,8 @@ public:
                   [this](const std::string& id, int v, const std::string& d) { return compile(id, v, d); },
                   [this](const std::string& id, int v) { return load_version(id, v); }},
           cron_task_(ctx.io, "workflow-cron"),
-          refresh_task_(ctx.io, "workflow-triggers") {
+          refresh_task_(ctx.io, "workflow-triggers"),
+          refresh_ms_(ctx.config.get_int("trigger_refresh_ms")) {
         ScriptDefaults sd;
         sd.limits.max_instructions = ctx.config.get_int("script_max_instructions");
         sd.limits.cpu_ms = static_cast<int>(ctx.config.get_int("script_cpu_ms"));
@@ -55,7 +56,7 @@ public:
         cron_task_.start(std::chrono::milliseconds(1000), [this]() -> asio::awaitable<void> {
             co_await triggers_.tick(now_ms());
         }, false);
-        refresh_task_.start(std::chrono::milliseconds(ctx_.config.get_int("trigger_refresh_ms")),
+        refresh_task_.start(std::chrono::milliseconds(refresh_ms_),
                             [this]() { return triggers_.refresh_if_changed(); }, false);
     }
 
@@ -134,6 +135,7 @@ private:
     Shared shared_;
     PeriodicTask cron_task_;
     PeriodicTask refresh_task_;
+    std::int64_t refresh_ms_;
     std::mutex cache_m_;
     std::map<std::pair<std::string, int>, std::shared_ptr<const WorkflowVersion>> cache_;
 };
