@@ -107,6 +107,14 @@ EventPtr EventBus::publish(std::string topic, boost::json::object data, std::str
     return ev;
 }
 
+bool EventBus::has_subscribers(std::string_view topic) const {
+    std::lock_guard lk(impl_->mu);
+    if (impl_->observer) return true;
+    for (const auto& s : impl_->subs)
+        if (topic_matches(s->pattern, topic)) return true;
+    return false;
+}
+
 void EventBus::publish(EventPtr event) {
     impl_->published.fetch_add(1, std::memory_order_relaxed);
     std::vector<std::shared_ptr<Subscription::State>> targets;

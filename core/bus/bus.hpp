@@ -77,6 +77,10 @@ public:
     /// Publishes an event built from topic and data (id and time are filled in). Thread-safe, non-blocking.
     EventPtr publish(std::string topic, boost::json::object data, std::string trace = {});
     void publish(EventPtr event);
+    /// True when publishing `topic` would reach someone (a matching subscriber or the observer):
+    /// lets hot paths skip building events nobody receives.
+    bool has_subscribers(std::string_view topic) const;
+
     BusStats stats() const;
     /// Metrics hook: called synchronously on every publish (keep it cheap).
     void set_observer(std::function<void(const Event&)> observer);

@@ -1,5 +1,11 @@
 #include "modules/workflow/engine.hpp"
 
+// GCC 12 reports a false -Wmismatched-new-delete on some coroutine frames here
+// (awaitable_frame_base's operator new/delete are a matching pair).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 #include "core/bus/bus.hpp"
 #include "core/db/db.hpp"
 #include "core/db/row.hpp"
@@ -402,6 +408,8 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     void promote(const RunPtr& r) {
         if (r->durable) return;
         r->durable = true;
+        if (r->trigger_json.empty()) r->trigger_json = json::serialize(r->ctx.as_object().at("trigger"));
+        if (r->input_json.empty()) r->input_json = json::serialize(r->ctx.as_object().at("input"));
         ++r->pending_writes;
         auto self = shared_from_this();
         writer.put_run(run_row(*r), [self, r](bool, const std::string&) {
@@ -419,8 +427,22 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
 
     // ---- events --------------------------------------------------------------------------------
 
+    static const std::string& topic_of(TS s) {
+        static const std::string topics[] = {"workflow.task.pending",   "workflow.task.running", "workflow.task.waiting",
+                                             "workflow.task.retrying",  "workflow.task.succeeded", "workflow.task.failed",
+                                             "workflow.task.skipped",   "workflow.task.cancelled"};
+        return topics[static_cast<int>(s)];
+    }
+    static const std::string& topic_of(RS s) {
+        static const std::string topics[] = {"workflow.run.queued",    "workflow.run.running", "workflow.run.waiting",
+                                             "workflow.run.succeeded", "workflow.run.failed",  "workflow.run.cancelled"};
+        return topics[static_cast<int>(s)];
+    }
+
     void publish_task(const Run& r, int k) {
         const auto& t = r.tasks[k];
+        const auto& topic = topic_of(t.status);
+        if (!bus.has_subscribers(topic)) return;
         json::object d{{"run_id", r.id},
                        {"workflow_id", r.wf->id},
                        {"task_id", r.def().tasks[k].id},
@@ -431,12 +453,14 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
                        {"finished_at", iso_or_null(t.finished_at)}};
         if (!t.error.empty()) d["error"] = t.error;
         if (!t.agent.empty()) d["agent"] = t.agent;
-        bus.publish(std::string("workflow.task.") + name(t.status), std::move(d));
+        bus.publish(topic, std::move(d));
     }
     void publish_run(const Run& r) {
+        const auto& topic = topic_of(r.status);
+        if (!bus.has_subscribers(topic)) return;
         json::object d{{"run_id", r.id}, {"workflow_id", r.wf->id}, {"status", name(r.status)}};
         if (!r.error.empty()) d["error"] = r.error;
-        bus.publish(std::string("workflow.run.") + name(r.status), std::move(d));
+        bus.publish(topic, std::move(d));
     }
 
     // ---- scheduling ----------------------------------------------------------------------------
@@ -729,21 +753,46 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         if (status == TS::skipped && ts.attempts == 0) ts.started_at = 0;
         bool failed = status == TS::failed;
         if (failed && !r->durable && r->def().execution_data == ExecutionData::errors) promote(r);
-        auto after = [this, r, k, failed](Run& run, bool applied) {
+        const auto& td = r->def().tasks[k];
+        // Results of pure tasks (no effect outside the run: script, set, condition, respond, a
+        // skip) are visible to dependents at once; their row is committed in the next batch
+        // and their event published after that. A crash before the commit re-runs them, which
+        // is harmless. Tasks with side effects wait for their completion to be durable.
+        bool pure = status == TS::skipped || td.type == "respond" || (td.impl && !td.impl->side_effects());
+        auto apply = [this, r, k, failed](Run& run) {
             auto& t = run.tasks[k];
-            if (!applied && t.status == TS::succeeded) {
-                log::info("workflow", "run {} task {}: completion already recorded; this attempt's result is discarded",
-                          run.id, run.def().tasks[k].id);
-            }
             json::object entry{{"status", name(t.status)}, {"output", t.output}};
             if (!t.error.empty()) entry["error"] = t.error;
             run.tasks_ctx()[run.def().tasks[k].id] = std::move(entry);
-            publish_task(run, k);
             if (failed && run.def().tasks[k].on_error == OnError::fail)
                 fail_run(r, "task " + run.def().tasks[k].id + " failed: " + t.error);
         };
-        // Skipped tasks of a durable run get a row too, so a resumed run does not re-decide them.
-        record_task(r, k, after);
+        if (!r->durable) {
+            apply(*r);
+            publish_task(*r, k);
+            return;
+        }
+        if (pure) {
+            apply(*r);
+            r->tasks[k].has_row = true;
+            ++r->pending_writes;
+            auto self = shared_from_this();
+            writer.put_task(task_row(*r, k), [self, r, k](bool, const std::string&) {
+                self->notify_async(r, [self, k](Run& run) {
+                    --run.pending_writes;
+                    self->publish_task(run, k);
+                });
+            });
+            return;
+        }
+        record_task(r, k, [this, k, apply](Run& run, bool applied) {
+            if (!applied && run.tasks[k].status == TS::succeeded) {
+                log::info("workflow", "run {} task {}: completion already recorded; this attempt's result is discarded",
+                          run.id, run.def().tasks[k].id);
+            }
+            apply(run);
+            publish_task(run, k);
+        });
     }
 
     // ---- built-ins -----------------------------------------------------------------------------
@@ -1363,11 +1412,8 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
             I.kick();
             co_return StartResult{r->id, "queued", false};
         }
-    } else {
-        // In-memory run: trigger and input are serialized only if it is ever made durable.
-        r->trigger_json = json::serialize(req.trigger);
-        r->input_json = json::serialize(req.input);
     }
+    // An in-memory run's trigger and input are serialized only if it is ever made durable.
     I.register_run(r);
     I.arm_run_deadline(r);
     I.notify(r, [](Run&) {});
@@ -1456,6 +1502,7 @@ EngineStats Engine::stats() const {
     s.batches = w.batches;
     s.rows = w.rows;
     s.ignored = w.ignored;
+    s.commit_us = w.commit_us;
     s.active_runs = impl_->active_count();
     return s;
 }

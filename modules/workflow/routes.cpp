@@ -321,6 +321,22 @@ void register_routes(Router& r, Shared& S) {
                false, "workflow", {}, obj(R"j({"type":"object","properties":{"id":{"type":"string"},"active":{"type":"boolean"}}})j")});
     }
 
+    r.add({"GET", "/api/v1/workflow/stats", "runs.read",
+           "Engine counters of this instance: runs started/finished/claimed, tasks run, state-change batches and rows.",
+           [s](HttpRequest&) -> asio::awaitable<HttpResponse> {
+               auto st = s->engine.stats();
+               co_return HttpResponse::json(json::object{{"runs_started", st.runs_started},
+                                                         {"runs_finished", st.runs_finished},
+                                                         {"runs_claimed", st.runs_claimed},
+                                                         {"tasks_run", st.tasks_run},
+                                                         {"active_runs", st.active_runs},
+                                                         {"write_batches", st.batches},
+                                                         {"rows_written", st.rows},
+                                                         {"rows_unchanged", st.ignored},
+                                                         {"write_time_us", st.commit_us}});
+           },
+           false, "workflow"});
+
     r.add({"GET", "/api/v1/task-types", "flows.read", "Task types with their config JSON Schemas.",
            [s](HttpRequest&) -> asio::awaitable<HttpResponse> {
                json::array items;

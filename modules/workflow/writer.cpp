@@ -147,6 +147,7 @@ void Writer::loop() {
                 queue_.pop_front();
             }
         }
+        auto t0 = std::chrono::steady_clock::now();
         std::vector<char> applied(batch.size(), 0);
         std::vector<std::string> errors(batch.size());
         bool committed = false;
@@ -197,6 +198,8 @@ void Writer::loop() {
             std::lock_guard lk(m_);
             ++stats_.batches;
             stats_.rows += batch.size();
+            stats_.commit_us += static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count());
             for (std::size_t i = 0; i < batch.size(); ++i) {
                 if (!errors[i].empty()) ++stats_.errors;
                 else if (!applied[i]) ++stats_.ignored;

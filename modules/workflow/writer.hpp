@@ -42,6 +42,7 @@ struct WriterStats {
     std::uint64_t rows = 0;
     std::uint64_t ignored = 0;   ///< upserts that changed nothing (a final row already there)
     std::uint64_t errors = 0;
+    std::uint64_t commit_us = 0;  ///< total time spent executing + committing batches
 };
 
 class Writer {
