@@ -61,6 +61,8 @@ public:
     Db& operator=(const Db&) = delete;
 
     DbBackend backend() const noexcept { return backend_; }
+    /// The URL the pool was opened with (for a module's own dedicated connection, e.g. LISTEN).
+    const std::string& url() const noexcept { return options_.url; }
     const char* backend_name() const noexcept { return backend_ == DbBackend::sqlite ? "sqlite" : "postgres"; }
 
     /// A session borrowed from the pool for the lifetime of the lease. Blocks while all are busy.

@@ -25,6 +25,9 @@
 #include <boost/json.hpp>
 #include <soci/soci.h>
 
+#include <libpq-fe.h>
+#include <poll.h>
+
 #include <deque>
 #include <random>
 #include <thread>
@@ -773,7 +776,8 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
             return;
         }
         if (pure) {
-            apply(*r);
+            // The row is queued before apply() may queue the run's final state: the writer
+            // commits in queue order, so a finished run never lacks its tasks' rows.
             r->tasks[k].has_row = true;
             ++r->pending_writes;
             auto self = shared_from_this();
@@ -783,6 +787,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
                     self->publish_task(run, k);
                 });
             });
+            apply(*r);
             return;
         }
         record_task(r, k, [this, k, apply](Run& run, bool applied) {
@@ -1280,6 +1285,67 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         --loops_running;
     }
 
+    // ---- PostgreSQL wake-ups ----------------------------------------------------------------
+    // Instances wake each other with NOTIFY arclight_workflow: an empty payload means "runs are
+    // waiting to be claimed", "cancel:<run id>" asks the owner of a run to cancel it now.
+    std::thread listener;
+
+    void listen_loop(std::string conninfo) {
+        PGconn* conn = nullptr;
+        while (!stopping) {
+            if (!conn || PQstatus(conn) != CONNECTION_OK) {
+                if (conn) PQfinish(conn);
+                conn = PQconnectdb(conninfo.c_str());
+                if (PQstatus(conn) != CONNECTION_OK) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+                    continue;
+                }
+                PGresult* res = PQexec(conn, "LISTEN arclight_workflow");
+                PQclear(res);
+            }
+            pollfd p{PQsocket(conn), POLLIN, 0};
+            if (::poll(&p, 1, 200) <= 0) continue;
+            if (!PQconsumeInput(conn)) continue;
+            while (PGnotify* n = PQnotifies(conn)) {
+                std::string payload = n->extra ? n->extra : "";
+                PQfreemem(n);
+                if (payload.rfind("cancel:", 0) == 0) cancel_local(payload.substr(7));
+                else kick();
+            }
+        }
+        if (conn) PQfinish(conn);
+    }
+
+    void cancel_local(const std::string& id) {
+        RunPtr r;
+        {
+            std::lock_guard lk(runs_m);
+            auto it = runs.find(id);
+            if (it == runs.end()) return;
+            r = it->second;
+        }
+        notify_async(r, [this, r](Run& run) {
+            if (terminal(run.status) || run.finishing) return;
+            stop_tasks(r);
+            finish_run(r, RS::cancelled, "cancelled");
+        });
+    }
+
+    // Tells the other instances (PostgreSQL only).
+    void notify_peers(std::string payload) {
+        if (db.backend() != DbBackend::postgres) return;
+        auto self = shared_from_this();
+        auto body = [self, payload = std::move(payload)]() -> asio::awaitable<void> {
+            auto q = [payload](soci::session& s) { s << "SELECT pg_notify('arclight_workflow', :p)", soci::use(payload); };
+            try {
+                co_await self->db.run(std::move(q));
+            } catch (const std::exception& e) {
+                log::warn("workflow", "NOTIFY failed: {}", e.what());
+            }
+        };
+        asio::co_spawn(io, std::move(body), asio::detached);
+    }
+
     // Runs `fn` on the run's driver and resumes the caller with its result.
     template <class T>
     asio::awaitable<T> on_driver(RunPtr r, std::function<T(Run&)> fn) {
@@ -1311,6 +1377,7 @@ Engine::Engine(Db& db, EventBus& bus, asio::any_io_executor io, asio::any_io_exe
 
 Engine::~Engine() {
     impl_->stopping = true;
+    if (impl_->listener.joinable()) impl_->listener.join();
     impl_->writer.stop();
 }
 
@@ -1327,11 +1394,16 @@ void Engine::start() {
     auto self = impl_;
     auto body = [self]() -> asio::awaitable<void> { co_await self->loop(); };
     asio::co_spawn(impl_->io, std::move(body), asio::detached);
+    if (impl_->db.backend() == DbBackend::postgres) {
+        auto conninfo = parse_db_url(impl_->db.url()).target;
+        impl_->listener = std::thread([self, conninfo] { self->listen_loop(conninfo); });
+    }
 }
 
 void Engine::stop(std::chrono::steady_clock::time_point deadline) {
     impl_->stopping = true;
     impl_->kick();
+    if (impl_->listener.joinable()) impl_->listener.join();
     while (impl_->loops_running > 0 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     impl_->writer.stop();
@@ -1341,6 +1413,7 @@ void Engine::stop(std::chrono::steady_clock::time_point deadline) {
         impl_->db.with_session([&](soci::session& s) {
             s << "UPDATE workflow_runs SET owner = '', lease_until = 0 WHERE owner = :me AND status IN ('queued', 'running', 'waiting')",
                 soci::use(me);
+            if (impl_->db.backend() == DbBackend::postgres) s << "SELECT pg_notify('arclight_workflow', '')";
         });
     } catch (const std::exception& e) {
         log::warn("workflow", "could not release run leases: {}", e.what());
@@ -1410,6 +1483,7 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
         I.publish_run(*r);
         if (queue_only) {
             I.kick();
+            I.notify_peers("");
             co_return StartResult{r->id, "queued", false};
         }
     }
@@ -1448,7 +1522,10 @@ asio::awaitable<bool> Engine::cancel(std::string run_id) {
         return st.get_affected_rows() > 0;
     };
     bool changed = co_await I.db.run(std::move(q));
-    if (changed) I.bus.publish("workflow.run.cancelled", json::object{{"run_id", run_id}, {"status", "cancelled"}, {"error", "cancelled"}});
+    if (changed) {
+        I.bus.publish("workflow.run.cancelled", json::object{{"run_id", run_id}, {"status", "cancelled"}, {"error", "cancelled"}});
+        I.notify_peers("cancel:" + run_id);  // the owner stops its tasks now
+    }
     co_return changed;
 }
 
@@ -1471,6 +1548,7 @@ asio::awaitable<bool> Engine::retry(std::string run_id) {
     if (ok) {
         I.bus.publish("workflow.run.queued", json::object{{"run_id", run_id}, {"status", "queued"}});
         kick();
+        I.notify_peers("");
     }
     co_return ok;
 }

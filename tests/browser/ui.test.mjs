@@ -7,7 +7,9 @@
 // ARCLIGHT_TEST_PASSWORD) and should run with a 1-second heartbeat
 // (ARCLIGHT_SYSTEM_HEARTBEAT_SECONDS=1) so the live-update check is quick.
 // ARCLIGHT_SCREENSHOT saves the dashboard; ARCLIGHT_SCREENSHOT_DIR saves
-// login, dashboard, users, API keys and audit pages there.
+// login, dashboard, users, API keys, audit, workflows, workflow editor,
+// runs and run pages there. The workflow checks need the server's
+// workflow module (they create workflows and runs of the built-in `set` task).
 // Uses Debian's chromium; never downloads a browser.
 
 import { chromium } from 'playwright-core';
@@ -18,7 +20,7 @@ const SHOTS = (process.env.ARCLIGHT_SCREENSHOT_DIR || '').replace(/\/+$/, '');
 const USER = process.env.ARCLIGHT_TEST_USER || '';
 const PASSWORD = process.env.ARCLIGHT_TEST_PASSWORD || '';
 const CHROMIUM = process.env.ARCLIGHT_CHROMIUM || '/usr/bin/chromium';
-const NAV = ['Dashboard', 'Flows', 'Runs', 'Agents', 'Hub', 'Memory', 'Learning', 'Monitoring', 'Settings'];
+const NAV = ['Dashboard', 'Flows', 'Workflows', 'Runs', 'Agents', 'Hub', 'Memory', 'Learning', 'Monitoring', 'Settings'];
 
 if (!BASE) {
   console.error('ARCLIGHT_URL is not set (e.g. ARCLIGHT_URL=http://127.0.0.1:18080)');
@@ -117,7 +119,7 @@ try {
     assert(menu.includes('admin'), `user menu does not show the role: ${JSON.stringify(menu)}`);
   });
 
-  await check('all nine nav entries are shown', async () => {
+  await check('all ten nav entries are shown', async () => {
     await page.locator('[data-testid=nav] a').first().waitFor();
     const labels = (await page.locator('[data-testid=nav] a').allInnerTexts()).map((s) => s.trim());
     for (const want of NAV) assert(labels.includes(want), `nav lacks ${want}; has ${JSON.stringify(labels)}`);
@@ -266,6 +268,219 @@ try {
     const row = await success.first().innerText();
     assert(row.includes(USER), `the successful login row does not name ${USER}: ${JSON.stringify(row)}`);
     await shot(page, 'audit');
+  });
+
+  // ---- workflows and runs ----------------------------------------------------
+
+  const wfName = `ui-test-${Date.now()}`;
+  const setTask = (id, depends_on) => ({ id, type: 'set', config: { values: { x: 1 } }, depends_on });
+  const definition = (name) => ({
+    name,
+    description: 'Made by the browser test',
+    execution_data: 'full',
+    triggers: [{ type: 'manual' }],
+    tasks: [setTask('a', []), setTask('b', []), setTask('c', ['a', 'b'])],
+  });
+  let wfId = '';
+  let runId = '';
+  const editor = () => page.locator('[data-testid=workflow-json]');
+  const runRow = (id) => page.locator(`[data-testid=runs-table] tr[data-run-id="${id}"]`);
+
+  await check('the Workflows page lists workflows (the workflow module is present)', async () => {
+    const mods = await page.evaluate(() => window.arclight.api.get('/api/v1/system/info').then((i) => i.modules.map((m) => m.name)));
+    assert(mods.includes('workflow'), `the server has no workflow module (modules: ${mods.join(', ')})`);
+    await page.locator('[data-testid=nav] a', { hasText: 'Workflows' }).click();
+    await page.waitForURL(`${BASE}/workflows`);
+    await page.locator('[data-testid=workflows-table]').waitFor();
+    const h1 = await text(page, 'main h1');
+    assert(h1 === 'Workflows', `page heading is ${JSON.stringify(h1)}`);
+    await page.locator('[data-testid=new-workflow]').waitFor();
+  });
+
+  await check('the editor shows a JSON syntax error without asking the server', async () => {
+    await page.locator('[data-testid=new-workflow]').click();
+    await page.waitForURL(`${BASE}/workflows/new`);
+    await editor().fill('{"name": "broken",\n  "tasks": [}');
+    await page.locator('[data-testid=validate-workflow]').click();
+    const errs = page.locator('[data-testid=validation-errors]');
+    await errs.waitFor();
+    const msg = await errs.innerText();
+    assert(/not valid json/i.test(msg), `validation shows ${JSON.stringify(msg)}`);
+  });
+
+  await check('Validate shows every error of a bad definition with its JSON pointer', async () => {
+    const bad = definition(wfName);
+    bad.tasks[0].type = 'no-such-type';
+    bad.tasks[2].depends_on = ['a', 'nope'];
+    await editor().fill(JSON.stringify(bad, null, 2));
+    await page.locator('[data-testid=validate-workflow]').click();
+    const errors = page.locator('[data-testid=validation-errors] [data-testid=validation-error]');
+    await errors.first().waitFor();
+    const pointers = await errors.evaluateAll((els) => els.map((e) => e.getAttribute('data-pointer')));
+    assert(pointers.includes('/tasks/0/type'), `error pointers are ${JSON.stringify(pointers)}`);
+    assert(pointers.some((p) => p.startsWith('/tasks/2/depends_on')), `no error for the unknown dependency: ${JSON.stringify(pointers)}`);
+    const line = await errors.and(page.locator('[data-pointer="/tasks/0/type"]')).innerText();
+    assert(line.includes('no-such-type'), `the /tasks/0/type error says ${JSON.stringify(line)}`);
+    // The pointer selects the offending part of the text.
+    await errors.and(page.locator('[data-pointer="/tasks/0/type"]')).locator('button').click();
+    const selectedText = await editor().evaluate((t) => t.value.slice(t.selectionStart, t.selectionEnd));
+    assert(selectedText.includes('no-such-type'), `clicking the pointer selected ${JSON.stringify(selectedText)}`);
+    await shot(page, 'workflow-editor-errors');
+  });
+
+  await check('a valid definition validates and saves (POST), then opens under its id', async () => {
+    await editor().fill(JSON.stringify(definition(wfName), null, 2));
+    await page.locator('[data-testid=validate-workflow]').click();
+    await page.locator('[data-testid=validation-ok]').waitFor();
+    await page.locator('[data-testid=save-workflow]').click();
+    await page.waitForURL((u) => /^\/workflows\/[^/]+$/.test(u.pathname) && !u.pathname.endsWith('/new'));
+    wfId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+    await page.locator('[data-testid=flash]').waitFor();
+    await page.locator('[data-testid=editor-state]', { hasText: 'Version 1 saved' }).waitFor();
+    const h1 = await text(page, 'main h1');
+    assert(h1 === wfName, `editor heading is ${JSON.stringify(h1)}`);
+    const saved = JSON.parse(await editor().inputValue());
+    assert(saved.tasks?.length === 3, `the editor shows ${JSON.stringify(saved)}`);
+    await shot(page, 'workflow-editor');
+  });
+
+  await check('editing the definition and saving again (PUT) makes version 2', async () => {
+    const def = JSON.parse(await editor().inputValue());
+    def.description = 'Edited by the browser test';
+    await editor().fill(JSON.stringify(def, null, 2));
+    assert((await text(page, '[data-testid=editor-state]')) === 'Unsaved changes', 'the editor does not say the text changed');
+    await page.locator('[data-testid=save-workflow]').click();
+    await page.locator('[data-testid=flash]', { hasText: 'version 2' }).waitFor();
+    const w = await page.evaluate((id) => window.arclight.api.get(`/api/v1/workflows/${encodeURIComponent(id)}`), wfId);
+    assert(w.version === 2 && w.description === 'Edited by the browser test', `after saving, the workflow is ${JSON.stringify(w)}`);
+  });
+
+  await check('the new workflow is listed with its trigger and 3 tasks, and can be activated', async () => {
+    await page.locator('[data-testid=nav] a', { hasText: 'Workflows' }).click();
+    await page.waitForURL(`${BASE}/workflows`);
+    const row = page.locator(`[data-testid=workflows-table] tr[data-id="${wfId}"]`);
+    await row.waitFor();
+    assert((await row.locator('[data-testid=workflow-name]').innerText()).trim() === wfName, 'the row does not show the name');
+    const tasks = (await row.locator('[data-testid=workflow-tasks]').innerText()).trim();
+    assert(tasks === '3', `task count is ${JSON.stringify(tasks)}`);
+    const triggers = await row.locator('[data-testid=workflow-triggers]').innerText();
+    assert(triggers.includes('manual'), `triggers show ${JSON.stringify(triggers)}`);
+    const toggle = row.locator('[data-testid=workflow-active]');
+    if (!(await toggle.isChecked())) await toggle.click();
+    await page.waitForFunction(
+      (id) => window.arclight.api.get(`/api/v1/workflows/${encodeURIComponent(id)}`).then((w) => w.active === true),
+      wfId,
+      { timeout: 5000, polling: 300 },
+    );
+    assert(await toggle.isChecked(), 'the active switch is off after activating');
+    await shot(page, 'workflows');
+  });
+
+  await check('Run starts a run (input {}) and opens the run view', async () => {
+    const row = page.locator(`[data-testid=workflows-table] tr[data-id="${wfId}"]`);
+    await row.locator('[data-testid=workflow-run]').click();
+    const dialog = page.locator('[data-testid=dialog]');
+    await dialog.waitFor();
+    assert((await dialog.locator('[data-testid=run-input]').inputValue()).trim() === '{}', 'the run input is not {} by default');
+    await dialog.locator('[data-testid=dialog-confirm]').click();
+    await page.waitForURL((u) => /^\/runs\/[^/]+$/.test(u.pathname));
+    runId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+    assert(runId.length > 0, 'no run id in the URL');
+  });
+
+  await check('the run view draws the DAG; all three nodes become succeeded; the waterfall has 3 rows', async () => {
+    await page.locator('svg[data-testid=dag]').waitFor();
+    for (const id of ['a', 'b', 'c']) {
+      await page.locator(`svg[data-testid=dag] [data-task-id="${id}"][data-status="succeeded"]`).waitFor({ timeout: 20_000 });
+    }
+    const edges = await page.locator('svg[data-testid=dag] path.dag-edge').count();
+    assert(edges === 2, `the DAG has ${edges} edges (c depends on a and b)`);
+    const rows = await page.locator('[data-testid=waterfall] [data-task-id]').count();
+    assert(rows === 3, `the waterfall has ${rows} rows`);
+    await page.locator('[data-testid=run-header-status][data-status=succeeded]').waitFor({ timeout: 10_000 });
+    await page.locator('[data-testid=run-rerun]').waitFor();
+    assert((await page.locator('[data-testid=run-cancel]').count()) === 0, 'a finished run offers Cancel');
+    await page.locator('[data-testid=run-output]').waitFor(); // the refetch after the run finished
+    await shot(page, 'run');
+  });
+
+  await check('clicking a node or a waterfall row shows that task\'s details', async () => {
+    await page.locator('svg[data-testid=dag] [data-task-id="c"]').click();
+    const detail = page.locator('[data-testid=task-detail][data-task-id="c"]');
+    await detail.waitFor();
+    assert((await detail.locator('[data-testid=task-status]').innerText()).trim() === 'succeeded', 'task c is not shown as succeeded');
+    const out = detail.locator('[data-testid=task-output]');
+    await out.waitFor();
+    const json = await out.innerText();
+    assert(json.includes('"x"'), `task c output is ${JSON.stringify(json)}`);
+    await page.locator('[data-testid=waterfall] [data-task-id="a"]').click();
+    await page.locator('[data-testid=task-detail][data-task-id="a"]').waitFor();
+  });
+
+  await check('the runs list shows the run; the filters narrow it', async () => {
+    await page.locator('[data-testid=nav] a', { hasText: 'Runs' }).click();
+    await page.waitForURL(`${BASE}/runs`);
+    const row = runRow(runId);
+    await row.waitFor();
+    assert((await row.getAttribute('data-status')) === 'succeeded', `the run's row has status ${await row.getAttribute('data-status')}`);
+    const cells = await row.innerText();
+    assert(cells.includes(wfName), `the run row shows ${JSON.stringify(cells)}`);
+    await shot(page, 'runs');
+    await page.locator('[data-testid=runs-status-filter]').selectOption('failed');
+    await row.waitFor({ state: 'detached' });
+    assert(new URL(page.url()).searchParams.get('status') === 'failed', `URL after filtering is ${page.url()}`);
+    await page.locator('[data-testid=runs-status-filter]').selectOption('');
+    await page.locator(`[data-testid=runs-workflow-filter] option[value="${wfId}"]`).waitFor({ state: 'attached' });
+    await page.locator('[data-testid=runs-workflow-filter]').selectOption(wfId);
+    await row.waitFor();
+    const others = await page.locator('[data-testid=runs-table] tr[data-run-id]').evaluateAll((rs, id) => rs.filter((r) => !r.textContent.includes(id)).length, wfName);
+    assert(others === 0, `${others} runs of other workflows are listed with the workflow filter`);
+  });
+
+  await check('a run started elsewhere appears in the runs list live and reaches succeeded', async () => {
+    const started = await page.evaluate(
+      (id) => window.arclight.api.post(`/api/v1/workflows/${encodeURIComponent(id)}/runs`, { input: { from: 'api' } }),
+      wfId,
+    );
+    assert(started?.id, `POST /runs answered ${JSON.stringify(started)}`);
+    await page.locator(`[data-testid=runs-table] tr[data-run-id="${started.id}"][data-status=succeeded]`).waitFor({ timeout: 15_000 });
+    await runRow(started.id).locator('td').first().click();
+    await page.waitForURL(`${BASE}/runs/${encodeURIComponent(started.id)}`);
+    await page.locator('svg[data-testid=dag] [data-task-id="c"][data-status="succeeded"]').waitFor();
+  });
+
+  await check('Cancel stops a running run; the run view follows it live', async () => {
+    const slow = await page.evaluate((name) => window.arclight.api.post('/api/v1/workflows', {
+      name, execution_data: 'full', triggers: [{ type: 'manual' }],
+      tasks: [{ id: 'first', type: 'set', config: { values: { x: 1 } }, depends_on: [] }, { id: 'pause', type: 'delay', config: { seconds: 60 }, depends_on: ['first'] }],
+    }), `${wfName}-slow`);
+    const run = await page.evaluate((id) => window.arclight.api.post(`/api/v1/workflows/${encodeURIComponent(id)}/runs`, { input: {} }), slow.id);
+    await page.goto(`${BASE}/runs/${encodeURIComponent(run.id)}`);
+    await page.locator('svg[data-testid=dag] [data-task-id="pause"][data-status="waiting"]').waitFor();
+    await page.locator('[data-testid=waterfall] [data-task-id="pause"] .wf-bar').waitFor();
+    await page.locator('[data-testid=run-cancel]').click();
+    await page.locator('[data-testid=dialog] [data-testid=dialog-confirm]').click();
+    await page.locator('[data-testid=run-header-status][data-status=cancelled]').waitFor();
+    await page.locator('svg[data-testid=dag] [data-task-id="pause"]:not([data-status="waiting"])').waitFor();
+    await page.locator('[data-testid=run-retry]').waitFor();
+    assert((await page.locator('[data-testid=run-cancel]').count()) === 0, 'a cancelled run still offers Cancel');
+    await page.evaluate((id) => window.arclight.api.delete(`/api/v1/workflows/${encodeURIComponent(id)}`), slow.id);
+  });
+
+  await check('deleting a workflow asks first, then removes it from the list', async () => {
+    const other = await page.evaluate((name) => window.arclight.api.post('/api/v1/workflows', {
+      name, execution_data: 'none', triggers: [{ type: 'manual' }],
+      tasks: [{ id: 'only', type: 'set', config: { values: { x: 1 } }, depends_on: [] }],
+    }), `${wfName}-delete-me`);
+    await page.locator('[data-testid=nav] a', { hasText: 'Workflows' }).click();
+    const row = page.locator(`[data-testid=workflows-table] tr[data-id="${other.id}"]`);
+    await row.waitFor();
+    await row.locator('[data-testid=workflow-delete]').click();
+    await page.locator('[data-testid=dialog]').waitFor();
+    await page.locator('[data-testid=dialog] [data-testid=dialog-confirm]').click();
+    await row.waitFor({ state: 'detached' });
+    const status = await page.evaluate((id) => fetch(`/api/v1/workflows/${encodeURIComponent(id)}`).then((r) => r.status), other.id);
+    assert(status === 404, `GET of the deleted workflow answered ${status}`);
   });
 
   await check('logout returns to the login page and /api/v1/auth/me then answers 401', async () => {

@@ -2,6 +2,7 @@ import './style.css';
 import { api, setErrorReporter, setUnauthorizedHandler } from './api';
 import { authStore } from './auth';
 import { h, replace } from './dom';
+import { live } from './live';
 import { NAV, findEntry } from './nav';
 import { mountNotices, showError, showMessage } from './notify';
 import { notice, pageHeader } from './pages/common';
@@ -9,13 +10,13 @@ import { renderDashboard } from './pages/dashboard';
 import { errorLines } from './pages/forms';
 import { renderLogin, renderSetup } from './pages/login';
 import { renderModulePage } from './pages/module';
+import { renderRuns } from './pages/runs';
 import { renderSettings } from './pages/settings';
+import { renderWorkflows } from './pages/workflows';
 import { Redirect, Router } from './router';
 import { isSystemInfo, systemStore } from './system';
 import { createUserMenu } from './usermenu';
-import { LiveSocket, type ConnState } from './ws';
-
-const live = new LiveSocket();
+import type { ConnState, LiveSocket } from './ws';
 
 declare global {
   interface Window {
@@ -229,6 +230,8 @@ const router = new Router((path) => {
   }
   if (entry.path === '/') return renderDashboard(content);
   if (entry.path === '/settings') return renderSettings(content, entry, path);
+  if (entry.path === '/workflows') return renderWorkflows(content, entry, path);
+  if (entry.path === '/runs') return renderRuns(content, entry, path);
   return renderModulePage(content, entry);
 });
 

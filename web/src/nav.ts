@@ -15,7 +15,8 @@ export interface NavEntry {
 export const NAV: NavEntry[] = [
   { path: '/', label: 'Dashboard', section: 'Overview', about: 'Server status and module health.' },
   { path: '/flows', label: 'Flows', section: 'Build', module: 'visual', about: 'Design flows visually.' },
-  { path: '/runs', label: 'Runs', section: 'Build', module: 'workflow', about: 'Workflow executions and their history.' },
+  { path: '/workflows', label: 'Workflows', section: 'Build', module: 'workflow', about: 'Workflow definitions: triggers and tasks.', children: true },
+  { path: '/runs', label: 'Runs', section: 'Build', module: 'workflow', about: 'Workflow executions and their history.', children: true },
   { path: '/agents', label: 'Agents', section: 'Build', module: 'agents', about: 'Agents and their configuration.' },
   { path: '/hub', label: 'Hub', section: 'Build', module: 'hub', about: 'Shared components and integrations.' },
   { path: '/memory', label: 'Memory', section: 'Knowledge', module: 'memory', about: 'Stored memory and knowledge.' },

@@ -15,6 +15,14 @@ export type RouteHandler = (path: string) => Cleanup | Redirect | void;
 
 const MAX_REDIRECTS = 5;
 
+let active: Router | null = null;
+
+/** Client-side navigation from page code (e.g. to a run just started); a full page load before the router runs. */
+export function navigate(to: string, opts: { replace?: boolean } = {}): void {
+  if (active) active.navigate(to, opts);
+  else location.assign(to);
+}
+
 export class Router {
   private cleanup: Cleanup | void = undefined;
   private started = false;
@@ -27,6 +35,7 @@ export class Router {
       return;
     }
     this.started = true;
+    active = this;
     window.addEventListener('popstate', () => this.render());
     document.addEventListener('click', (ev) => {
       if (ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;

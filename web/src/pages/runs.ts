@@ -1,0 +1,262 @@
+// Runs: the list of workflow runs at /runs (filters by status and workflow,
+// kept current by the workflow.run.* live events) and one run at /runs/{id}.
+
+import { api } from '../api';
+import { authStore } from '../auth';
+import { h, replace } from '../dom';
+import { elapsedMs, formatDateTimeSeconds, formatDuration, formatWhen } from '../format';
+import { live } from '../live';
+import type { NavEntry } from '../nav';
+import { navigate } from '../router';
+import { notice } from './common';
+import { formError } from './forms';
+import { renderRunView } from './run-view';
+import {
+  ACTIVE_RUN,
+  RUNS,
+  RUN_STATUSES,
+  Refetcher,
+  WORKFLOWS,
+  errorText,
+  isRunEvent,
+  lacks,
+  moduleGate,
+  none,
+  pageHead,
+  runBadge,
+  triggerLabel,
+  type HeaderSetter,
+  type RunSummary,
+  type WorkflowSummary,
+} from './wf-common';
+
+const PAGE = 50;
+const MAX_LIMIT = 500;
+
+export function renderRuns(root: HTMLElement, entry: NavEntry, path: string): () => void {
+  const rest = path.slice(entry.path.length).replace(/^\//, '');
+  const head = pageHead();
+  head.set(entry.label, entry.about);
+  const body = h('div');
+  replace(root, head.el, body);
+  if (rest.includes('/')) {
+    replace(body, notice('info', `There is no page at ${path}. `, h('a', { href: entry.path, 'data-link': true }, 'Go to the runs')));
+    return () => undefined;
+  }
+  return moduleGate(body, 'workflow', (el) => {
+    if (!authStore.can('runs.read')) {
+      replace(el, lacks('runs.read', 'see runs'));
+      return;
+    }
+    if (rest === '') return renderRunList(el, head.set, entry);
+    return renderRunView(el, head.set, decodeURIComponent(rest));
+  });
+}
+
+function duration(r: RunSummary): string {
+  const ms = elapsedMs(r.started_at, r.finished_at);
+  return ms === null ? '' : formatDuration(ms);
+}
+
+function renderRunList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry): () => void {
+  let alive = true;
+  const params = new URLSearchParams(location.search);
+  let status = params.get('status') ?? '';
+  let workflowId = params.get('workflow_id') ?? '';
+  let limit = PAGE;
+  let items: RunSummary[] = [];
+  let loaded = false;
+
+  setHead(entry.label, entry.about);
+  const statusSel = h(
+    'select',
+    { class: 'input', name: 'status', 'data-testid': 'runs-status-filter', 'aria-label': 'Status' },
+    h('option', { value: '' }, 'All statuses'),
+    RUN_STATUSES.map((s) => h('option', { value: s, selected: s === status }, s)),
+  );
+  const wfSel = h('select', { class: 'input', name: 'workflow_id', 'data-testid': 'runs-workflow-filter', 'aria-label': 'Workflow' }, h('option', { value: '' }, 'All workflows'));
+  const fillWorkflows = (list: WorkflowSummary[]) => {
+    const sorted = [...list].sort((a, b) => a.name.localeCompare(b.name));
+    replace(
+      wfSel,
+      h('option', { value: '' }, 'All workflows'),
+      sorted.map((w) => h('option', { value: w.id, selected: w.id === workflowId }, w.name)),
+      workflowId && !sorted.some((w) => w.id === workflowId) && h('option', { value: workflowId, selected: true }, `workflow ${workflowId}`),
+    );
+  };
+  fillWorkflows([]);
+  const refresh = h('button', { type: 'button', class: 'btn btn-small' }, 'Refresh');
+  const count = h('span', { class: 'muted small', 'data-testid': 'runs-count' });
+  const tbody = h('tbody');
+  const status_ = h('div');
+  const more = h('button', { type: 'button', class: 'btn', 'data-testid': 'runs-more', hidden: true }, 'Show more');
+  const foot = h('div', { class: 'panel-foot', hidden: true }, status_, more);
+  const syncFoot = () => {
+    foot.hidden = more.hidden && status_.childNodes.length === 0;
+  };
+  replace(
+    el,
+    h(
+      'div',
+      { class: 'filters', 'data-testid': 'runs-filters' },
+      h('label', { class: 'filter' }, h('span', null, 'Status'), statusSel),
+      h('label', { class: 'filter' }, h('span', null, 'Workflow'), wfSel),
+    ),
+    h(
+      'section',
+      { class: 'panel' },
+      h('div', { class: 'panel-title panel-title-row' }, h('span', null, 'Runs'), h('span', { class: 'muted small' }, 'newest first'), count, h('span', { class: 'spacer' }), refresh),
+      h(
+        'div',
+        { class: 'panel-body' },
+        h(
+          'table',
+          { class: 'table table-runs', 'data-testid': 'runs-table' },
+          h(
+            'thead',
+            null,
+            h('tr', null, h('th', null, 'Status'), h('th', null, 'Workflow'), h('th', null, 'Trigger'), h('th', null, 'Started'), h('th', { class: 'num' }, 'Duration'), h('th', null, 'Run')),
+          ),
+          tbody,
+        ),
+      ),
+      foot,
+    ),
+  );
+
+  const row = (r: RunSummary) => {
+    const href = `/runs/${encodeURIComponent(r.id)}`;
+    const err = errorText(r.error);
+    const when = r.started_at ?? r.created_at;
+    const tr = h(
+      'tr',
+      { class: 'row-link', 'data-testid': 'run-row', 'data-run-id': r.id, 'data-status': r.status },
+      h('td', null, runBadge(r.status)),
+      h(
+        'td',
+        null,
+        h('span', { class: 'strong' }, r.workflow_name || r.workflow_id),
+        ' ',
+        h('span', { class: 'muted small' }, `v${r.version}`),
+        err && h('div', { class: 'cell-sub cell-error', title: err }, err),
+      ),
+      h('td', null, triggerLabel(r.trigger) || none()),
+      h(
+        'td',
+        { class: 'nowrap', title: when ? formatDateTimeSeconds(when) : null },
+        r.started_at ? formatWhen(r.started_at) : r.created_at ? h('span', { class: 'muted' }, `queued ${formatWhen(r.created_at)}`) : none(),
+      ),
+      h('td', { class: 'num nowrap', 'data-testid': 'run-duration' }, duration(r)),
+      h('td', null, h('a', { href, 'data-link': true, class: 'run-link', title: r.id }, h('code', null, r.id.length > 12 ? `${r.id.slice(0, 8)}…` : r.id))),
+    );
+    tr.addEventListener('click', (ev) => {
+      if ((ev.target as Element).closest('a, button, input, select')) return;
+      if (window.getSelection()?.toString()) return; // selecting text, not opening the run
+      navigate(href);
+    });
+    return tr;
+  };
+
+  const draw = () => {
+    replace(
+      tbody,
+      items.length === 0 &&
+        h('tr', null, h('td', { colspan: '6', class: 'muted' }, loaded ? (status || workflowId ? 'No runs match these filters.' : 'No runs yet. Start one from the Workflows page.') : 'Loading runs…')),
+      items.map(row),
+    );
+    replace(count, loaded ? `${items.length}${items.length >= limit ? '+' : ''} shown` : '');
+    more.hidden = items.length < limit || limit >= MAX_LIMIT;
+    syncFoot();
+  };
+
+  const fetchRuns = async () => {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (status) q.set('status', status);
+    if (workflowId) q.set('workflow_id', workflowId);
+    refresh.disabled = true;
+    try {
+      const r = await api.get<{ items: RunSummary[] }>(`${RUNS}?${q}`, { quiet: true });
+      if (!alive) return;
+      items = r.items ?? [];
+      loaded = true;
+      replace(status_);
+      draw();
+    } catch (err) {
+      if (!alive) return;
+      const e = formError();
+      e.show(err);
+      replace(status_, notice('error', 'Could not load the runs: ', e.el));
+      syncFoot();
+    } finally {
+      refresh.disabled = false;
+    }
+  };
+  const refetch = new Refetcher(fetchRuns, 300, 1500);
+
+  const filtersChanged = () => {
+    status = statusSel.value;
+    workflowId = wfSel.value;
+    limit = PAGE;
+    const q = new URLSearchParams();
+    if (status) q.set('status', status);
+    if (workflowId) q.set('workflow_id', workflowId);
+    const qs = q.toString();
+    history.replaceState(null, '', qs ? `/runs?${qs}` : '/runs');
+    void refetch.now();
+  };
+  statusSel.addEventListener('change', filtersChanged);
+  wfSel.addEventListener('change', filtersChanged);
+  refresh.addEventListener('click', () => void refetch.now());
+  more.addEventListener('click', () => {
+    limit = Math.min(MAX_LIMIT, limit + PAGE);
+    void refetch.now();
+  });
+
+  // Live: a known run's status changes at once; new runs and timings come with a (rate-limited) refetch.
+  const stopRuns = live.subscribe('workflow.**', (ev) => {
+    if (!ev.topic.startsWith('workflow.run.') || !isRunEvent(ev.data)) return;
+    const d = ev.data;
+    if (workflowId && d.workflow_id && d.workflow_id !== workflowId) return;
+    const known = items.find((r) => r.id === d.run_id);
+    if (known) {
+      known.status = d.status;
+      if (d.error !== undefined) known.error = d.error;
+      draw();
+    } else if (status && d.status !== status) {
+      return;
+    }
+    refetch.request();
+  });
+  let wasLive = live.state === 'live';
+  const stopState = live.onState((state) => {
+    // Catch up on what was missed while the connection was down.
+    if (state === 'live' && !wasLive) refetch.request();
+    wasLive = state === 'live';
+  });
+
+  // Durations of runs still going tick every second.
+  const ticker = setInterval(() => {
+    for (const tr of Array.from(tbody.querySelectorAll<HTMLTableRowElement>('tr[data-run-id]'))) {
+      const r = items.find((x) => x.id === tr.dataset.runId);
+      if (!r || !ACTIVE_RUN.has(r.status) || !r.started_at) continue;
+      const cell = tr.querySelector('[data-testid=run-duration]');
+      if (cell) cell.textContent = duration(r);
+    }
+  }, 1000);
+
+  draw();
+  void refetch.now();
+  if (authStore.can('flows.read')) {
+    api.get<{ items: WorkflowSummary[] }>(WORKFLOWS, { quiet: true }).then(
+      (r) => alive && fillWorkflows(r.items ?? []),
+      () => undefined,
+    );
+  }
+  return () => {
+    alive = false;
+    refetch.stop();
+    stopRuns();
+    stopState();
+    clearInterval(ticker);
+  };
+}
