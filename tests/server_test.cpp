@@ -101,8 +101,11 @@ TEST_CASE("health, readiness, system info and the OpenAPI document") {
     for (const auto& route : s.app().router().routes()) {
         std::string m;
         for (char c : route.method) m += static_cast<char>(std::tolower(c));
-        CHECK_MESSAGE(doc.at("paths").as_object().contains(route.pattern), route.pattern);
-        CHECK(doc.at("paths").at(route.pattern).as_object().contains(m));
+        // OpenAPI path templates have no rest parameter: "{path*}" appears as "{path}".
+        std::string path = route.pattern;
+        if (auto star = path.find("*}"); star != std::string::npos) path.erase(star, 1);
+        CHECK_MESSAGE(doc.at("paths").as_object().contains(path), path);
+        CHECK(doc.at("paths").at(path).as_object().contains(m));
     }
 }
 

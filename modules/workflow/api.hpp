@@ -69,6 +69,8 @@ public:
     /// Adds a type (during module construction only). Throws std::logic_error on a duplicate name.
     virtual void add(std::shared_ptr<TaskType> type) = 0;
     virtual const TaskType* find(std::string_view name) const = 0;
+    /// Names of the registered types.
+    virtual std::vector<std::string> names() const = 0;
 };
 
 }  // namespace arclight::workflow

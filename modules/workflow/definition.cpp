@@ -267,9 +267,12 @@ void compile_config(Ctx& c, TaskDef& t, const std::string& base, bool inner) {
         schema = impl->config_schema();
         raw = impl->raw_keys();
     } else {
+        auto names = builtin_type_names();
+        for (auto& n : c.types.names()) names.push_back(std::move(n));
+        std::sort(names.begin(), names.end());
         std::string known;
-        for (const auto& n : builtin_type_names()) known += (known.empty() ? "" : ", ") + n;
-        c.err(base + "/type", "unknown task type \"" + t.type + "\" (known: " + known + ", and the registered types)");
+        for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+        c.err(base + "/type", "unknown task type \"" + t.type + "\" (known: " + known + ")");
         return;
     }
     if (!t.config.is_object()) {

@@ -1514,16 +1514,21 @@ asio::awaitable<bool> Engine::cancel(std::string run_id) {
         co_return result;
     }
     long long now = now_ms();
-    auto q = [run_id, now](soci::session& s) {
+    auto q = [run_id, now](soci::session& s) -> std::string {
         soci::statement st = (s.prepare << "UPDATE workflow_runs SET status = 'cancelled', error = 'cancelled', finished_at = :f, "
                                            "updated_at = :u, owner = '' WHERE id = :id AND status IN ('queued', 'running', 'waiting')",
                               soci::use(now), soci::use(now), soci::use(run_id));
         st.execute(true);
-        return st.get_affected_rows() > 0;
+        if (st.get_affected_rows() == 0) return {};
+        std::string wf;
+        s << "SELECT workflow_id FROM workflow_runs WHERE id = :id", soci::into(wf), soci::use(run_id);
+        return wf;
     };
-    bool changed = co_await I.db.run(std::move(q));
+    std::string workflow_id = co_await I.db.run(std::move(q));
+    bool changed = !workflow_id.empty();
     if (changed) {
-        I.bus.publish("workflow.run.cancelled", json::object{{"run_id", run_id}, {"status", "cancelled"}, {"error", "cancelled"}});
+        I.bus.publish("workflow.run.cancelled", json::object{{"run_id", run_id}, {"workflow_id", workflow_id},
+                                                             {"status", "cancelled"}, {"error", "cancelled"}});
         I.notify_peers("cancel:" + run_id);  // the owner stops its tasks now
     }
     co_return changed;
@@ -1533,20 +1538,23 @@ asio::awaitable<bool> Engine::retry(std::string run_id) {
     auto& I = *impl_;
     long long now = now_ms();
     bool sqlite = I.db.backend() == DbBackend::sqlite;
-    auto q = [run_id, now, sqlite](soci::session& s) {
+    auto q = [run_id, now, sqlite](soci::session& s) -> std::string {
         WriteTransaction tx(s, sqlite);
         soci::statement st = (s.prepare << "UPDATE workflow_runs SET status = 'queued', error = '', output = 'null', finished_at = 0, "
                                            "owner = '', lease_until = 0, wake_at = 0, updated_at = :u WHERE id = :id AND status IN ('failed', 'cancelled')",
                               soci::use(now), soci::use(run_id));
         st.execute(true);
-        if (st.get_affected_rows() == 0) return false;
+        if (st.get_affected_rows() == 0) return std::string();
         s << "DELETE FROM workflow_tasks WHERE run_id = :id AND status <> 'succeeded'", soci::use(run_id);
+        std::string wf;
+        s << "SELECT workflow_id FROM workflow_runs WHERE id = :id", soci::into(wf), soci::use(run_id);
         tx.commit();
-        return true;
+        return wf;
     };
-    bool ok = co_await I.db.run(std::move(q));
+    std::string workflow_id = co_await I.db.run(std::move(q));
+    bool ok = !workflow_id.empty();
     if (ok) {
-        I.bus.publish("workflow.run.queued", json::object{{"run_id", run_id}, {"status", "queued"}});
+        I.bus.publish("workflow.run.queued", json::object{{"run_id", run_id}, {"workflow_id", workflow_id}, {"status", "queued"}});
         kick();
         I.notify_peers("");
     }

@@ -24,6 +24,12 @@ const TaskType* TaskTypeRegistry::find(std::string_view name) const {
     return it == types_.end() ? nullptr : it->second.get();
 }
 
+std::vector<std::string> TaskTypeRegistry::names() const {
+    std::vector<std::string> out;
+    for (const auto& [n, t] : types_) out.push_back(n);
+    return out;
+}
+
 namespace {
 
 class ScriptType final : public TaskType {

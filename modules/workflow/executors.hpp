@@ -17,6 +17,7 @@ class TaskTypeRegistry final : public TaskTypes {
 public:
     void add(std::shared_ptr<TaskType> type) override;
     const TaskType* find(std::string_view name) const override;
+    std::vector<std::string> names() const override;
     const std::map<std::string, std::shared_ptr<TaskType>, std::less<>>& all() const { return types_; }
 private:
     std::map<std::string, std::shared_ptr<TaskType>, std::less<>> types_;

@@ -7,6 +7,23 @@
 // string.rep and table.move are replaced by budget-aware versions (sandbox/budgeted.cpp),
 // because Lua's count hook never fires inside a C function. Measured in bench/lua_sandbox_bench
 // (design C'); the decision and figures are in docs/architecture.md.
+//
+// What a script sees (lua_sandbox.cpp):
+//  - globals: assert, error, ipairs, next, pairs, select, tonumber, tostring, type, rawequal,
+//    rawlen, rawget, rawset, getmetatable, setmetatable (no __gc), pcall, xpcall, _VERSION, _G
+//    (the call's own environment), and read-only string, table, math, utf8 and coroutine
+//    libraries. No print. `input`, `null` and `array` (below).
+//  - JSON -> Lua: objects are tables with string keys, arrays are sequences, null is the light
+//    userdata `null` (so `input.x == null` when the JSON had "x": null, and `input.x == nil` when
+//    it had no "x"); integers are Lua integers (beyond 2^63-1: floats), other numbers floats.
+//  - Lua -> JSON (the first value the chunk returns; nothing or nil -> null): a table whose keys
+//    are exactly 1..n is an array; an empty table is {} unless it came from a JSON array or went
+//    through array(t) (then []); any other table needs string keys only and becomes an object,
+//    its members sorted by key. Non-string keys of a non-sequence, functions, coroutines, NaN,
+//    infinities, strings that are not UTF-8, cycles, and nesting beyond 100 levels give
+//    bad_output, with the path (e.g. "output.items[2].f: a function value ...").
+//  - Every call gets a fresh environment: globals set by one call are not seen by the next;
+//    math.randomseed affects only the call that makes it.
 #include <boost/json/value.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -16,11 +33,13 @@
 
 namespace arclight::workflow::sandbox {
 
+/// Per call. 0 (or a negative number) means no limit.
 struct ScriptLimits {
     std::int64_t max_instructions = 50'000'000;  ///< Lua VM instructions per call (plus C-function steps)
     int cpu_ms = 1000;                          ///< CPU time of the calling thread
     int wall_ms = 2000;                         ///< wall-clock time
-    std::size_t memory_bytes = 32u << 20;       ///< Lua heap (allocator cap), per state
+    std::size_t memory_bytes = 32u << 20;       ///< Lua heap (allocator cap), per state: what the call may
+                                                ///< add to its state's idle heap (libraries, cached chunks)
     std::size_t max_output_bytes = 4u << 20;    ///< serialized JSON of the result
 };
 
