@@ -1263,7 +1263,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         auto self = shared_from_this();
         ++loops_running;
         auto ex = co_await asio::this_coro::executor;
-        long long next_renew = 0;
+        long long next_renew = 0, next_checkpoint = 0;
         while (!stopping) {
             try {
                 if (now_ms() >= next_renew) {
@@ -1272,6 +1272,13 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
                 }
                 claim_requested = false;
                 co_await claim_round();
+                if (db.backend() == DbBackend::sqlite && now_ms() >= next_checkpoint) {
+                    // Moves committed WAL frames into the database file without blocking writers
+                    // (the writer's own connection does not auto-checkpoint).
+                    auto q = [](soci::session& s) { s << "PRAGMA wal_checkpoint(PASSIVE)"; };
+                    co_await db.run(std::move(q));
+                    next_checkpoint = now_ms() + 500;
+                }
             } catch (const std::exception& e) {
                 log::warn("workflow", "claim loop: {}", e.what());
             }

@@ -55,6 +55,9 @@ struct Writer::Session {
     explicit Session(Db& db)
         : lease(db), s(lease.session()), sqlite(db.backend() == DbBackend::sqlite), run_st(s), task_st(s) {
         using soci::use;
+        // The WAL is checkpointed in the background (Engine's claim loop), not inside this
+        // thread's commits: a checkpoint in the commit path stalls every caller of the batch.
+        if (sqlite) s << "PRAGMA wal_autocheckpoint = 0";
         run_st = (s.prepare << kUpsertRun, use(run.id), use(run.workflow_id), use(run.version), use(run.status),
                   use(run.trigger_type), use(run.trigger_data), use(run.input), use(run.output), use(run.error),
                   use(idem_str, idem_ind), use(run.parent_run_id), use(run.parent_task_id), use(run.owner),

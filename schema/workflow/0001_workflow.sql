@@ -50,7 +50,6 @@ CREATE TABLE workflow_runs (
 CREATE INDEX workflow_runs_status ON workflow_runs (status, wake_at);
 CREATE INDEX workflow_runs_created ON workflow_runs (created_at);
 CREATE INDEX workflow_runs_workflow ON workflow_runs (workflow_id, created_at);
-CREATE INDEX workflow_runs_owner ON workflow_runs (owner);
 CREATE UNIQUE INDEX workflow_runs_idempotency ON workflow_runs (workflow_id, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
 
