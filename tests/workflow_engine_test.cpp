@@ -530,3 +530,57 @@ TEST_CASE("workflow: execution_data none keeps nothing; errors keeps only failed
     CHECK(str(failed.at("status")) == "failed");
     CHECK(str(task(failed, "a").at("status")) == "failed");
 }
+
+TEST_CASE("workflow: approval waits durably, leaves memory, and is decided through the API") {
+    TestServer srv;
+    Api api{srv};
+    auto id = api.create(R"({"name":"approve","tasks":[
+        {"id":"ask","type":"approval","config":{"message":"ship it?"}},
+        {"id":"after","type":"set","depends_on":["ask"],"config":{"values":"{{ tasks.ask.output.approved }}"}}]})");
+    auto run_id = api.start(id);
+    auto waiting = api.wait(run_id, 5000, true);
+    REQUIRE(str(waiting.at("status")) == "waiting");
+    CHECK(str(task(waiting, "ask").at("status")) == "waiting");
+    CHECK(api.call("POST", "/api/v1/runs/" + run_id + "/tasks/after/approve", R"({"approved":true})").status == 409);
+    CHECK(api.call("POST", "/api/v1/runs/" + run_id + "/tasks/ask/approve", R"({"approved":"yes"})").status == 422);
+    auto ok = api.call("POST", "/api/v1/runs/" + run_id + "/tasks/ask/approve", R"({"approved":true,"comment":"go"})");
+    INFO(ok.body);
+    CHECK(ok.status == 200);
+    auto run = api.wait(run_id);
+    CHECK(str(run.at("status")) == "succeeded");
+    CHECK(task(run, "ask").at("output").at("by") == "admin");
+    CHECK(task(run, "after").at("output") == json::value(true));
+    CHECK(api.call("POST", "/api/v1/runs/" + run_id + "/tasks/ask/approve", R"({"approved":true})").status == 409);
+
+    auto rejected = api.start(id);
+    api.wait(rejected, 5000, true);
+    CHECK(api.call("POST", "/api/v1/runs/" + rejected + "/tasks/ask/approve", R"({"approved":false,"comment":"no"})").status == 200);
+    auto r2 = api.wait(rejected);
+    CHECK(str(r2.at("status")) == "failed");
+    CHECK(str(task(r2, "ask").at("error")).find("rejected by admin: no") != std::string::npos);
+
+    auto timed = api.create(R"({"name":"t","tasks":[{"id":"ask","type":"approval","config":{"timeout_seconds":0.3}}]})");
+    auto r3 = api.wait(api.start(timed));
+    CHECK(str(r3.at("status")) == "failed");
+    CHECK(str(task(r3, "ask").at("error")).find("timed out") != std::string::npos);
+}
+
+TEST_CASE("workflow: wait_for_event resumes the run with the matching event") {
+    TestServer srv;
+    Api api{srv};
+    auto waiter = api.create(R"({"name":"waiter","tasks":[
+        {"id":"paid","type":"wait_for_event","config":{"topic":"shop.paid","match":{"order":"{{ input.order }}"},"filter":"{{ event.data.amount > 0 }}"}},
+        {"id":"done","type":"set","depends_on":["paid"],"config":{"values":"{{ tasks.paid.output.data.amount }}"}}]})");
+    auto emitter = api.create(R"({"name":"payer","tasks":[{"id":"e","type":"emit","config":{"topic":"shop.paid","data":"{{ input }}"}}]})");
+    auto run_id = api.start(waiter, R"({"order":"A-1"})");
+    api.wait(run_id, 5000, true);
+    api.wait(api.start(emitter, R"({"order":"B-2","amount":5})"));  // another order: ignored
+    api.wait(api.start(emitter, R"({"order":"A-1","amount":0})"));  // filtered out
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    CHECK(str(api.run(run_id).at("status")) == "waiting");
+    api.wait(api.start(emitter, R"({"order":"A-1","amount":7})"));
+    auto run = api.wait(run_id);
+    INFO(json::serialize(run));
+    CHECK(str(run.at("status")) == "succeeded");
+    CHECK(run.at("output") == json::value(7));
+}

@@ -46,6 +46,22 @@ const json::value& respond_schema() {
       "additionalProperties":false})j");
     return s;
 }
+const json::value& approval_schema() {
+    static const json::value s = parse_schema(R"j({"type":"object",
+      "properties":{"message":{"type":"string","description":"What the approver is asked (shown in the run view)"},
+                    "timeout_seconds":{"type":["number","string"],"description":"Fail the task when nobody decided by then (default: wait forever)"}},
+      "additionalProperties":false})j");
+    return s;
+}
+const json::value& wait_schema() {
+    static const json::value s = parse_schema(R"j({"type":"object","required":["topic"],
+      "properties":{"topic":{"type":"string","minLength":1,"description":"Bus topic pattern to wait for (may use {{ }})"},
+                    "match":{"type":"object","description":"Paths into the event data and the values they must equal, e.g. {\"order_id\": \"{{ input.id }}\"}"},
+                    "filter":{"type":"string","description":"An expression over `event` (topic, id, time, data) that must be true"},
+                    "timeout_seconds":{"type":["number","string"],"description":"Fail the task when no event came by then (default: wait forever)"}},
+      "additionalProperties":false})j");
+    return s;
+}
 const json::value& map_schema() {
     static const json::value s = parse_schema(R"j({"type":"object","required":["items","task"],
       "properties":{"items":{"description":"The list to fan out over: an array or a {{ }} expression giving one"},
@@ -262,6 +278,19 @@ void compile_config(Ctx& c, TaskDef& t, const std::string& base, bool inner) {
         }
         schema = builtin_schema(t.type);
         if (t.type == "map") raw.push_back("task");  // compiled separately, evaluated per item
+        if (t.type == "wait_for_event") {
+            raw.push_back("filter");  // evaluated against the event when it arrives
+            if (t.config.is_object())
+                if (auto* f = t.config.as_object().if_contains("filter"); f && f->is_string()) {
+                    auto text = condition_text(f->as_string());
+                    try {
+                        if (!text) throw ExprError(std::string(f->as_string()), "a filter must be one expression");
+                        Expr::parse(*text);
+                    } catch (const ExprError& e) {
+                        c.err(base + "/config/filter", e.what());
+                    }
+                }
+        }
     } else if (auto* impl = c.types.find(t.type)) {
         t.impl = impl;
         schema = impl->config_schema();
@@ -292,16 +321,26 @@ void compile_config(Ctx& c, TaskDef& t, const std::string& base, bool inner) {
 
 }  // namespace
 
-bool is_builtin_type(std::string_view type) { return type == "delay" || type == "map" || type == "respond"; }
+bool is_builtin_type(std::string_view type) {
+    return type == "delay" || type == "map" || type == "respond" || type == "approval" || type == "wait_for_event";
+}
 
 json::value builtin_schema(std::string_view type) {
     if (type == "delay") return delay_schema();
     if (type == "map") return map_schema();
     if (type == "respond") return respond_schema();
+    if (type == "approval") return approval_schema();
+    if (type == "wait_for_event") return wait_schema();
     return nullptr;
 }
 
-std::vector<std::string> builtin_type_names() { return {"delay", "map", "respond"}; }
+Expr parse_condition_text(std::string_view text) {
+    auto t = condition_text(text);
+    if (!t) throw ExprError(std::string(text), "must be one expression: \"{{ ... }}\" or a bare expression");
+    return Expr::parse(*t);
+}
+
+std::vector<std::string> builtin_type_names() { return {"approval", "delay", "map", "respond", "wait_for_event"}; }
 
 json::object stored_document(const json::object& submitted) {
     json::object o = submitted;

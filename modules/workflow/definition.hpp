@@ -89,6 +89,9 @@ bool is_builtin_type(std::string_view type);
 boost::json::value builtin_schema(std::string_view type);
 std::vector<std::string> builtin_type_names();
 
+/// A condition ("{{ expr }}" or a bare "expr") compiled; throws ExprError.
+Expr parse_condition_text(std::string_view text);
+
 /// Parses and validates. On success returns the definition; otherwise nullptr with every error
 /// appended to `errors` (pointers into the submitted document, e.g. "/tasks/2/depends_on/0").
 std::shared_ptr<const Definition> parse_definition(const boost::json::value& doc, const TaskTypes& types,

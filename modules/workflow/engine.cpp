@@ -29,6 +29,8 @@
 #include <poll.h>
 
 #include <deque>
+#include <set>
+#include <tuple>
 #include <random>
 #include <thread>
 
@@ -189,6 +191,7 @@ struct Run : std::enable_shared_from_this<Run> {
     int pending_writes = 0;
     bool finishing = false;
     bool removed = false;
+    bool released = false;  // waiting for an approval / event with nothing else to do: not in memory
     std::shared_ptr<asio::steady_timer> deadline_timer;
     // Driver: one thread at a time runs the run's state machine; others leave work in the inbox.
     std::mutex m;
@@ -342,8 +345,9 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         row.output = json::serialize(r.output);
         row.error = r.error;
         row.idempotency_key = r.idempotency_key;
-        row.owner = terminal(r.status) ? std::string() : opt.instance_id;
-        row.lease_until = terminal(r.status) ? 0 : now_ms() + opt.lease_ms;
+        bool unowned = terminal(r.status) || r.released;
+        row.owner = unowned ? std::string() : opt.instance_id;
+        row.lease_until = unowned ? 0 : now_ms() + opt.lease_ms;
         row.wake_at = r.wake_at;
         row.deadline_at = r.deadline_at;
         row.created_at = r.created_at;
@@ -529,6 +533,47 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
             }
         }
         check_done(r);
+        maybe_release(r);
+    }
+
+    // A run whose only unfinished work is waiting for an approval or an event leaves memory:
+    // its state is in the database (owner cleared, wake_at = the earliest wait timeout), and a
+    // decision or event puts it back in the queue for any instance to claim.
+    void maybe_release(const RunPtr& r) {
+        if (terminal(r->status) || r->finishing || r->released || r->removed || r->status != RS::waiting) return;
+        if (r->in_flight > 0 || !r->durable) return;
+        bool external = false;
+        for (std::size_t k = 0; k < r->tasks.size(); ++k) {
+            const auto& t = r->tasks[k];
+            if (t.committing || t.status == TS::running || t.status == TS::retrying) return;
+            if (t.status == TS::waiting) {
+                const auto& type = r->def().tasks[k].type;
+                if (type != "approval" && type != "wait_for_event") return;
+                external = true;
+            }
+        }
+        if (!external) return;
+        for (auto& t : r->tasks)
+            if (t.timer) {
+                t.timer->cancel();
+                t.timer.reset();
+            }
+        r->released = true;
+        recompute_wake(*r);
+        record_run(r, [this, r](Run& run, bool, const std::string&) {
+            if (!run.released || run.removed) return;
+            publish_run(run);
+            run.removed = true;
+            std::lock_guard lk(runs_m);
+            runs.erase(run.id);
+        });
+    }
+
+    static void recompute_wake(Run& r) {
+        long long w = 0;
+        for (const auto& t : r.tasks)
+            if (t.status == TS::waiting && t.due_at > 0) w = w == 0 ? t.due_at : std::min(w, t.due_at);
+        r.wake_at = w;
     }
 
     void check_done(const RunPtr& r) {
@@ -588,6 +633,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         ++tasks_run;
 
         if (td.type == "delay") return start_delay(r, k);
+        if (td.type == "approval" || td.type == "wait_for_event") return start_wait(r, k);
         if (td.type == "respond") return run_respond(r, k);
         if (td.type == "map") return start_map(r, k);
 
@@ -730,6 +776,17 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
                 ts.timer.reset();
                 if (ts.status == TS::retrying) {
                     ts.status = TS::pending;  // schedule() launches the next attempt
+                } else if (ts.status == TS::waiting && run.def().tasks[k].type != "delay") {
+                    self->unregister_wait(run.id, run.def().tasks[k].id);
+                    self->fail_task(r, k, "timed out waiting for " +
+                                              std::string(run.def().tasks[k].type == "approval" ? "an approval" : "the event"),
+                                    false);
+                    if (run.status == RS::waiting) {
+                        bool still = false;
+                        for (const auto& t : run.tasks)
+                            if (t.status == TS::waiting) still = true;
+                        if (!still) run.status = RS::running;
+                    }
                 } else if (ts.status == TS::waiting) {
                     auto waited = now_ms() - ts.started_at;
                     if (run.status == RS::waiting) {
@@ -802,6 +859,225 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
 
     // ---- built-ins -----------------------------------------------------------------------------
 
+    void start_wait(const RunPtr& r, int k) {
+        auto& ts = r->tasks[k];
+        const auto& td = r->def().tasks[k];
+        const auto& cfg = ts.input.as_object();
+        double timeout = 0;
+        if (auto* t = cfg.if_contains("timeout_seconds"); t && !t->is_null()) {
+            if (t->is_number()) timeout = t->to_number<double>();
+            else if (t->is_string()) {
+                try {
+                    timeout = std::stod(std::string(t->as_string()));
+                } catch (...) {
+                    timeout = -1;
+                }
+            }
+            if (!(timeout > 0) || timeout > 366.0 * 86400) {
+                fail_task(r, k, td.type + ": timeout_seconds must be a number between 0 and 31622400", false);
+                return;
+            }
+        }
+        if (td.type == "wait_for_event") {
+            auto* topic = cfg.if_contains("topic");
+            if (!topic || !topic->is_string() || !valid_topic_pattern(topic->as_string())) {
+                fail_task(r, k, "wait_for_event: topic must evaluate to a topic pattern", false);
+                return;
+            }
+        }
+        ts.status = TS::waiting;
+        ts.due_at = timeout > 0 ? now_ms() + static_cast<long long>(timeout * 1000) : 0;
+        r->status = RS::waiting;
+        recompute_wake(*r);
+        promote(r);
+        std::uint64_t token = ts.token;
+        record_task(r, k, [this, r, k, token](Run& run, bool) {
+            auto& t = run.tasks[k];
+            if (t.token != token || t.status != TS::waiting) return;
+            publish_task(run, k);
+            if (run.def().tasks[k].type == "wait_for_event") register_wait(run.id, run.def().tasks[k].id, t.input);
+            if (t.due_at > 0) arm_wake(r, k, t.due_at, token);
+        });
+    }
+
+    // ---- waits for events ------------------------------------------------------------------
+    struct EventWait {
+        std::unique_ptr<Subscription> sub;
+    };
+    std::mutex waits_m;
+    std::map<std::string, EventWait> waits;  // "<run id>/<task id>"
+
+    // Subscribes to the wait's topic; a matching event decides the task (any instance may hold
+    // the run). Idempotent.
+    void register_wait(const std::string& run_id, const std::string& task_id, const json::value& input) {
+        auto key = run_id + "/" + task_id;
+        {
+            std::lock_guard lk(waits_m);
+            if (waits.count(key)) return;
+        }
+        if (!input.is_object()) return;
+        const auto& cfg = input.as_object();
+        auto* topic = cfg.if_contains("topic");
+        if (!topic || !topic->is_string() || !valid_topic_pattern(topic->as_string())) return;
+        std::shared_ptr<Expr> filter;
+        if (auto* f = cfg.if_contains("filter"); f && f->is_string()) {
+            try {
+                filter = std::make_shared<Expr>(parse_condition_text(f->as_string()));
+            } catch (const std::exception&) {
+                return;
+            }
+        }
+        json::object match;
+        if (auto* m = cfg.if_contains("match"); m && m->is_object()) match = m->as_object();
+        std::weak_ptr<Impl> weak = shared_from_this();
+        auto handler = [weak, run_id, task_id, filter, match](const EventPtr& ev) {
+            auto self = weak.lock();
+            if (!self || self->stopping) return;
+            for (const auto& [path, expected] : match) {
+                const json::value* v = nullptr;
+                json::value data_v = ev->data;
+                v = &data_v;
+                std::string_view rest = path;
+                while (v && !rest.empty()) {
+                    auto dot = rest.find('.');
+                    auto part = rest.substr(0, dot);
+                    rest = dot == std::string_view::npos ? std::string_view{} : rest.substr(dot + 1);
+                    v = v->is_object() ? v->as_object().if_contains(part) : nullptr;
+                }
+                if (!v || *v != expected) return;
+            }
+            json::object event{{"topic", ev->topic}, {"id", ev->id}, {"time", iso8601(ev->time_ms)}, {"data", ev->data}};
+            if (filter) {
+                json::object root{{"event", event}};
+                try {
+                    if (!filter->truthy(ObjectScope(root))) return;
+                } catch (const std::exception&) {
+                    return;
+                }
+            }
+            auto body = [self, run_id, task_id, event]() -> asio::awaitable<void> {
+                try {
+                    int r = co_await self->decide(run_id, task_id, "wait_for_event", true, event, {});
+                    if (r != 2) self->unregister_wait(run_id, task_id);
+                } catch (const std::exception& e) {
+                    log::warn("workflow", "run {}: event for task {} not applied: {}", run_id, task_id, e.what());
+                }
+            };
+            asio::co_spawn(self->io, std::move(body), asio::detached);
+        };
+        auto sub = std::make_unique<Subscription>(bus.subscribe(std::string(topic->as_string()), std::move(handler)));
+        std::lock_guard lk(waits_m);
+        waits[key].sub = std::move(sub);
+    }
+
+    void unregister_wait(const std::string& run_id, const std::string& task_id) {
+        std::unique_ptr<Subscription> old;
+        std::lock_guard lk(waits_m);
+        auto it = waits.find(run_id + "/" + task_id);
+        if (it == waits.end()) return;
+        old = std::move(it->second.sub);
+        waits.erase(it);
+    }
+
+    // Loads every event wait in the database (start-up, and now and then: waits created by
+    // other instances, or decided elsewhere).
+    asio::awaitable<void> refresh_waits() {
+        auto q = [](soci::session& s) {
+            std::vector<std::tuple<std::string, std::string, std::string>> out;
+            soci::rowset<soci::row> rows =
+                s.prepare << "SELECT t.run_id, t.task_id, t.input FROM workflow_tasks t JOIN workflow_runs r ON r.id = t.run_id "
+                             "WHERE t.status = 'waiting' AND t.type = 'wait_for_event' AND r.status = 'waiting'";
+            for (const auto& row : rows) out.emplace_back(row.get<std::string>(0), row.get<std::string>(1), row.get<std::string>(2));
+            return out;
+        };
+        auto rows = co_await db.run(std::move(q));
+        std::set<std::string> live;
+        for (const auto& [run_id, task_id, input] : rows) {
+            live.insert(run_id + "/" + task_id);
+            boost::system::error_code ec;
+            auto v = json::parse(input, ec);
+            if (!ec) register_wait(run_id, task_id, v);
+        }
+        std::vector<std::unique_ptr<Subscription>> dropped;
+        std::lock_guard lk(waits_m);
+        for (auto it = waits.begin(); it != waits.end();) {
+            if (!live.count(it->first)) {
+                dropped.push_back(std::move(it->second.sub));
+                it = waits.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+
+    // Completes a waiting approval / wait_for_event task. 1 = applied, 0 = not waiting (or
+    // unknown), 2 = the run is active on another instance (try again).
+    asio::awaitable<int> decide(std::string run_id, std::string task_id, std::string type, bool ok, json::value output,
+                                std::string error) {
+        RunPtr r;
+        {
+            std::lock_guard lk(runs_m);
+            auto it = runs.find(run_id);
+            if (it != runs.end()) r = it->second;
+        }
+        if (r) {
+            auto self = shared_from_this();
+            std::function<int(Run&)> fn = [self, r, task_id, type, ok, output, error](Run& run) -> int {
+                if (run.removed || terminal(run.status) || run.finishing) return 0;
+                int k = run.def().find(task_id);
+                if (k < 0 || run.tasks[k].status != TS::waiting || run.def().tasks[k].type != type) return 0;
+                run.released = false;
+                auto& t = run.tasks[k];
+                if (t.timer) {
+                    t.timer->cancel();
+                    t.timer.reset();
+                }
+                bool still = false;
+                for (std::size_t i = 0; i < run.tasks.size(); ++i)
+                    if (static_cast<int>(i) != k && run.tasks[i].status == TS::waiting) still = true;
+                if (!still) run.status = RS::running;
+                if (ok) self->finish_task(r, k, TS::succeeded, output, {});
+                else self->finish_task(r, k, TS::failed, output, error);
+                recompute_wake(run);
+                return 1;
+            };
+            int res = co_await on_driver<int>(r, std::move(fn));
+            if (res == 1 || !r->removed) co_return res;
+            // Released meanwhile: decide through the database below.
+        }
+        long long now = now_ms();
+        bool sqlite = db.backend() == DbBackend::sqlite;
+        std::string status = ok ? "succeeded" : "failed";
+        std::string out_text = json::serialize(output);
+        auto q = [run_id, task_id, type, status, out_text, error, now, sqlite](soci::session& s) -> int {
+            WriteTransaction tx(s, sqlite);
+            std::string run_status, owner;
+            long long lease = 0;
+            soci::indicator i1 = soci::i_null, i2 = soci::i_null, i3 = soci::i_null;
+            s << "SELECT status, owner, lease_until FROM workflow_runs WHERE id = :id", soci::into(run_status, i1),
+                soci::into(owner, i2), soci::into(lease, i3), soci::use(run_id);
+            if (!s.got_data() || run_status != "waiting") return 0;
+            if (!owner.empty() && lease >= now) return 2;
+            soci::statement st = (s.prepare << "UPDATE workflow_tasks SET status = :st, output = :o, error = :e, finished_at = :f, "
+                                               "due_at = 0 WHERE run_id = :r AND task_id = :t AND status = 'waiting' AND type = :ty",
+                                  soci::use(status), soci::use(out_text), soci::use(error), soci::use(now), soci::use(run_id),
+                                  soci::use(task_id), soci::use(type));
+            st.execute(true);
+            if (st.get_affected_rows() == 0) return 0;
+            s << "UPDATE workflow_runs SET status = 'queued', owner = '', lease_until = 0, wake_at = 0, updated_at = :u "
+                 "WHERE id = :id AND status = 'waiting'",
+                soci::use(now), soci::use(run_id);
+            tx.commit();
+            return 1;
+        };
+        int res = co_await db.run(std::move(q));
+        if (res == 1) {
+            kick();
+            notify_peers("");
+        }
+        co_return res;
+    }
+
     void start_delay(const RunPtr& r, int k) {
         auto& ts = r->tasks[k];
         const auto& cfg = ts.input.as_object();
@@ -823,7 +1099,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         ts.status = TS::waiting;
         ts.due_at = now_ms() + static_cast<long long>(seconds * 1000);
         r->status = RS::waiting;
-        r->wake_at = ts.due_at;
+        recompute_wake(*r);
         promote(r);
         std::uint64_t token = ts.token;
         record_task(r, k, [this, r, k, token](Run& run, bool) {
@@ -1208,18 +1484,25 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
                     arm_wake(r, static_cast<int>(k), ts.due_at, ts.token);
                 } else if (ts.status == TS::waiting && run.def().tasks[k].type == "delay") {
                     arm_wake(r, static_cast<int>(k), ts.due_at, ts.token);
+                } else if (ts.status == TS::waiting) {  // approval / wait_for_event
+                    if (ts.due_at > 0) arm_wake(r, static_cast<int>(k), ts.due_at, ts.token);
+                    if (run.def().tasks[k].type == "wait_for_event") register_wait(run.id, id, ts.input);
                 }
             }
             bool was_queued = run.status == RS::queued;
-            if (run.status == RS::queued || run.status == RS::running) {
-                run.status = RS::running;
-                if (run.started_at == 0) run.started_at = now_ms();
-            } else if (run.status == RS::waiting) {
-                bool still_waiting = false;
-                for (const auto& ts : run.tasks)
-                    if (ts.status == TS::waiting) still_waiting = true;
-                if (!still_waiting) run.status = RS::running;
-            }
+            bool any_wait = false;
+            for (const auto& ts : run.tasks)
+                if (ts.status == TS::waiting) any_wait = true;
+            run.status = any_wait ? RS::waiting : RS::running;
+            if (run.started_at == 0) run.started_at = now_ms();
+            recompute_wake(run);
+            // A failure recorded before the run's own end was (crash, or a rejection decided
+            // while the run was out of memory) ends the run the same way it would have.
+            for (std::size_t k = 0; k < run.tasks.size(); ++k)
+                if (run.tasks[k].status == TS::failed && run.def().tasks[k].on_error == OnError::fail) {
+                    fail_run(r, "task " + run.def().tasks[k].id + " failed: " + run.tasks[k].error);
+                    return;
+                }
             arm_run_deadline(r);
             record_run(r, [this, was_queued](Run& run2, bool, const std::string&) {
                 if (was_queued) publish_run(run2);
@@ -1263,7 +1546,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         auto self = shared_from_this();
         ++loops_running;
         auto ex = co_await asio::this_coro::executor;
-        long long next_renew = 0, next_checkpoint = 0;
+        long long next_renew = 0, next_checkpoint = 0, next_waits = 0;
         while (!stopping) {
             try {
                 if (now_ms() >= next_renew) {
@@ -1272,6 +1555,10 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
                 }
                 claim_requested = false;
                 co_await claim_round();
+                if (now_ms() >= next_waits) {
+                    co_await refresh_waits();
+                    next_waits = now_ms() + 2000;
+                }
                 if (db.backend() == DbBackend::sqlite && now_ms() >= next_checkpoint) {
                     // Moves committed WAL frames into the database file without blocking writers
                     // (the writer's own connection does not auto-checkpoint).
@@ -1413,6 +1700,10 @@ void Engine::stop(std::chrono::steady_clock::time_point deadline) {
     if (impl_->listener.joinable()) impl_->listener.join();
     while (impl_->loops_running > 0 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    {
+        std::lock_guard lk(impl_->waits_m);
+        impl_->waits.clear();
+    }
     impl_->writer.stop();
     // Hand this instance's runs to the others (or to the next start) right away.
     try {
@@ -1539,6 +1830,12 @@ asio::awaitable<bool> Engine::cancel(std::string run_id) {
         I.notify_peers("cancel:" + run_id);  // the owner stops its tasks now
     }
     co_return changed;
+}
+
+asio::awaitable<int> Engine::decide(std::string run_id, std::string task_id, std::string type, bool ok,
+                                    json::value output, std::string error) {
+    co_return co_await impl_->decide(std::move(run_id), std::move(task_id), std::move(type), ok, std::move(output),
+                                     std::move(error));
 }
 
 asio::awaitable<bool> Engine::retry(std::string run_id) {

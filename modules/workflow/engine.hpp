@@ -106,6 +106,12 @@ public:
     /// Cancels a run (local or owned elsewhere). Returns false when it is already finished / unknown.
     boost::asio::awaitable<bool> cancel(std::string run_id);
 
+    /// Completes a waiting `approval` / `wait_for_event` task (type must match) with `output`
+    /// (ok) or `error`. 1 = applied, 0 = that task is not waiting, 2 = the run is active on
+    /// another instance (try again shortly).
+    boost::asio::awaitable<int> decide(std::string run_id, std::string task_id, std::string type, bool ok,
+                                       boost::json::value output, std::string error);
+
     /// Puts a failed or cancelled durable run back in the queue, re-running its failed tasks.
     boost::asio::awaitable<bool> retry(std::string run_id);
 

@@ -1,5 +1,11 @@
 // The workflow module's HTTP API (docs/api.md, OpenAPI at /api/v1/openapi.json) and the
 // public webhook receiver /hooks/<path>.
+
+// GCC 12 reports a false -Wmismatched-new-delete on some coroutine frames here
+// (awaitable_frame_base's operator new/delete are a matching pair).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 #include "core/db/db.hpp"
 #include "core/http/router.hpp"
 #include "core/util/ids.hpp"
@@ -487,6 +493,35 @@ void register_routes(Router& r, Shared& S) {
                co_return HttpResponse::json(json::object{{"id", id}, {"status", "queued"}});
            },
            false, "workflow", {}, run_ref});
+
+    r.add({"POST", "/api/v1/runs/{id}/tasks/{task}/approve", "runs.start",
+           "Decide a waiting approval task: {\"approved\": true|false, \"comment\"?}. A rejection fails the task.",
+           [s, load_run](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+               auto id = req.param("id");
+               auto task = req.param("task");
+               if (!req.json.is_object()) throw Error(ErrorCode::validation_failed, "the body must be {\"approved\": true|false}");
+               const auto& body = req.json.as_object();
+               auto* approved = body.if_contains("approved");
+               std::vector<FieldError> errs;
+               if (!approved || !approved->is_bool()) errs.push_back({"/approved", "is required: true or false"});
+               std::string comment;
+               if (auto* c = body.if_contains("comment"); c && !c->is_null()) {
+                   if (!c->is_string() || c->as_string().size() > 2000) errs.push_back({"/comment", "must be a string of at most 2000 characters"});
+                   else comment = std::string(c->as_string());
+               }
+               if (!errs.empty()) throw Error(ErrorCode::validation_failed, "invalid decision", errs);
+               co_await load_run(id);  // 404 for an unknown run
+               bool ok = approved->as_bool();
+               std::string by = req.principal ? req.principal->username : "";
+               json::object out{{"approved", ok}, {"by", by}, {"comment", comment}, {"decided_at", iso8601(now_ms())}};
+               std::string error = ok ? "" : "rejected by " + by + (comment.empty() ? "" : ": " + comment);
+               int res = co_await s->engine.decide(id, task, "approval", ok, out, error);
+               if (res == 0) throw Error(ErrorCode::conflict, "task " + task + " of run " + id + " is not waiting for an approval");
+               if (res == 2) throw Error(ErrorCode::conflict, "run " + id + " is busy on another instance; try again in a moment");
+               co_return HttpResponse::json(json::object{{"run_id", id}, {"task_id", task}, {"approved", ok}});
+           },
+           true, "workflow", obj(R"j({"type":"object","required":["approved"],"properties":{"approved":{"type":"boolean"},"comment":{"type":"string"}}})j"),
+           obj(R"j({"type":"object","properties":{"run_id":{"type":"string"},"task_id":{"type":"string"},"approved":{"type":"boolean"}}})j")});
 
     r.add({"POST", "/api/v1/runs/{id}/rerun", "runs.start", "Start a new run of the workflow's current version with this run's input.",
            [s, start, load_run, get_record](HttpRequest& req) -> asio::awaitable<HttpResponse> {

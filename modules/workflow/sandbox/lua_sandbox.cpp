@@ -32,6 +32,7 @@
 #include <mutex>
 #include <new>
 #include <stdexcept>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -82,6 +83,8 @@ constexpr const char* kChunkName = "=script";            // error messages say "
 char kEnvMetaKey;
 char kArrayMetaKey;
 char kRandomSeedKey;
+char kLazyMetaKey;  // the metatable shared by the lazy input tables
+char kLazyMapKey;   // during a call: lazy table -> its LazySource; false between calls
 
 // ------------------------------------------------------------------------------------------------
 // Clocks
@@ -233,6 +236,248 @@ void push_json(lua_State* L, const json::value& v, int depth) {
 }
 
 // ------------------------------------------------------------------------------------------------
+// Lazy input. Converting the whole input on every call was most of the cost of a typical script
+// (the engine's input holds the trigger and every earlier task's output; a script reads a little
+// of it). So `input`, its object members (input.trigger, input.tasks, ...) and input.tasks.<id>
+// start as empty tables that share one protected metatable (kLazyMetaKey); a read of a member
+// they do not hold yet converts that member (push_json, or lazily again for the levels above),
+// stores it with rawset and returns it, so the next read is a plain table read.
+//
+// A lazy table's source is a LazySource, a full userdata (in the Lua heap, so under the call's
+// memory cap) holding a pointer to the boost::json::object and one flag per member: "done" once
+// the member has been materialized, assigned or removed by the script, after which the JSON never
+// speaks for that key again (so `t.k = nil` removes k even when it was never read). The userdata
+// is reachable only through the per-call map in the registry (kLazyMapKey: lazy table ->
+// userdata), which ScriptRunner replaces with `false` when the call ends, whatever its outcome:
+// after that no pointer into the caller's JSON is reachable from Lua, and a lazy table that
+// somehow survived would find no source (reads of missing members give nil).
+//
+// Everything that looks at a table other than a plain key read sees the whole of it: pairs (the
+// __pairs of the metatable; the sandbox's pairs honours __pairs like Lua's), next and rawget (the
+// sandbox's versions materialize first), rawset (marks the key done). The output conversion reads
+// the members not yet materialized straight from the JSON (OutputConverter::convert_json), with
+// the result an eager conversion would have given. # and rawlen are 0 as for any object.
+// ------------------------------------------------------------------------------------------------
+
+enum class LazyRole : unsigned char {
+    root,   // `input`: its object members are lazy ("tasks": role tasks, the others leaf)
+    tasks,  // input.tasks: its object members are lazy leaves
+    leaf,   // its members are converted eagerly
+};
+
+struct LazySource {
+    const json::object* object;
+    std::size_t remaining;  // members not done yet
+    int depth;              // of the table: `input` is 0 (push_json's depth for its members is depth + 1)
+    LazyRole role;
+    // One flag per member of *object (in its order), after the struct: set once the member has
+    // been materialized, assigned or removed.
+    unsigned char* done() { return reinterpret_cast<unsigned char*>(this + 1); }
+    const unsigned char* done() const { return reinterpret_cast<const unsigned char*>(this + 1); }
+};
+static_assert(std::is_trivially_destructible_v<LazySource>);
+
+constexpr std::size_t kNoMember = SIZE_MAX;
+constexpr int kLazyPresize = 4;  // hash slots a new lazy table starts with (at most)
+
+// The source of the table at idx (an absolute index), or nullptr when it is not a lazy table of
+// the current call. Uses 3 stack slots; never raises.
+LazySource* lazy_source(lua_State* L, int idx) {
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &kLazyMapKey) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return nullptr;
+    }
+    lua_pushvalue(L, idx);
+    lua_rawget(L, -2);
+    auto* src = static_cast<LazySource*>(lua_touserdata(L, -1));
+    lua_pop(L, 2);
+    return src;
+}
+
+bool has_lazy_metatable(lua_State* L, int idx) {
+    if (!lua_getmetatable(L, idx)) return false;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &kLazyMetaKey);
+    const bool lazy = lua_rawequal(L, -1, -2) != 0;
+    lua_pop(L, 2);
+    return lazy;
+}
+
+// The source of the table at idx (absolute) when it is a lazy table with members not done yet.
+LazySource* pending_source(lua_State* L, int idx) {
+    if (!has_lazy_metatable(L, idx)) return nullptr;
+    LazySource* src = lazy_source(L, idx);
+    return src != nullptr && src->remaining > 0 ? src : nullptr;
+}
+
+// The position of the member named by the value at k (absolute) when it is a string naming a
+// member that is not done yet; kNoMember otherwise.
+std::size_t pending_member(lua_State* L, const LazySource& src, int k) {
+    if (src.remaining == 0 || lua_type(L, k) != LUA_TSTRING) return kNoMember;
+    std::size_t n = 0;
+    const char* s = lua_tolstring(L, k, &n);  // a string already: no conversion
+    const auto it = src.object->find(json::string_view(s, n));
+    if (it == src.object->end()) return kNoMember;
+    const auto i = static_cast<std::size_t>(it - src.object->begin());
+    return src.done()[i] ? kNoMember : i;
+}
+
+void mark_done(LazySource& src, std::size_t i) {
+    src.done()[i] = 1;
+    --src.remaining;
+}
+
+// Pushes a new lazy table for `o` (registered in the call's map).
+void push_lazy(lua_State* L, const json::object& o, int depth, LazyRole role) {
+    luaL_checkstack(L, 4, "input nested too deeply");
+    lua_createtable(L, 0, static_cast<int>(std::min<std::size_t>(o.size(), kLazyPresize)));
+    const int t = lua_gettop(L);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &kLazyMapKey) != LUA_TTABLE) luaL_error(L, "lazy input outside a call");
+    lua_pushvalue(L, t);
+    auto* src = static_cast<LazySource*>(lua_newuserdatauv(L, sizeof(LazySource) + o.size(), 0));
+    src->object = &o;
+    src->remaining = o.size();
+    src->depth = depth;
+    src->role = role;
+    if (!o.empty()) std::memset(src->done(), 0, o.size());
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &kLazyMetaKey);
+    lua_setmetatable(L, t);
+}
+
+// Materializes member i of the lazy table at t (absolute), whose key is the string at k (absolute;
+// 0: push it from the JSON), and leaves the value on the stack. The member is marked done only
+// once it is in the table, so a memory error on the way leaves it to a later read.
+void materialize(lua_State* L, int t, LazySource& src, std::size_t i, int k) {
+    luaL_checkstack(L, 3, "input nested too deeply");
+    const json::key_value_pair& kv = src.object->begin()[i];
+    const json::value& v = kv.value();
+    if (src.role != LazyRole::leaf && v.is_object()) {
+        const bool tasks = src.role == LazyRole::root && kv.key() == "tasks";
+        push_lazy(L, v.get_object(), src.depth + 1, tasks ? LazyRole::tasks : LazyRole::leaf);
+    } else {
+        push_json(L, v, src.depth + 1);
+    }
+    if (k != 0)
+        lua_pushvalue(L, k);
+    else
+        lua_pushlstring(L, kv.key().data(), kv.key().size());
+    lua_pushvalue(L, -2);
+    lua_rawset(L, t);
+    mark_done(src, i);
+}
+
+void materialize_all(lua_State* L, int t, LazySource& src) {
+    const std::size_t n = src.object->size();
+    for (std::size_t i = 0; i < n && src.remaining > 0; ++i) {
+        if (src.done()[i]) continue;
+        materialize(L, t, src, i, 0);
+        lua_pop(L, 1);
+    }
+}
+
+// __index (t, k): only called for a key t does not hold.
+int lazy_index(lua_State* L) {
+    LazySource* src = lazy_source(L, 1);
+    if (src == nullptr) return 0;
+    const std::size_t i = pending_member(L, *src, 2);
+    if (i == kNoMember) return 0;  // not in the JSON, or removed by the script
+    materialize(L, 1, *src, i, 2);
+    return 1;
+}
+
+// __newindex (t, k, v): only called for a key t does not hold. From now on the JSON has no say
+// on k (v may be nil: k is removed).
+int lazy_newindex(lua_State* L) {
+    LazySource* src = lazy_source(L, 1);
+    const std::size_t i = src != nullptr ? pending_member(L, *src, 2) : kNoMember;
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    if (i != kNoMember) mark_done(*src, i);
+    return 0;
+}
+
+// next: Lua's, on the whole table.
+int sandbox_next(lua_State* L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    if (LazySource* src = pending_source(L, 1)) materialize_all(L, 1, *src);
+    if (lua_next(L, 1)) return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+// __pairs: the whole table, then Lua's next.
+int lazy_pairs(lua_State* L) {
+    lua_settop(L, 1);
+    if (LazySource* src = lazy_source(L, 1)) materialize_all(L, 1, *src);
+    lua_pushcfunction(L, &sandbox_next);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+// pairs as in lbaselib.c, but its iterator is the sandbox's next (Lua's would hand scripts a
+// next that does not see the members of a lazy table not read yet).
+int pairs_continue(lua_State*, int, lua_KContext) { return 3; }
+int sandbox_pairs(lua_State* L) {
+    luaL_checkany(L, 1);
+    if (luaL_getmetafield(L, 1, "__pairs") == LUA_TNIL) {
+        lua_pushcfunction(L, &sandbox_next);
+        lua_pushvalue(L, 1);
+        lua_pushnil(L);
+    } else {
+        lua_pushvalue(L, 1);
+        lua_callk(L, 1, 3, 0, &pairs_continue);
+    }
+    return 3;
+}
+
+// rawget: a member of a lazy table not read yet is materialized first.
+int sandbox_rawget(lua_State* L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checkany(L, 2);
+    lua_settop(L, 2);
+    if (LazySource* src = pending_source(L, 1)) {
+        const std::size_t i = pending_member(L, *src, 2);
+        if (i != kNoMember) return (materialize(L, 1, *src, i, 2), 1);
+    }
+    lua_rawget(L, 1);
+    return 1;
+}
+
+// Builds the protected metatable of the lazy tables (in setup).
+void register_lazy_metatable(lua_State* L) {
+    lua_createtable(L, 0, 4);
+    lua_pushcfunction(L, &lazy_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, &lazy_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, &lazy_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushliteral(L, "json input");
+    lua_setfield(L, -2, "__metatable");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &kLazyMetaKey);
+    lua_pushboolean(L, 0);  // the map's slot exists from now on: setting it never allocates
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &kLazyMapKey);
+}
+
+// Ends the laziness of the call: the map (and through it every pointer into the input) is gone.
+// Never raises (the registry slot exists).
+void forget_lazy_input(lua_State* L) {
+    lua_pushboolean(L, 0);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &kLazyMapKey);
+}
+
+// The global `input`: lazy when it is an object (this starts the call's map).
+void push_input(lua_State* L, const json::value& input) {
+    if (!input.is_object()) return push_json(L, input, 0);
+    lua_createtable(L, 0, 8);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &kLazyMapKey);
+    push_lazy(L, input.get_object(), 0, LazyRole::root);
+}
+
+// ------------------------------------------------------------------------------------------------
 // Lua -> JSON, outside protected mode: only API calls that cannot raise (no in-place string
 // conversion, lua_checkstack rather than luaL_checkstack, no metamethods). Strict: a table is an
 // array when its keys are exactly 1..n, or when it is empty and marked as an array; otherwise all
@@ -277,37 +522,18 @@ public:
     json::value convert(int idx, int depth) {
         idx = lua_absindex(L_, idx);
         switch (lua_type(L_, idx)) {
-        case LUA_TNIL: add_bytes(4); return nullptr;
-        case LUA_TBOOLEAN: {
-            const bool b = lua_toboolean(L_, idx) != 0;
-            add_bytes(b ? 4 : 5);
-            return json::value(b);
-        }
-        case LUA_TNUMBER: {
-            char buf[64];
-            if (lua_isinteger(L_, idx)) {
-                const auto i = static_cast<std::int64_t>(lua_tointeger(L_, idx));
-                add_bytes(static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, i).ptr - buf));
-                return json::value(i);
-            }
-            const double d = lua_tonumber(L_, idx);
-            if (!std::isfinite(d)) fail(std::isnan(d) ? "NaN is not a JSON number" : "infinity is not a JSON number");
-            add_bytes(static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, d).ptr - buf));
-            return json::value(d);
-        }
+        case LUA_TNIL: return null_value();
+        case LUA_TBOOLEAN: return boolean(lua_toboolean(L_, idx) != 0);
+        case LUA_TNUMBER:
+            if (lua_isinteger(L_, idx)) return integer(static_cast<std::int64_t>(lua_tointeger(L_, idx)));
+            return number(lua_tonumber(L_, idx));
         case LUA_TSTRING: {
             std::size_t n = 0;
             const char* s = lua_tolstring(L_, idx, &n);
-            const std::size_t len = json_string_length(s, n);
-            if (len == SIZE_MAX) fail("a string that is not valid UTF-8 cannot be converted to JSON");
-            add_bytes(len);
-            return json::value(json::string_view(s, n));
+            return string(s, n);
         }
         case LUA_TLIGHTUSERDATA:
-            if (lua_touserdata(L_, idx) == nullptr) {  // the global `null`
-                add_bytes(4);
-                return nullptr;
-            }
+            if (lua_touserdata(L_, idx) == nullptr) return null_value();  // the global `null`
             fail("a userdata value cannot be converted to JSON");
         case LUA_TTABLE: return convert_table(idx, depth);
         default: fail(std::string("a ") + lua_typename(L_, lua_type(L_, idx)) + " value cannot be converted to JSON");
@@ -315,6 +541,117 @@ public:
     }
 
 private:
+    // The scalars, shared by convert and convert_json.
+    json::value null_value() {
+        add_bytes(4);
+        return nullptr;
+    }
+    json::value boolean(bool b) {
+        add_bytes(b ? 4 : 5);
+        return json::value(b);
+    }
+    json::value integer(std::int64_t i) {
+        char buf[64];
+        add_bytes(static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, i).ptr - buf));
+        return json::value(i);
+    }
+    json::value number(double d) {
+        char buf[64];
+        if (!std::isfinite(d)) fail(std::isnan(d) ? "NaN is not a JSON number" : "infinity is not a JSON number");
+        add_bytes(static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, d).ptr - buf));
+        return json::value(d);
+    }
+    json::value string(const char* s, std::size_t n) {
+        const std::size_t len = json_string_length(s, n);
+        if (len == SIZE_MAX) fail("a string that is not valid UTF-8 cannot be converted to JSON");
+        add_bytes(len);
+        return json::value(json::string_view(s, n));
+    }
+
+    // A member of an object (the key is on path_ already): the key's bytes, and the key must be UTF-8.
+    void add_key(const char* k, std::size_t kn) {
+        const std::size_t klen = json_string_length(k, kn);
+        if (klen == SIZE_MAX) fail("a key that is not valid UTF-8 cannot be converted to JSON");
+        add_bytes(klen + 1);  // and the colon
+    }
+
+    // The object made of members_[first..], sorted by key; pops them.
+    json::value finish_object(std::size_t first) {
+        json::value result;
+        const std::size_t order_first = order_.size();
+        for (std::size_t i = first; i < members_.size(); ++i) order_.push_back(static_cast<std::uint32_t>(i));
+        std::sort(order_.begin() + static_cast<std::ptrdiff_t>(order_first), order_.end(),
+                  [this](std::uint32_t a, std::uint32_t b) { return members_[a].key < members_[b].key; });
+        json::object& obj = result.emplace_object();
+        obj.reserve(members_.size() - first);
+        for (std::size_t i = order_first; i < order_.size(); ++i) {
+            Member& m = members_[order_[i]];
+            obj.emplace(m.key, std::move(m.value));
+        }
+        order_.resize(order_first);
+        members_.resize(first);
+        return result;
+    }
+
+    // A member of a lazy table that the script never materialized, straight from the JSON: the
+    // same result (and the same errors) as push_json followed by convert, without the detour.
+    json::value convert_json(const json::value& v, int depth) {
+        switch (v.kind()) {
+        case json::kind::null: return null_value();
+        case json::kind::bool_: return boolean(v.get_bool());
+        case json::kind::int64: return integer(v.get_int64());
+        case json::kind::uint64: {
+            const std::uint64_t u = v.get_uint64();
+            if (u <= static_cast<std::uint64_t>(LUA_MAXINTEGER)) return integer(static_cast<std::int64_t>(u));
+            return number(static_cast<double>(static_cast<lua_Number>(u)));
+        }
+        case json::kind::double_: return number(v.get_double());
+        case json::kind::string: return string(v.get_string().data(), v.get_string().size());
+        case json::kind::array: {
+            if (depth >= kMaxOutputDepth) fail("nested deeper than " + std::to_string(kMaxOutputDepth) + " levels");
+            const json::array& a = v.get_array();
+            json::value result;
+            json::array& arr = result.emplace_array();
+            if (a.empty()) {
+                add_bytes(2);
+                return result;
+            }
+            add_bytes(2 + a.size() - 1);  // brackets and commas
+            arr.reserve(a.size());
+            lua_Integer i = 0;
+            for (const json::value& e : a) {
+                path_.push_back({nullptr, 0, ++i});
+                arr.push_back(convert_json(e, depth + 1));
+                path_.pop_back();
+            }
+            return result;
+        }
+        case json::kind::object: {
+            if (depth >= kMaxOutputDepth) fail("nested deeper than " + std::to_string(kMaxOutputDepth) + " levels");
+            const json::object& o = v.get_object();
+            if (o.empty()) {
+                add_bytes(2);
+                return json::object();
+            }
+            add_bytes(2 + o.size() - 1);  // braces and commas
+            const std::size_t first = members_.size();
+            for (const json::key_value_pair& kv : o) convert_json_member(kv, depth);
+            return finish_object(first);
+        }
+        }
+        return nullptr;
+    }
+
+    // Converts a member of a JSON object at `depth` onto members_.
+    void convert_json_member(const json::key_value_pair& kv, int depth) {
+        const json::string_view k = kv.key();
+        path_.push_back({k.data(), k.size(), 0});
+        add_key(k.data(), k.size());
+        json::value v = convert_json(kv.value(), depth + 1);
+        members_.push_back({std::string_view(k.data(), k.size()), std::move(v)});
+        path_.pop_back();
+    }
+
     void add_bytes(std::size_t n) {
         bytes_ += n;
         if (bytes_ > max_bytes_)
@@ -352,13 +689,20 @@ private:
         tables_.push_back(self);
 
         bool marked_array = false;
+        bool lazy_table = false;
         if (lua_getmetatable(L_, idx)) {
             lua_rawgetp(L_, LUA_REGISTRYINDEX, &kArrayMetaKey);
             marked_array = lua_rawequal(L_, -1, -2) != 0;
+            lua_pop(L_, 1);
+            lua_rawgetp(L_, LUA_REGISTRYINDEX, &kLazyMetaKey);
+            lazy_table = lua_rawequal(L_, -1, -2) != 0;
             lua_pop(L_, 2);
         }
+        // A lazy table is what it holds plus the members of its JSON still pending.
+        const LazySource* lazy = lazy_table ? lazy_source(L_, idx) : nullptr;
+        if (lazy != nullptr && lazy->remaining == 0) lazy = nullptr;
         const lua_Unsigned n = lua_rawlen(L_, idx);
-        std::size_t count = 0;
+        std::size_t count = lazy != nullptr ? lazy->remaining : 0;
         lua_pushnil(L_);
         while (lua_next(L_, idx) != 0) {
             ++count;
@@ -391,26 +735,18 @@ private:
                 std::size_t kn = 0;
                 const char* k = lua_tolstring(L_, -2, &kn);  // a string already: no conversion
                 path_.push_back({k, kn, 0});
-                const std::size_t klen = json_string_length(k, kn);
-                if (klen == SIZE_MAX) fail("a key that is not valid UTF-8 cannot be converted to JSON");
-                add_bytes(klen + 1);  // and the colon
+                add_key(k, kn);
                 json::value v = convert(-1, depth + 1);
                 members_.push_back({std::string_view(k, kn), std::move(v)});
                 path_.pop_back();
                 lua_pop(L_, 1);
             }
-            const std::size_t order_first = order_.size();
-            for (std::size_t i = first; i < members_.size(); ++i) order_.push_back(static_cast<std::uint32_t>(i));
-            std::sort(order_.begin() + static_cast<std::ptrdiff_t>(order_first), order_.end(),
-                      [this](std::uint32_t a, std::uint32_t b) { return members_[a].key < members_[b].key; });
-            json::object& obj = result.emplace_object();
-            obj.reserve(members_.size() - first);
-            for (std::size_t i = order_first; i < order_.size(); ++i) {
-                Member& m = members_[order_[i]];
-                obj.emplace(m.key, std::move(m.value));
+            if (lazy != nullptr) {
+                const std::size_t size = lazy->object->size();
+                for (std::size_t i = 0; i < size; ++i)
+                    if (!lazy->done()[i]) convert_json_member(lazy->object->begin()[i], depth);
             }
-            order_.resize(order_first);
-            members_.resize(first);
+            result = finish_object(first);
         }
         tables_.pop_back();
         return result;
@@ -506,6 +842,12 @@ public:
         running_ = nullptr;
         lua_sethook(L, nullptr, 0, 0);
         cap_ = SIZE_MAX;
+        // The output conversion still reads the lazy input; after it (on every path, even an
+        // exception), nothing in the state points into `input` any more.
+        struct ForgetLazyInput {
+            lua_State* L;
+            ~ForgetLazyInput() { forget_lazy_input(L); }
+        } forget{L};
 
         if (frame.ref != LUA_NOREF) {
             // The chunk's _ENV goes back to nil: the call's environment and input become garbage.
@@ -543,6 +885,7 @@ public:
             }
         }
         if (res.status != Status::ok) res.output = nullptr;
+        forget_lazy_input(L);
         lua_settop(L, top);
         if (refused_) reusable_ = false;  // the script caught a memory error: do not reuse
 
@@ -750,7 +1093,7 @@ private:
         lua_pushvalue(L, -2);
         lua_rawset(L, -3);
         lua_pushliteral(L, "input");
-        push_json(L, *frame->input, 0);
+        push_input(L, *frame->input);
         lua_rawset(L, -3);
         lua_rawgetp(L, LUA_REGISTRYINDEX, &kEnvMetaKey);
         lua_setmetatable(L, -2);
@@ -990,19 +1333,23 @@ private:
         return 1;
     }
 
-    // rawset that refuses the read-only library proxies (shared by every call of the state).
+    // rawset that refuses the read-only library proxies (shared by every call of the state). On
+    // a lazy input table, the JSON has no say on the key any more (as for an assignment).
     static int sandbox_rawset(lua_State* L) {
         luaL_checktype(L, 1, LUA_TTABLE);
         luaL_checkany(L, 2);
         luaL_checkany(L, 3);
+        lua_settop(L, 3);
         if (lua_getmetatable(L, 1)) {
             lua_pushliteral(L, "__sandbox_readonly");
             const bool readonly = lua_rawget(L, -2) != LUA_TNIL;
             lua_pop(L, 2);
             if (readonly) return luaL_error(L, "attempt to modify a read-only library table");
         }
-        lua_settop(L, 3);
+        LazySource* src = pending_source(L, 1);
+        const std::size_t i = src != nullptr ? pending_member(L, *src, 2) : kNoMember;
         lua_rawset(L, 1);
+        if (i != kNoMember) mark_done(*src, i);
         return 1;
     }
 
@@ -1075,8 +1422,8 @@ private:
         // The template every per-call environment reads through.
         lua_createtable(L, 0, 32);
         const int tpl = lua_gettop(L);
-        for (const char* name : {"assert", "error", "ipairs", "next", "pairs", "select", "tonumber", "tostring", "type",
-                                 "rawequal", "rawlen", "rawget", "getmetatable", "_VERSION"}) {
+        for (const char* name : {"assert", "error", "ipairs", "select", "tonumber", "tostring", "type", "rawequal",
+                                 "rawlen", "getmetatable", "_VERSION"}) {
             lua_getglobal(L, name);
             lua_setfield(L, tpl, name);
         }
@@ -1084,6 +1431,9 @@ private:
                                     {"xpcall", &State::sandbox_xpcall},
                                     {"setmetatable", &State::sandbox_setmetatable},
                                     {"rawset", &State::sandbox_rawset},
+                                    {"rawget", &sandbox_rawget},
+                                    {"next", &sandbox_next},
+                                    {"pairs", &sandbox_pairs},
                                     {"array", &State::sandbox_array},
                                     {nullptr, nullptr}};
         luaL_setfuncs(L, wrapped, 0);
@@ -1106,6 +1456,8 @@ private:
         lua_pushliteral(L, "json array");
         lua_setfield(L, -2, "__metatable");
         lua_rawsetp(L, LUA_REGISTRYINDEX, &kArrayMetaKey);
+
+        register_lazy_metatable(L);
 
         // Scripts never see the real global table; leave nothing in it anyway.
         lua_pushglobaltable(L);
