@@ -584,3 +584,41 @@ TEST_CASE("workflow: wait_for_event resumes the run with the matching event") {
     CHECK(str(run.at("status")) == "succeeded");
     CHECK(run.at("output") == json::value(7));
 }
+
+TEST_CASE("workflow: subworkflow runs a child run and takes its output; failures and fire-and-forget") {
+    TestServer srv;
+    Api api{srv};
+    auto child = api.create(R"j({"name":"child","tasks":[{"id":"s","type":"script","config":{"code":"if input.input.boom then error('child broke') end return {twice = input.input.n * 2}"}}]})j");
+    auto parent = api.create(R"({"name":"parent","tasks":[
+        {"id":"call","type":"subworkflow","config":{"workflow_id":")" + child + R"(","input":{"n":"{{ input.n }}","boom":"{{ input.boom }}"}}},
+        {"id":"use","type":"set","depends_on":["call"],"config":{"values":"{{ tasks.call.output.output.twice }}"}}]})");
+    auto run = api.wait(api.start(parent, R"({"n":21,"boom":false})"));
+    INFO(json::serialize(run));
+    CHECK(str(run.at("status")) == "succeeded");
+    CHECK(run.at("output") == json::value(42));
+    std::string child_run(task(run, "call").at("output").at("run_id").as_string());
+    CHECK(str(api.run(child_run).at("trigger")) == "subworkflow");
+
+    auto failed = api.wait(api.start(parent, R"({"n":1,"boom":true})"));
+    CHECK(str(failed.at("status")) == "failed");
+    CHECK(str(task(failed, "call").at("error")).find("child broke") != std::string::npos);
+
+    auto fire = api.create(R"({"name":"fire","tasks":[{"id":"go","type":"subworkflow","config":{"workflow_id":")" + child +
+                           R"(","input":{"n":2},"wait":false}}]})");
+    auto f = api.wait(api.start(fire));
+    CHECK(str(f.at("status")) == "succeeded");
+    auto started = std::string(task(f, "go").at("output").at("run_id").as_string());
+    CHECK(str(api.wait(started).at("status")) == "succeeded");
+
+    auto missing = api.create(R"({"name":"m","tasks":[{"id":"go","type":"subworkflow","config":{"workflow_id":"nope"}}]})");
+    auto m = api.wait(api.start(missing));
+    CHECK(str(m.at("status")) == "failed");
+    CHECK(str(task(m, "go").at("error")).find("no workflow nope") != std::string::npos);
+
+    auto self_id = api.create(R"({"name":"self","tasks":[{"id":"a","type":"set","config":{"values":1}}]})");
+    auto put = api.call("PUT", "/api/v1/workflows/" + self_id,
+                        R"({"name":"self","tasks":[{"id":"again","type":"subworkflow","config":{"workflow_id":")" + self_id + R"("}}]})");
+    REQUIRE(put.status == 200);
+    auto deep = api.wait(api.start(self_id), 30000);
+    CHECK(str(deep.at("status")) == "failed");  // nesting is capped
+}

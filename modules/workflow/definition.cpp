@@ -62,6 +62,14 @@ const json::value& wait_schema() {
       "additionalProperties":false})j");
     return s;
 }
+const json::value& subworkflow_schema() {
+    static const json::value s = parse_schema(R"j({"type":"object","required":["workflow_id"],
+      "properties":{"workflow_id":{"type":"string","minLength":1,"description":"The workflow to run (its current version)"},
+                    "input":{"description":"The child run's input (templated); default {}"},
+                    "wait":{"type":"boolean","description":"Wait for the child run and take its output (default true); false: start it and go on"}},
+      "additionalProperties":false})j");
+    return s;
+}
 const json::value& map_schema() {
     static const json::value s = parse_schema(R"j({"type":"object","required":["items","task"],
       "properties":{"items":{"description":"The list to fan out over: an array or a {{ }} expression giving one"},
@@ -322,7 +330,8 @@ void compile_config(Ctx& c, TaskDef& t, const std::string& base, bool inner) {
 }  // namespace
 
 bool is_builtin_type(std::string_view type) {
-    return type == "delay" || type == "map" || type == "respond" || type == "approval" || type == "wait_for_event";
+    return type == "delay" || type == "map" || type == "respond" || type == "approval" || type == "wait_for_event" ||
+           type == "subworkflow";
 }
 
 json::value builtin_schema(std::string_view type) {
@@ -331,6 +340,7 @@ json::value builtin_schema(std::string_view type) {
     if (type == "respond") return respond_schema();
     if (type == "approval") return approval_schema();
     if (type == "wait_for_event") return wait_schema();
+    if (type == "subworkflow") return subworkflow_schema();
     return nullptr;
 }
 
@@ -340,7 +350,9 @@ Expr parse_condition_text(std::string_view text) {
     return Expr::parse(*t);
 }
 
-std::vector<std::string> builtin_type_names() { return {"approval", "delay", "map", "respond", "wait_for_event"}; }
+std::vector<std::string> builtin_type_names() {
+    return {"approval", "delay", "map", "respond", "subworkflow", "wait_for_event"};
+}
 
 json::object stored_document(const json::object& submitted) {
     json::object o = submitted;

@@ -167,7 +167,7 @@ struct TaskState {
     std::string agent;
     long long started_at = 0, finished_at = 0, due_at = 0;
     std::uint64_t token = 0;
-    bool committing = false;
+    int committing = 0;  // writes of this task in flight (a task can have two: waiting, then done)
     bool has_row = false;
     std::shared_ptr<asio::steady_timer> timer;
 };
@@ -183,6 +183,7 @@ struct Run : std::enable_shared_from_this<Run> {
     std::string trigger_type;
     std::string trigger_json, input_json;
     std::optional<std::string> idempotency_key;
+    std::string parent_run_id, parent_task_id;
     long long created_at = 0, started_at = 0, finished_at = 0, deadline_at = 0, wake_at = 0;
     json::value output;
     std::string error;
@@ -268,6 +269,8 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     std::mutex versions_m;
     std::map<std::pair<std::string, int>, std::shared_ptr<const WorkflowVersion>> versions;
     std::atomic<int> loops_running{0};
+    Engine::CurrentLoader current_loader;
+    std::function<asio::awaitable<StartResult>(StartRequest)> start_child;
     long long last_renew = 0;
 
     Impl(Db& d, EventBus& b, asio::any_io_executor i, asio::any_io_executor bl, EngineOptions o, VersionLoader l)
@@ -345,6 +348,8 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         row.output = json::serialize(r.output);
         row.error = r.error;
         row.idempotency_key = r.idempotency_key;
+        row.parent_run_id = r.parent_run_id;
+        row.parent_task_id = r.parent_task_id;
         bool unowned = terminal(r.status) || r.released;
         row.owner = unowned ? std::string() : opt.instance_id;
         row.lease_until = unowned ? 0 : now_ms() + opt.lease_ms;
@@ -383,13 +388,13 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
             return;
         }
         r->tasks[k].has_row = true;
-        r->tasks[k].committing = true;
+        ++r->tasks[k].committing;
         ++r->pending_writes;
         auto self = shared_from_this();
         writer.put_task(task_row(*r, k), [self, r, k, then = std::move(then)](bool applied, const std::string&) {
             self->notify_async(r, [k, applied, then](Run& run) {
                 --run.pending_writes;
-                run.tasks[k].committing = false;
+                --run.tasks[k].committing;
                 then(run, applied);
             });
         });
@@ -548,7 +553,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
             if (t.committing || t.status == TS::running || t.status == TS::retrying) return;
             if (t.status == TS::waiting) {
                 const auto& type = r->def().tasks[k].type;
-                if (type != "approval" && type != "wait_for_event") return;
+                if (type != "approval" && type != "wait_for_event" && type != "subworkflow") return;
                 external = true;
             }
         }
@@ -634,6 +639,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
 
         if (td.type == "delay") return start_delay(r, k);
         if (td.type == "approval" || td.type == "wait_for_event") return start_wait(r, k);
+        if (td.type == "subworkflow") return start_subworkflow(r, k);
         if (td.type == "respond") return run_respond(r, k);
         if (td.type == "map") return start_map(r, k);
 
@@ -1078,6 +1084,155 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         co_return res;
     }
 
+    // ---- subworkflows -------------------------------------------------------------------------
+    // The child run is started with the idempotency key "sub:<run>:<task>:<attempt>" (so a
+    // restart never starts it twice, and the child is durable). With wait (default) the task
+    // waits like an approval: the child's end decides it, and a periodic check catches an end
+    // whose notice was lost.
+    void start_subworkflow(const RunPtr& r, int k) {
+        auto& ts = r->tasks[k];
+        const auto& cfg = ts.input.as_object();
+        auto* wid = cfg.if_contains("workflow_id");
+        if (!wid || !wid->is_string() || wid->as_string().empty()) {
+            fail_task(r, k, "subworkflow: workflow_id must evaluate to a workflow id", false);
+            return;
+        }
+        bool wait = true;
+        if (auto* w = cfg.if_contains("wait"); w && w->is_bool()) wait = w->as_bool();
+        int depth = 1;
+        const auto& trig = r->ctx.as_object().at("trigger");
+        if (trig.is_object())
+            if (auto* d = trig.as_object().if_contains("depth"); d && d->is_int64()) depth = static_cast<int>(d->as_int64()) + 1;
+        if (depth > 8) {
+            fail_task(r, k, "subworkflow: nested deeper than 8 levels", false);
+            return;
+        }
+        json::value input = json::object();
+        if (auto* in = cfg.if_contains("input"); in && !in->is_null()) input = *in;
+        if (wait) {
+            ts.status = TS::waiting;
+            r->status = RS::waiting;
+        }
+        promote(r);  // the parent must survive a restart to receive the child's end
+        ++r->in_flight;
+        std::string wf_id(wid->as_string());
+        std::string key = "sub:" + r->id + ":" + r->def().tasks[k].id + ":" + std::to_string(ts.attempts);
+        json::object trigger{{"type", "subworkflow"},
+                             {"parent_run_id", r->id},
+                             {"parent_task_id", r->def().tasks[k].id},
+                             {"depth", depth}};
+        std::uint64_t token = ts.token;
+        auto self = shared_from_this();
+        auto body = [self, r, k, token, wf_id, key, trigger, input, wait]() mutable -> asio::awaitable<void> {
+            std::string child_id, error;
+            std::string child_status;
+            try {
+                auto loader = self->current_loader;
+                auto q = [loader, wf_id](soci::session&) { return loader ? loader(wf_id) : nullptr; };
+                auto wf = co_await self->db.run(std::move(q));
+                if (!wf) {
+                    error = "subworkflow: there is no workflow " + wf_id;
+                } else {
+                    StartRequest req;
+                    req.wf = wf;
+                    req.input = std::move(input);
+                    req.trigger_type = "subworkflow";
+                    req.trigger = std::move(trigger);
+                    req.idempotency_key = key;
+                    bool exists = false;
+                    try {
+                        auto res = co_await self->start_child(std::move(req));
+                        child_id = res.id;
+                        child_status = res.status;
+                    } catch (const Error& e) {
+                        if (e.code() != ErrorCode::conflict) throw;
+                        exists = true;
+                    }
+                    if (exists) {
+                        // Started before (a restart re-launched the task): find that child.
+                        auto find = [wf_id, key](soci::session& s) {
+                            std::string id;
+                            soci::indicator ind = soci::i_null;
+                            s << "SELECT id FROM workflow_runs WHERE workflow_id = :w AND idempotency_key = :k", soci::into(id, ind),
+                                soci::use(wf_id), soci::use(key);
+                            return ind == soci::i_ok ? id : std::string();
+                        };
+                        child_id = co_await self->db.run(std::move(find));
+                        if (child_id.empty()) error = "subworkflow: the child run could not be started";
+                    }
+                }
+            } catch (const std::exception& e) {
+                error = std::string("subworkflow: ") + e.what();
+            }
+            self->notify(r, [self, r, k, token, child_id, child_status, error, wait](Run& run) {
+                --run.in_flight;
+                auto& t = run.tasks[k];
+                if (t.token != token || terminal(t.status)) return;
+                if (!error.empty()) {
+                    if (t.status == TS::waiting) t.status = TS::running;
+                    self->fail_task(r, k, error, false);
+                    return;
+                }
+                if (!wait) {
+                    self->finish_task(r, k, TS::succeeded, json::object{{"run_id", child_id}, {"status", child_status}}, {});
+                    return;
+                }
+                t.output = json::object{{"run_id", child_id}};
+                self->record_task(r, k, [self, k](Run& run2, bool) { self->publish_task(run2, k); });
+            });
+        };
+        asio::co_spawn(io, std::move(body), asio::detached);
+    }
+
+    // When a child run ends, its parent's waiting subworkflow task is decided.
+    void notify_parent(const Run& child) {
+        const auto& trig = child.ctx.as_object().at("trigger");
+        if (!trig.is_object()) return;
+        const auto& t = trig.as_object();
+        auto* type = t.if_contains("type");
+        auto* pr = t.if_contains("parent_run_id");
+        auto* pt = t.if_contains("parent_task_id");
+        if (!type || *type != "subworkflow" || !pr || !pr->is_string() || !pt || !pt->is_string()) return;
+        bool ok = child.status == RS::succeeded;
+        json::object out{{"run_id", child.id}, {"status", name(child.status)}, {"output", child.output}};
+        std::string error = ok ? "" : "subworkflow run " + child.id + " " + name(child.status) + ": " + child.error;
+        auto self = shared_from_this();
+        std::string parent(pr->as_string()), task(pt->as_string());
+        auto body = [self, parent, task, ok, out, error]() -> asio::awaitable<void> {
+            try {
+                co_await self->decide(parent, task, "subworkflow", ok, out, error);
+            } catch (const std::exception& e) {
+                log::warn("workflow", "run {}: subworkflow result not applied yet: {}", parent, e.what());
+            }
+        };
+        asio::co_spawn(io, std::move(body), asio::detached);
+    }
+
+    // Subworkflow tasks still waiting although their child has ended (a notice lost to a crash,
+    // or the parent was busy elsewhere): decide them now.
+    asio::awaitable<void> reconcile_subworkflows() {
+        auto q = [](soci::session& s) {
+            std::vector<std::tuple<std::string, std::string, std::string, std::string, std::string, std::string>> out;
+            soci::rowset<soci::row> rows =
+                s.prepare << "SELECT t.run_id, t.task_id, c.id, c.status, c.output, c.error FROM workflow_tasks t "
+                             "JOIN workflow_runs c ON c.parent_run_id = t.run_id AND c.parent_task_id = t.task_id "
+                             "WHERE t.status = 'waiting' AND t.type = 'subworkflow' "
+                             "AND c.status IN ('succeeded', 'failed', 'cancelled')";
+            for (const auto& row : rows)
+                out.emplace_back(row.get<std::string>(0), row.get<std::string>(1), row.get<std::string>(2),
+                                 row.get<std::string>(3), row_text(row, 4), row_text(row, 5));
+            return out;
+        };
+        auto rows = co_await db.run(std::move(q));
+        for (auto& [parent, task, child, status, output, error] : rows) {
+            boost::system::error_code ec;
+            auto out_v = json::parse(output, ec);
+            bool ok = status == "succeeded";
+            json::object out{{"run_id", child}, {"status", status}, {"output", ec ? json::value(nullptr) : out_v}};
+            co_await decide(parent, task, "subworkflow", ok, out, ok ? "" : "subworkflow run " + child + " " + status + ": " + error);
+        }
+    }
+
     void start_delay(const RunPtr& r, int k) {
         auto& ts = r->tasks[k];
         const auto& cfg = ts.input.as_object();
@@ -1317,6 +1472,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
                 }
             }
             ++runs_finished;
+            notify_parent(run);
             maybe_remove(r);
         });
     }
@@ -1484,6 +1640,14 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
                     arm_wake(r, static_cast<int>(k), ts.due_at, ts.token);
                 } else if (ts.status == TS::waiting && run.def().tasks[k].type == "delay") {
                     arm_wake(r, static_cast<int>(k), ts.due_at, ts.token);
+                } else if (ts.status == TS::waiting && run.def().tasks[k].type == "subworkflow") {
+                    bool has_child = ts.output.is_object() && ts.output.as_object().contains("run_id");
+                    if (!has_child) {
+                        // Crashed while starting the child: start it again (same attempt, same
+                        // idempotency key, so an already started child is found, not doubled).
+                        ++ts.token;
+                        start_subworkflow(r, static_cast<int>(k));
+                    }
                 } else if (ts.status == TS::waiting) {  // approval / wait_for_event
                     if (ts.due_at > 0) arm_wake(r, static_cast<int>(k), ts.due_at, ts.token);
                     if (run.def().tasks[k].type == "wait_for_event") register_wait(run.id, id, ts.input);
@@ -1557,6 +1721,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
                 co_await claim_round();
                 if (now_ms() >= next_waits) {
                     co_await refresh_waits();
+                    co_await reconcile_subworkflows();
                     next_waits = now_ms() + 2000;
                 }
                 if (db.backend() == DbBackend::sqlite && now_ms() >= next_checkpoint) {
@@ -1667,7 +1832,14 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
 
 Engine::Engine(Db& db, EventBus& bus, asio::any_io_executor io, asio::any_io_executor blocking, EngineOptions options,
                VersionLoader loader)
-    : impl_(std::make_shared<Impl>(db, bus, std::move(io), std::move(blocking), std::move(options), std::move(loader))) {}
+    : impl_(std::make_shared<Impl>(db, bus, std::move(io), std::move(blocking), std::move(options), std::move(loader))) {
+    impl_->start_child = [this](StartRequest req) -> asio::awaitable<StartResult> {
+        auto res = co_await start_run(std::move(req));
+        co_return res;
+    };
+}
+
+void Engine::set_current_loader(CurrentLoader loader) { impl_->current_loader = std::move(loader); }
 
 Engine::~Engine() {
     impl_->stopping = true;
@@ -1744,6 +1916,10 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
     r->trigger_type = req.trigger_type;
     r->idempotency_key = req.idempotency_key;
     r->responder = req.responder;
+    if (req.trigger_type == "subworkflow") {
+        if (auto* p = req.trigger.if_contains("parent_run_id"); p && p->is_string()) r->parent_run_id = std::string(p->as_string());
+        if (auto* p = req.trigger.if_contains("parent_task_id"); p && p->is_string()) r->parent_task_id = std::string(p->as_string());
+    }
     r->created_at = r->started_at = now_ms();
     if (def.timeout_ms > 0) r->deadline_at = r->created_at + def.timeout_ms;
     I.init_ctx(*r, req.input, req.trigger);

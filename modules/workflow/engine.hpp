@@ -89,10 +89,15 @@ public:
     /// `load_version` fetches a (workflow id, version) pair from the store (blocking; called on
     /// the blocking pool). Returns nullptr when absent.
     using VersionLoader = std::function<std::shared_ptr<const WorkflowVersion>(const std::string&, int)>;
+    /// The current version of a workflow (blocking), for subworkflow tasks; nullptr when absent.
+    using CurrentLoader = std::function<std::shared_ptr<const WorkflowVersion>(const std::string&)>;
 
     Engine(Db& db, EventBus& bus, boost::asio::any_io_executor io, boost::asio::any_io_executor blocking,
            EngineOptions options, VersionLoader loader);
     ~Engine();
+
+    /// Where subworkflow tasks find the workflow they start (set before start()).
+    void set_current_loader(CurrentLoader loader);
 
     /// Recovers unfinished runs and starts the lease and claim loops.
     void start();

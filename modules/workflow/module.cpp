@@ -45,6 +45,10 @@ public:
         sd.limits.memory_bytes = static_cast<std::size_t>(ctx.config.get_int("script_memory_mb")) << 20;
         add_builtin_types(types_, scripts_, sd, http_, ctx.bus);
         ctx.services.provide<TaskTypes>(&types_);
+        engine_.set_current_loader([this](const std::string& id) -> std::shared_ptr<const WorkflowVersion> {
+            auto rec = ctx_.db.with_session([&](soci::session& s) { return store_.get_workflow(s, id); });
+            return rec ? compile(rec->id, rec->version, rec->definition) : nullptr;
+        });
         ctx.ws.declare_topic("workflow", "runs.read");
     }
 
