@@ -622,3 +622,29 @@ TEST_CASE("workflow: subworkflow runs a child run and takes its output; failures
     auto deep = api.wait(api.start(self_id), 30000);
     CHECK(str(deep.at("status")) == "failed");  // nesting is capped
 }
+
+TEST_CASE("workflow: decompose turns a goal into subtasks from a template or a plan, validated") {
+    TestServer srv;
+    Api api{srv};
+    auto id = api.create(R"({"name":"decomp","tasks":[
+        {"id":"split","type":"decompose","config":{"goal":"{{ input.goal }}","tasks":[
+            {"id":"research","type":"set","config":{"values":"research {{ input.goal }}"}},
+            {"id":"write","type":"set","depends_on":["research"],"config":{"values":"{{ tasks.research.output }} then write"}}]}},
+        {"id":"planner","type":"set","config":{"values":[{"id":"p1","type":"set","config":{"values":"{{ input.goal }}!"}}]}},
+        {"id":"dyn","type":"decompose","depends_on":["planner"],"config":{"goal":"dynamic","plan":"{{ tasks.planner.output }}"}},
+        {"id":"bad_planner","type":"set","config":{"values":[{"id":"x","type":"nope"}]}},
+        {"id":"bad","type":"decompose","depends_on":["bad_planner"],"on_error":"continue","config":{"plan":"{{ tasks.bad_planner.output }}"}}]})");
+    auto run = api.wait(api.start(id, R"({"goal":"a report"})"));
+    INFO(json::serialize(run));
+    CHECK(str(run.at("status")) == "succeeded");
+    CHECK(task(run, "split").at("output").at("output") == "research a report then write");
+    // The planner (a set task) evaluated "{{ input.goal }}" in the parent already.
+    CHECK(task(run, "dyn").at("output").at("output") == "a report!");
+    CHECK(str(task(run, "bad").at("status")) == "failed");
+    CHECK(str(task(run, "bad").at("error")).find("unknown task type") != std::string::npos);
+    // A template with an error is refused when the workflow is saved, with a pointer into it.
+    auto bad = api.call("POST", "/api/v1/workflows/validate", R"({"name":"x","tasks":[
+        {"id":"d","type":"decompose","config":{"tasks":[{"id":"a","type":"set","config":{}}]}}]})");
+    CHECK(bad.status == 422);
+    CHECK(bad.body.find("/tasks/0/config/tasks/0/config/values") != std::string::npos);
+}

@@ -70,6 +70,14 @@ const json::value& subworkflow_schema() {
       "additionalProperties":false})j");
     return s;
 }
+const json::value& decompose_schema() {
+    static const json::value s = parse_schema(R"j({"type":"object",
+      "properties":{"goal":{"description":"What to achieve (templated); the subtasks see it as {{ input.goal }}"},
+                    "tasks":{"type":"array","minItems":1,"description":"A template: task definitions (same format as a workflow's tasks), validated when the workflow is saved"},
+                    "plan":{"type":"string","description":"Instead of tasks: an expression giving the task list at run time (e.g. a model task's output), validated against the same schema when it runs"}},
+      "additionalProperties":false})j");
+    return s;
+}
 const json::value& map_schema() {
     static const json::value s = parse_schema(R"j({"type":"object","required":["items","task"],
       "properties":{"items":{"description":"The list to fan out over: an array or a {{ }} expression giving one"},
@@ -286,6 +294,19 @@ void compile_config(Ctx& c, TaskDef& t, const std::string& base, bool inner) {
         }
         schema = builtin_schema(t.type);
         if (t.type == "map") raw.push_back("task");  // compiled separately, evaluated per item
+        if (t.type == "decompose") {
+            raw.push_back("tasks");  // the subtasks' expressions run in the child run
+            const auto* cfg = t.config.is_object() ? &t.config.as_object() : nullptr;
+            bool has_tasks = cfg && cfg->contains("tasks"), has_plan = cfg && cfg->contains("plan");
+            if (has_tasks == has_plan) c.err(base + "/config", "needs exactly one of \"tasks\" (a template) or \"plan\" (an expression)");
+            if (has_tasks && cfg->at("tasks").is_array()) {
+                json::object doc{{"name", "decompose"}, {"tasks", cfg->at("tasks")}};
+                std::vector<FieldError> inner;
+                parse_definition(doc, c.types, inner);
+                for (auto& e : inner)
+                    if (e.pointer.rfind("/tasks", 0) == 0) c.err(base + "/config" + e.pointer, e.message);
+            }
+        }
         if (t.type == "wait_for_event") {
             raw.push_back("filter");  // evaluated against the event when it arrives
             if (t.config.is_object())
@@ -331,7 +352,7 @@ void compile_config(Ctx& c, TaskDef& t, const std::string& base, bool inner) {
 
 bool is_builtin_type(std::string_view type) {
     return type == "delay" || type == "map" || type == "respond" || type == "approval" || type == "wait_for_event" ||
-           type == "subworkflow";
+           type == "subworkflow" || type == "decompose";
 }
 
 json::value builtin_schema(std::string_view type) {
@@ -341,6 +362,7 @@ json::value builtin_schema(std::string_view type) {
     if (type == "approval") return approval_schema();
     if (type == "wait_for_event") return wait_schema();
     if (type == "subworkflow") return subworkflow_schema();
+    if (type == "decompose") return decompose_schema();
     return nullptr;
 }
 
@@ -351,7 +373,7 @@ Expr parse_condition_text(std::string_view text) {
 }
 
 std::vector<std::string> builtin_type_names() {
-    return {"approval", "delay", "map", "respond", "subworkflow", "wait_for_event"};
+    return {"approval", "decompose", "delay", "map", "respond", "subworkflow", "wait_for_event"};
 }
 
 json::object stored_document(const json::object& submitted) {

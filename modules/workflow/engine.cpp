@@ -553,7 +553,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
             if (t.committing || t.status == TS::running || t.status == TS::retrying) return;
             if (t.status == TS::waiting) {
                 const auto& type = r->def().tasks[k].type;
-                if (type != "approval" && type != "wait_for_event" && type != "subworkflow") return;
+                if (type != "approval" && type != "wait_for_event" && type != "subworkflow" && type != "decompose") return;
                 external = true;
             }
         }
@@ -639,7 +639,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
 
         if (td.type == "delay") return start_delay(r, k);
         if (td.type == "approval" || td.type == "wait_for_event") return start_wait(r, k);
-        if (td.type == "subworkflow") return start_subworkflow(r, k);
+        if (td.type == "subworkflow" || td.type == "decompose") return start_subworkflow(r, k);
         if (td.type == "respond") return run_respond(r, k);
         if (td.type == "map") return start_map(r, k);
 
@@ -1031,7 +1031,10 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
             std::function<int(Run&)> fn = [self, r, task_id, type, ok, output, error](Run& run) -> int {
                 if (run.removed || terminal(run.status) || run.finishing) return 0;
                 int k = run.def().find(task_id);
-                if (k < 0 || run.tasks[k].status != TS::waiting || run.def().tasks[k].type != type) return 0;
+                if (k < 0) return 0;
+                const auto& tt = run.def().tasks[k].type;
+                bool type_ok = tt == type || (type == "subworkflow" && tt == "decompose");
+                if (run.tasks[k].status != TS::waiting || !type_ok) return 0;
                 run.released = false;
                 auto& t = run.tasks[k];
                 if (t.timer) {
@@ -1055,7 +1058,8 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         bool sqlite = db.backend() == DbBackend::sqlite;
         std::string status = ok ? "succeeded" : "failed";
         std::string out_text = json::serialize(output);
-        auto q = [run_id, task_id, type, status, out_text, error, now, sqlite](soci::session& s) -> int {
+        std::string type2 = type == "subworkflow" ? "decompose" : type;
+        auto q = [run_id, task_id, type, type2, status, out_text, error, now, sqlite](soci::session& s) -> int {
             WriteTransaction tx(s, sqlite);
             std::string run_status, owner;
             long long lease = 0;
@@ -1065,9 +1069,9 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
             if (!s.got_data() || run_status != "waiting") return 0;
             if (!owner.empty() && lease >= now) return 2;
             soci::statement st = (s.prepare << "UPDATE workflow_tasks SET status = :st, output = :o, error = :e, finished_at = :f, "
-                                               "due_at = 0 WHERE run_id = :r AND task_id = :t AND status = 'waiting' AND type = :ty",
+                                               "due_at = 0 WHERE run_id = :r AND task_id = :t AND status = 'waiting' AND type IN (:ty, :ty2)",
                                   soci::use(status), soci::use(out_text), soci::use(error), soci::use(now), soci::use(run_id),
-                                  soci::use(task_id), soci::use(type));
+                                  soci::use(task_id), soci::use(type), soci::use(type2));
             st.execute(true);
             if (st.get_affected_rows() == 0) return 0;
             s << "UPDATE workflow_runs SET status = 'queued', owner = '', lease_until = 0, wake_at = 0, updated_at = :u "
@@ -1091,31 +1095,60 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     // whose notice was lost.
     void start_subworkflow(const RunPtr& r, int k) {
         auto& ts = r->tasks[k];
+        const auto& td = r->def().tasks[k];
         const auto& cfg = ts.input.as_object();
-        auto* wid = cfg.if_contains("workflow_id");
-        if (!wid || !wid->is_string() || wid->as_string().empty()) {
-            fail_task(r, k, "subworkflow: workflow_id must evaluate to a workflow id", false);
-            return;
-        }
+        std::string wf_id;
         bool wait = true;
-        if (auto* w = cfg.if_contains("wait"); w && w->is_bool()) wait = w->as_bool();
+        json::value input = json::object();
+        std::shared_ptr<const WorkflowVersion> plan;  // decompose: the subtasks as a one-off workflow
+        std::string plan_text;
+        if (td.type == "decompose") {
+            json::value tasks;
+            if (auto* t = td.config.as_object().if_contains("tasks"); t && !t->is_null()) tasks = *t;
+            else if (auto* p = cfg.if_contains("plan"); p && !p->is_null()) tasks = *p;
+            json::object doc{{"name", r->def().name + " / " + td.id}, {"execution_data", "full"}, {"tasks", tasks}};
+            std::vector<FieldError> errors;
+            auto def = opt.types ? parse_definition(doc, *opt.types, errors) : nullptr;
+            if (!def) {
+                std::string why;
+                for (std::size_t i = 0; i < errors.size() && i < 5; ++i)
+                    why += (i ? "; " : "") + errors[i].pointer + " " + errors[i].message;
+                fail_task(r, k, "decompose: the plan is not a valid task list: " + why, false);
+                return;
+            }
+            wf_id = "decompose:" + r->id + ":" + td.id + ":" + std::to_string(ts.attempts);
+            auto v = std::make_shared<WorkflowVersion>();
+            v->id = wf_id;
+            v->version = 1;
+            v->def = def;
+            plan = v;
+            plan_text = json::serialize(doc);
+            json::object in{{"goal", cfg.contains("goal") ? cfg.at("goal") : json::value(nullptr)}};
+            input = std::move(in);
+        } else {
+            auto* wid = cfg.if_contains("workflow_id");
+            if (!wid || !wid->is_string() || wid->as_string().empty()) {
+                fail_task(r, k, "subworkflow: workflow_id must evaluate to a workflow id", false);
+                return;
+            }
+            wf_id = std::string(wid->as_string());
+            if (auto* w = cfg.if_contains("wait"); w && w->is_bool()) wait = w->as_bool();
+            if (auto* in = cfg.if_contains("input"); in && !in->is_null()) input = *in;
+        }
         int depth = 1;
         const auto& trig = r->ctx.as_object().at("trigger");
         if (trig.is_object())
             if (auto* d = trig.as_object().if_contains("depth"); d && d->is_int64()) depth = static_cast<int>(d->as_int64()) + 1;
         if (depth > 8) {
-            fail_task(r, k, "subworkflow: nested deeper than 8 levels", false);
+            fail_task(r, k, td.type + ": nested deeper than 8 levels", false);
             return;
         }
-        json::value input = json::object();
-        if (auto* in = cfg.if_contains("input"); in && !in->is_null()) input = *in;
         if (wait) {
             ts.status = TS::waiting;
             r->status = RS::waiting;
         }
         promote(r);  // the parent must survive a restart to receive the child's end
         ++r->in_flight;
-        std::string wf_id(wid->as_string());
         std::string key = "sub:" + r->id + ":" + r->def().tasks[k].id + ":" + std::to_string(ts.attempts);
         json::object trigger{{"type", "subworkflow"},
                              {"parent_run_id", r->id},
@@ -1123,13 +1156,27 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
                              {"depth", depth}};
         std::uint64_t token = ts.token;
         auto self = shared_from_this();
-        auto body = [self, r, k, token, wf_id, key, trigger, input, wait]() mutable -> asio::awaitable<void> {
+        auto body = [self, r, k, token, wf_id, key, trigger, input, wait, plan, plan_text]() mutable -> asio::awaitable<void> {
             std::string child_id, error;
             std::string child_status;
             try {
-                auto loader = self->current_loader;
-                auto q = [loader, wf_id](soci::session&) { return loader ? loader(wf_id) : nullptr; };
-                auto wf = co_await self->db.run(std::move(q));
+                std::shared_ptr<const WorkflowVersion> wf;
+                if (plan) {
+                    // The plan is stored as a workflow version first, so the child run can be
+                    // reloaded after a restart like any other.
+                    long long now = now_ms();
+                    auto store = [wf_id, plan_text, now](soci::session& s) {
+                        s << "INSERT INTO workflow_versions (workflow_id, version, definition, created_at) "
+                             "VALUES (:w, 1, :d, :c) ON CONFLICT (workflow_id, version) DO NOTHING",
+                            soci::use(wf_id), soci::use(plan_text), soci::use(now);
+                    };
+                    co_await self->db.run(std::move(store));
+                    wf = plan;
+                } else {
+                    auto loader = self->current_loader;
+                    auto q = [loader, wf_id](soci::session&) { return loader ? loader(wf_id) : nullptr; };
+                    wf = co_await self->db.run(std::move(q));
+                }
                 if (!wf) {
                     error = "subworkflow: there is no workflow " + wf_id;
                 } else {
@@ -1216,7 +1263,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
             soci::rowset<soci::row> rows =
                 s.prepare << "SELECT t.run_id, t.task_id, c.id, c.status, c.output, c.error FROM workflow_tasks t "
                              "JOIN workflow_runs c ON c.parent_run_id = t.run_id AND c.parent_task_id = t.task_id "
-                             "WHERE t.status = 'waiting' AND t.type = 'subworkflow' "
+                             "WHERE t.status = 'waiting' AND t.type IN ('subworkflow', 'decompose') "
                              "AND c.status IN ('succeeded', 'failed', 'cancelled')";
             for (const auto& row : rows)
                 out.emplace_back(row.get<std::string>(0), row.get<std::string>(1), row.get<std::string>(2),
@@ -1640,7 +1687,8 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
                     arm_wake(r, static_cast<int>(k), ts.due_at, ts.token);
                 } else if (ts.status == TS::waiting && run.def().tasks[k].type == "delay") {
                     arm_wake(r, static_cast<int>(k), ts.due_at, ts.token);
-                } else if (ts.status == TS::waiting && run.def().tasks[k].type == "subworkflow") {
+                } else if (ts.status == TS::waiting &&
+                           (run.def().tasks[k].type == "subworkflow" || run.def().tasks[k].type == "decompose")) {
                     bool has_child = ts.output.is_object() && ts.output.as_object().contains("run_id");
                     if (!has_child) {
                         // Crashed while starting the child: start it again (same attempt, same

@@ -76,6 +76,7 @@ struct EngineOptions {
     std::size_t claim_batch = 32;
     std::size_t max_active_runs = 10000;   ///< per instance; more stay queued for other instances
     bool sqlite_single_instance = true;    ///< SQLite: runs owned by earlier processes are reclaimed at start
+    const TaskTypes* types = nullptr;      ///< to validate decompose plans
 };
 
 struct EngineStats {

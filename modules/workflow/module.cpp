@@ -27,7 +27,7 @@ public:
           store_(ctx.db.backend() == DbBackend::sqlite),
           scripts_(8),
           http_(ctx.io, outbound_policy(ctx.config)),
-          engine_(ctx.db, ctx.bus, ctx.io, ctx.blocking, engine_options(ctx), [this](const std::string& id, int v) {
+          engine_(ctx.db, ctx.bus, ctx.io, ctx.blocking, engine_options(ctx, &types_), [this](const std::string& id, int v) {
               return load_version(id, v);
           }),
           triggers_(ctx.db, store_, ctx.bus, engine_,
@@ -81,8 +81,9 @@ private:
         p.max_response_bytes = static_cast<std::size_t>(c.get_int("http_max_response_mb")) << 20;
         return p;
     }
-    static EngineOptions engine_options(ModuleContext& ctx) {
+    static EngineOptions engine_options(ModuleContext& ctx, const TaskTypes* types) {
         EngineOptions o;
+        o.types = types;
         o.instance_id = ctx.app.instance_id;
         o.lease_ms = ctx.config.get_int("lease_ms");
         o.poll_ms = ctx.config.get_int("poll_ms");

@@ -1,7 +1,8 @@
 // The `script` task's Lua 5.4 sandbox (design C' of bench/lua_sandbox_bench.cpp): pooled, reused
 // lua_States, a fresh environment table per call, an allocator cap, a count + call hook that
-// charges the instruction budget and checks the clocks, and the budget-aware C functions of
-// budgeted.cpp. See lua_sandbox.hpp for the interface.
+// charges the instruction budget and checks the clocks, the budget-aware C functions of
+// budgeted.cpp, and an `input` converted lazily (see "Lazy input" below). See lua_sandbox.hpp for
+// the interface.
 //
 // Lua errors are longjmps (liblua5.4 is C). Every function Lua calls (protected_call, the
 // wrappers, the hook) keeps only trivially destructible objects in its frame, so an error never
@@ -389,6 +390,9 @@ int lazy_index(lua_State* L) {
 // __newindex (t, k, v): only called for a key t does not hold. From now on the JSON has no say
 // on k (v may be nil: k is removed).
 int lazy_newindex(lua_State* L) {
+    const int kt = lua_type(L, 2);
+    if (kt == LUA_TNIL || (kt == LUA_TNUMBER && std::isnan(lua_tonumber(L, 2))))  // with the script's line, as Lua says it
+        return luaL_error(L, kt == LUA_TNIL ? "table index is nil" : "table index is NaN");
     LazySource* src = lazy_source(L, 1);
     const std::size_t i = src != nullptr ? pending_member(L, *src, 2) : kNoMember;
     lua_settop(L, 3);
@@ -440,7 +444,10 @@ int sandbox_rawget(lua_State* L) {
     lua_settop(L, 2);
     if (LazySource* src = pending_source(L, 1)) {
         const std::size_t i = pending_member(L, *src, 2);
-        if (i != kNoMember) return (materialize(L, 1, *src, i, 2), 1);
+        if (i != kNoMember) {
+            materialize(L, 1, *src, i, 2);
+            return 1;
+        }
     }
     lua_rawget(L, 1);
     return 1;
@@ -842,8 +849,8 @@ public:
         running_ = nullptr;
         lua_sethook(L, nullptr, 0, 0);
         cap_ = SIZE_MAX;
-        // The output conversion still reads the lazy input; after it (on every path, even an
-        // exception), nothing in the state points into `input` any more.
+        // The output conversion still reads the lazy input. Right after it (and, should anything
+        // throw before, when leaving), nothing in the state points into `input` any more.
         struct ForgetLazyInput {
             lua_State* L;
             ~ForgetLazyInput() { forget_lazy_input(L); }

@@ -22,6 +22,16 @@
 //    its members sorted by key. Non-string keys of a non-sequence, functions, coroutines, NaN,
 //    infinities, strings that are not UTF-8, cycles, and nesting beyond 100 levels give
 //    bad_output, with the path (e.g. "output.items[2].f: a function value ...").
+//  - `input` is converted lazily: when it is an object, `input`, its object members (input.trigger,
+//    input.tasks, input.run, ...) and each input.tasks.<id> are tables filled member by member on
+//    first read (deeper values are converted whole when their parent member is read). A script sees
+//    the same values as with a full conversion: reads, assignments (including `t.k = nil`, which
+//    removes k), pairs, next, rawget and rawset all see the whole table, and returning any of these
+//    tables gives its full JSON. What differs: these tables have a protected metatable
+//    (getmetatable(t) == "json input"; setmetatable and array() on them fail), and an input
+//    member that is never read is never converted, so it costs no time or memory (a member too
+//    big for the memory limit fails only when read; returned unread, the output size limit
+//    applies). Nothing of the input outlives the call.
 //  - Every call gets a fresh environment: globals set by one call are not seen by the next;
 //    math.randomseed affects only the call that makes it.
 #include <boost/json/value.hpp>
