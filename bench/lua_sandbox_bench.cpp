@@ -9,11 +9,13 @@
 //       an allocator cap, an instruction-count hook (lua_sethook LUA_MASKCOUNT) that also checks
 //       the wall clock. Lua's own string.find/match/gmatch/gsub, string.rep and table.move.
 //   C'  C, with the C functions that can run unbounded without executing a Lua instruction (so
-//       without ever reaching the hook) replaced by budget-aware versions written here: a Lua
-//       pattern matcher with a step counter (find/match/gmatch/gsub, and a linear plain find),
-//       string.rep and table.move; and the hook also fires on calls (LUA_MASKCALL) to look at the
-//       clock, so a loop of expensive-but-bounded C calls (table.sort) cannot run ~250 of them
-//       between two count events.
+//       without ever reaching the hook) replaced by budget-aware versions: a Lua pattern matcher
+//       with a step counter (find/match/gmatch/gsub, and a linear plain find), string.rep and
+//       table.move; and the hook also fires on calls (LUA_MASKCALL) to look at the clock, so a
+//       loop of expensive-but-bounded C calls (table.sort) cannot run ~250 of them between two
+//       count events. C' is the shipped sandbox: this bench runs the product library
+//       (arclight_lua_sandbox: ScriptRunner in modules/workflow/sandbox/, one runner shared by the
+//       client threads), so it measures exactly what the `script` task runs.
 //   A   a pool of worker processes (fork + exec of this binary, socketpair, length-prefixed JSON;
 //       the worker sets RLIMIT_AS and re-arms RLIMIT_CPU per request and runs the C sandbox; the
 //       supervisor SIGKILLs a worker that misses its wall-clock timeout and starts a new one):
@@ -23,9 +25,13 @@
 // Usage: bench_lua_sandbox [--seconds S] [--rounds R] [--quick] [--pattern-n N]
 //                          [--unbounded-timeout S] [--demo-cap S] [--no-bench] [--no-demos]
 //                          [--pin] [--filter LABEL-SUBSTRING]
-//        bench_lua_sandbox --eval[-budgeted] SCRIPT     one script in the C (C') sandbox, timed
-//        bench_lua_sandbox --selftest [CASES [SEED]]   differential test: budgeted matcher vs Lua's
+//        bench_lua_sandbox --eval[-budgeted] SCRIPT     one script in the C (C': ScriptRunner) sandbox, timed
+//        bench_lua_sandbox --selftest [CASES [SEED]]   differential test: the shipped budgeted
+//                                                       functions (sandbox/budgeted.cpp) vs Lua's
 //        (bench_lua_sandbox --worker FD ...     is how the supervisor starts a worker)
+
+#include "modules/workflow/sandbox/budgeted.hpp"
+#include "modules/workflow/sandbox/lua_sandbox.hpp"
 
 #include <boost/json.hpp>
 #include <lua.hpp>
@@ -55,6 +61,7 @@
 #include <fstream>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -64,6 +71,7 @@
 #include <vector>
 
 namespace json = boost::json;
+namespace sb = arclight::workflow::sandbox;
 
 namespace {
 
@@ -89,17 +97,32 @@ std::int64_t process_cpu_ns(pid_t pid) {
 }
 
 // ------------------------------------------------------------------------------------------------
-// The sandbox (designs C and C'; also what runs inside a worker process for A and B)
+// The sandbox of design C (also what runs inside a worker process for A and B). C' is the product,
+// sb::ScriptRunner; this one shares its defences (read-only libraries, locked string metatable, no
+// __gc, limit errors pcall cannot catch) but keeps Lua's own C functions and checks the clock only
+// at count events.
 // ------------------------------------------------------------------------------------------------
 
 struct Limits {
     std::size_t memory_bytes = 16u << 20;     // live Lua memory a call may add; 0 = no cap
     std::uint64_t instructions = 100'000'000; // VM instructions (+ budgeted C-function steps)
     std::int64_t wall_ns = 500'000'000;       // wall-clock limit of one call
-    bool budgeted_c_functions = false;        // C': budget-aware find/match/gmatch/gsub/rep/move
-    bool check_on_call = false;               // C': the hook also checks the clock on every call
+    bool budgeted_c_functions = false;        // the shipped budget-aware find/match/gmatch/gsub/rep/move
+                                              // (sandbox/budgeted.cpp): --selftest, and workers with --budgeted
     bool expose_builtins = false;             // --selftest only: keep Lua's versions as builtin_*
 };
+
+// C' runs the product with the same budget: 16 MiB, 100 M instructions, and the clocks at
+// 400 ms CPU / 500 ms wall (CPU below wall, as in the product's defaults, so the CPU clock is used).
+sb::ScriptLimits product_limits() {
+    sb::ScriptLimits l;
+    l.max_instructions = 100'000'000;
+    l.cpu_ms = 400;
+    l.wall_ms = 500;
+    l.memory_bytes = 16u << 20;
+    l.max_output_bytes = 16u << 20;
+    return l;
+}
 
 constexpr int kHookEvery = 1000;  // the count hook fires every kHookEvery VM instructions
 
@@ -114,14 +137,13 @@ struct StringHash {
 
 void push_json(lua_State* L, const json::value& v, int depth);
 json::value to_json(lua_State* L, int idx, int depth, std::size_t& values, std::size_t& bytes);
-void install_budgeted(lua_State* L, int string_lib, int table_lib, bool keep_builtins);
 
-class Sandbox {
+class Sandbox final : public sb::budgeted::Meter {
 public:
     explicit Sandbox(const Limits& limits) : limits_(limits) {
         L_ = lua_newstate(&Sandbox::allocate, this);
         if (L_ == nullptr) throw std::runtime_error("lua_newstate failed");
-        *static_cast<Sandbox**>(lua_getextraspace(L_)) = this;
+        sb::budgeted::set_meter(L_, this);
         lua_pushcfunction(L_, &Sandbox::setup);
         if (lua_pcall(L_, 0, 0, 0) != LUA_OK) {
             std::string msg = lua_type(L_, -1) == LUA_TSTRING ? lua_tostring(L_, -1) : "?";
@@ -176,13 +198,13 @@ public:
         return ok;
     }
 
-    static Sandbox* from(lua_State* L) { return *static_cast<Sandbox**>(lua_getextraspace(L)); }
+    static Sandbox* from(lua_State* L) { return static_cast<Sandbox*>(sb::budgeted::meter(L)); }
     bool tripped() const { return tripped_ != nullptr; }
     std::size_t memory_in_use() const { return used_; }
 
     // Charges `units` of work (VM instructions, or steps of a budgeted C function) to the current
     // call; raises the limit error once the call's instruction or wall-clock budget is spent.
-    void charge(lua_State* L, std::uint64_t units) {
+    void charge(lua_State* L, std::uint64_t units) override {
         charged_ += units;
         if (tripped_ == nullptr) {
             if (charged_ > limits_.instructions) {
@@ -236,19 +258,10 @@ private:
         return p;
     }
 
-    int hook_mask() const { return LUA_MASKCOUNT | (limits_.check_on_call ? LUA_MASKCALL : 0); }
+    static int hook_mask() { return LUA_MASKCOUNT; }
 
-    // Count events charge kHookEvery instructions. Call events (C' only) just look at the clock:
-    // a loop of expensive C calls (table.sort of a 500k-element table, ~100 ms, every fourth
-    // instruction) would otherwise run ~250 of them between two count events.
-    static void hook(lua_State* L, lua_Debug* ar) {
-        Sandbox* self = from(L);
-        if (ar->event == LUA_HOOKCOUNT) {
-            self->charge(L, kHookEvery);
-        } else if (self->tripped_ != nullptr || mono_ns() > self->deadline_ns_) {
-            self->charge(L, 0);
-        }
-    }
+    // Count events charge kHookEvery instructions (and look at the clock).
+    static void hook(lua_State* L, lua_Debug*) { from(L)->charge(L, kHookEvery); }
 
     // Runs in protected mode: only trivially destructible C++ objects live in these frames, so a
     // Lua error (a longjmp) never skips a destructor.
@@ -364,7 +377,7 @@ private:
         luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 0);   // 4
         lua_pushnil(L);
         lua_setfield(L, 1, "dump");
-        if (self->limits_.budgeted_c_functions) install_budgeted(L, 1, 2, self->limits_.expose_builtins);
+        if (self->limits_.budgeted_c_functions) sb::budgeted::install(L, 1, 2, self->limits_.expose_builtins);
 
         // The string metatable (its __index is the real string table) is out of the scripts' reach.
         lua_pushliteral(L, "");
@@ -561,597 +574,6 @@ json::value to_json(lua_State* L, int idx, int depth, std::size_t& values, std::
         lua_pop(L, 1);
     }
     return obj;
-}
-
-// ------------------------------------------------------------------------------------------------
-// C': budget-aware replacements for the C functions that can run unbounded without executing a
-// Lua instruction. Written from the Lua 5.4 reference manual (§6.4.1 patterns, §6.4 string.find,
-// match, gmatch, gsub, rep, §6.6 table.move). Every step is charged to the call's instruction
-// budget through Sandbox::charge, which also checks the wall clock.
-//
-// Lua errors are longjmps: the matcher's frames hold only trivially destructible objects.
-// ------------------------------------------------------------------------------------------------
-
-namespace budgeted {
-
-constexpr int kMaxCaptures = 32;
-constexpr int kMaxDepth = 200;  // recursion limit of the matcher ("pattern too complex")
-constexpr std::ptrdiff_t kCapOpen = -1;
-constexpr std::ptrdiff_t kCapPosition = -2;
-constexpr char kEsc = '%';
-constexpr unsigned kChargeEvery = 1024;
-
-inline int uc(char c) { return static_cast<unsigned char>(c); }
-
-struct Matcher {
-    lua_State* L;
-    Sandbox* sb;
-    const char* s_begin;
-    const char* s_end;
-    const char* p_end;
-    int depth;
-    int level;  // captures opened so far
-    unsigned pending;
-    struct {
-        const char* start;
-        std::ptrdiff_t len;  // or kCapOpen / kCapPosition
-    } cap[kMaxCaptures];
-};
-
-// One unit per matcher step; work proportional to a length (scanning a set, comparing a
-// back-reference) is charged one unit per 16 bytes on top, so no step hides a long loop.
-inline void step(Matcher& m, std::size_t units = 1) {
-    if (units >= kChargeEvery) {
-        m.sb->charge(m.L, units);
-        return;
-    }
-    m.pending += static_cast<unsigned>(units);
-    if (m.pending >= kChargeEvery) {
-        const unsigned n = m.pending;
-        m.pending = 0;
-        m.sb->charge(m.L, n);
-    }
-}
-inline void flush(Matcher& m) {
-    const unsigned n = m.pending;
-    m.pending = 0;
-    m.sb->charge(m.L, n);
-}
-
-void prepare(Matcher& m, lua_State* L, const char* s, std::size_t ls, const char* p, std::size_t lp) {
-    m.L = L;
-    m.sb = Sandbox::from(L);
-    m.s_begin = s;
-    m.s_end = s + ls;
-    m.p_end = p + lp;
-    m.depth = 0;
-    m.level = 0;
-    m.pending = 0;
-}
-
-bool class_matches(int c, int cl) {
-    bool r = false;
-    switch (std::tolower(cl)) {
-    case 'a': r = std::isalpha(c) != 0; break;
-    case 'c': r = std::iscntrl(c) != 0; break;
-    case 'd': r = std::isdigit(c) != 0; break;
-    case 'g': r = std::isgraph(c) != 0; break;
-    case 'l': r = std::islower(c) != 0; break;
-    case 'p': r = std::ispunct(c) != 0; break;
-    case 's': r = std::isspace(c) != 0; break;
-    case 'u': r = std::isupper(c) != 0; break;
-    case 'w': r = std::isalnum(c) != 0; break;
-    case 'x': r = std::isxdigit(c) != 0; break;
-    case 'z': r = c == 0; break;  // deprecated since 5.2 and gone from the manual, but Lua 5.4 still has it
-    default: return cl == c;  // %x with x not a class letter: x itself
-    }
-    return std::isupper(cl) ? !r : r;
-}
-
-// A set: `open` points at '[', `close` at its ']'.
-bool set_matches(int c, const char* open, const char* close) {
-    const char* p = open + 1;
-    bool positive = true;
-    if (*p == '^') {
-        positive = false;
-        ++p;
-    }
-    for (; p < close; ++p) {
-        if (*p == kEsc) {
-            ++p;
-            if (class_matches(c, uc(*p))) return positive;
-        } else if (p + 2 < close && p[1] == '-') {
-            if (uc(p[0]) <= c && c <= uc(p[2])) return positive;
-            p += 2;
-        } else if (uc(*p) == c) {
-            return positive;
-        }
-    }
-    return !positive;
-}
-
-// The end of the single-character class starting at p.
-const char* class_end(Matcher& m, const char* p) {
-    const char* start = p;
-    const char c = *p++;
-    if (c == kEsc) {
-        if (p >= m.p_end) luaL_error(m.L, "malformed pattern (ends with '%%')");
-        return p + 1;
-    }
-    if (c == '[') {
-        if (p < m.p_end && *p == '^') ++p;
-        for (;;) {  // the first character of a set is never its end, so "[]]" is a set of ']'
-            if (p >= m.p_end) luaL_error(m.L, "malformed pattern (missing ']')");
-            const char d = *p++;
-            if (d == kEsc) {
-                if (p >= m.p_end) luaL_error(m.L, "malformed pattern (missing ']')");
-                ++p;
-            }
-            if (p < m.p_end && *p == ']') {
-                step(m, static_cast<std::size_t>(p - start) / 16);
-                return p + 1;
-            }
-        }
-    }
-    return p;
-}
-
-bool single_matches(Matcher& m, const char* s, const char* p, const char* ep) {
-    if (s >= m.s_end) return false;
-    const int c = uc(*s);
-    switch (*p) {
-    case '.': return true;
-    case kEsc: return class_matches(c, uc(p[1]));
-    case '[':
-        step(m, static_cast<std::size_t>(ep - p) / 16);
-        return set_matches(c, p, ep - 1);
-    default: return uc(*p) == c;
-    }
-}
-
-const char* match(Matcher& m, const char* s, const char* p);
-
-const char* greedy(Matcher& m, const char* s, const char* p, const char* ep) {
-    std::ptrdiff_t i = 0;
-    while (single_matches(m, s + i, p, ep)) {
-        ++i;
-        step(m);
-    }
-    for (; i >= 0; --i) {
-        if (const char* r = match(m, s + i, ep + 1)) return r;
-    }
-    return nullptr;
-}
-
-const char* lazy(Matcher& m, const char* s, const char* p, const char* ep) {
-    for (;;) {
-        if (const char* r = match(m, s, ep + 1)) return r;
-        if (!single_matches(m, s, p, ep)) return nullptr;
-        ++s;
-    }
-}
-
-const char* open_capture(Matcher& m, const char* s, const char* p, std::ptrdiff_t what) {
-    if (m.level >= kMaxCaptures) luaL_error(m.L, "too many captures");
-    m.cap[m.level].start = s;
-    m.cap[m.level].len = what;
-    ++m.level;
-    const char* r = match(m, s, p);
-    if (r == nullptr) --m.level;
-    return r;
-}
-
-const char* close_capture(Matcher& m, const char* s, const char* p) {
-    int l = m.level - 1;
-    while (l >= 0 && m.cap[l].len != kCapOpen) --l;
-    if (l < 0) luaL_error(m.L, "invalid pattern capture");
-    m.cap[l].len = s - m.cap[l].start;
-    const char* r = match(m, s, p);
-    if (r == nullptr) m.cap[l].len = kCapOpen;
-    return r;
-}
-
-const char* balanced(Matcher& m, const char* s, const char* p) {
-    if (p + 1 >= m.p_end) luaL_error(m.L, "malformed pattern (missing arguments to '%%b')");
-    if (s >= m.s_end || *s != p[0]) return nullptr;
-    const char open = p[0], close = p[1];
-    int depth = 1;
-    while (++s < m.s_end) {
-        step(m);
-        if (*s == close) {
-            if (--depth == 0) return s + 1;
-        } else if (*s == open) {
-            ++depth;
-        }
-    }
-    return nullptr;
-}
-
-// The body of match(): items that consume exactly one pattern element and continue loop here;
-// alternatives (quantifiers, captures) recurse.
-const char* match_items(Matcher& m, const char* s, const char* p) {
-    for (;;) {
-        step(m);
-        if (p >= m.p_end) return s;
-        switch (*p) {
-        case '(':
-            if (p + 1 < m.p_end && p[1] == ')') return open_capture(m, s, p + 2, kCapPosition);
-            return open_capture(m, s, p + 1, kCapOpen);
-        case ')': return close_capture(m, s, p + 1);
-        case '$':
-            if (p + 1 == m.p_end) return s == m.s_end ? s : nullptr;
-            break;  // a '$' elsewhere is an ordinary character
-        case kEsc:
-            if (p + 1 < m.p_end) {
-                const char x = p[1];
-                if (x == 'b') {
-                    s = balanced(m, s, p + 2);
-                    if (s == nullptr) return nullptr;
-                    p += 4;
-                    continue;
-                }
-                if (x == 'f') {
-                    p += 2;
-                    if (p >= m.p_end || *p != '[') luaL_error(m.L, "missing '[' after '%%f' in pattern");
-                    const char* ep = class_end(m, p);
-                    const int prev = s == m.s_begin ? 0 : uc(s[-1]);
-                    const int cur = s < m.s_end ? uc(*s) : 0;
-                    step(m, static_cast<std::size_t>(ep - p) / 8);
-                    if (set_matches(prev, p, ep - 1) || !set_matches(cur, p, ep - 1)) return nullptr;
-                    p = ep;
-                    continue;
-                }
-                if (std::isdigit(uc(x))) {  // back-reference %1..%9
-                    const int l = x - '1';
-                    if (l < 0 || l >= m.level || m.cap[l].len == kCapOpen)
-                        luaL_error(m.L, "invalid capture index %%%d", l + 1);
-                    const std::ptrdiff_t len = m.cap[l].len;
-                    if (len > 0) step(m, static_cast<std::size_t>(len) / 16);
-                    if (len < 0 || m.s_end - s < len || std::memcmp(m.cap[l].start, s, len) != 0)
-                        return nullptr;
-                    s += len;
-                    p += 2;
-                    continue;
-                }
-            }
-            break;
-        default: break;
-        }
-        // One character class, perhaps with a quantifier.
-        const char* ep = class_end(m, p);
-        const bool hit = single_matches(m, s, p, ep);
-        const char q = ep < m.p_end ? *ep : '\0';
-        if (q == '?') {
-            if (hit) {
-                if (const char* r = match(m, s + 1, ep + 1)) return r;
-            }
-            p = ep + 1;
-            continue;
-        }
-        if (q == '+') return hit ? greedy(m, s + 1, p, ep) : nullptr;
-        if (q == '*') return greedy(m, s, p, ep);
-        if (q == '-') return lazy(m, s, p, ep);
-        if (!hit) return nullptr;
-        ++s;
-        p = ep;
-    }
-}
-
-const char* match(Matcher& m, const char* s, const char* p) {
-    if (++m.depth > kMaxDepth) luaL_error(m.L, "pattern too complex");
-    const char* r = match_items(m, s, p);
-    --m.depth;
-    return r;
-}
-
-void push_capture(Matcher& m, int i, const char* s, const char* e) {
-    if (i >= m.level) {
-        if (i != 0) luaL_error(m.L, "invalid capture index %%%d", i + 1);
-        lua_pushlstring(m.L, s, static_cast<std::size_t>(e - s));  // no captures: the whole match
-        return;
-    }
-    const std::ptrdiff_t len = m.cap[i].len;
-    if (len == kCapOpen) luaL_error(m.L, "unfinished capture");
-    if (len == kCapPosition)
-        lua_pushinteger(m.L, m.cap[i].start - m.s_begin + 1);
-    else
-        lua_pushlstring(m.L, m.cap[i].start, static_cast<std::size_t>(len));
-}
-
-// s == nullptr: only the explicit captures (string.find).
-int push_captures(Matcher& m, const char* s, const char* e) {
-    const int n = (m.level == 0 && s != nullptr) ? 1 : m.level;
-    luaL_checkstack(m.L, n, "too many captures");
-    for (int i = 0; i < n; ++i) push_capture(m, i, s, e);
-    return n;
-}
-
-// 1-based start position, with the manual's rules for 0 and negative values.
-std::size_t start_position(lua_Integer pos, std::size_t len) {
-    if (pos > 0) return static_cast<std::size_t>(pos);
-    if (pos == 0) return 1;
-    if (pos < -static_cast<lua_Integer>(len)) return 1;
-    return len + static_cast<std::size_t>(pos) + 1;
-}
-
-bool has_specials(const char* p, std::size_t lp) {
-    static constexpr char kSpecials[] = "^$*+?.([%-";
-    for (std::size_t i = 0; i < lp; ++i)
-        if (p[i] != '\0' && std::memchr(kSpecials, p[i], sizeof kSpecials - 1) != nullptr) return true;
-    return false;
-}
-
-int find_or_match(lua_State* L, bool find) {
-    std::size_t ls = 0, lp = 0;
-    const char* s = luaL_checklstring(L, 1, &ls);
-    const char* p = luaL_checklstring(L, 2, &lp);
-    const std::size_t init = start_position(luaL_optinteger(L, 3, 1), ls);
-    if (init > ls + 1) {
-        luaL_pushfail(L);
-        return 1;
-    }
-    if (find && (lua_toboolean(L, 4) || !has_specials(p, lp))) {
-        // Plain search with glibc's memmem (linear time; Lua's own is O(n*m) in the worst case).
-        Sandbox::from(L)->charge(L, (ls - init + 1 + lp) / 64 + 1);
-        const auto* hit = static_cast<const char*>(memmem(s + init - 1, ls - init + 1, p, lp));
-        if (hit == nullptr) {
-            luaL_pushfail(L);
-            return 1;
-        }
-        lua_pushinteger(L, hit - s + 1);
-        lua_pushinteger(L, static_cast<lua_Integer>(hit - s + lp));
-        return 2;
-    }
-    const bool anchor = lp > 0 && *p == '^';
-    if (anchor) {
-        ++p;
-        --lp;
-    }
-    Matcher m;
-    prepare(m, L, s, ls, p, lp);
-    const char* s1 = s + init - 1;
-    do {
-        m.level = 0;
-        m.depth = 0;
-        if (const char* e = match(m, s1, p)) {
-            flush(m);
-            if (find) {
-                lua_pushinteger(L, s1 - s + 1);
-                lua_pushinteger(L, e - s);
-                return push_captures(m, nullptr, nullptr) + 2;
-            }
-            return push_captures(m, s1, e);
-        }
-    } while (s1++ < m.s_end && !anchor);
-    flush(m);
-    luaL_pushfail(L);
-    return 1;
-}
-
-int find(lua_State* L) { return find_or_match(L, true); }
-int match_fn(lua_State* L) { return find_or_match(L, false); }
-
-struct GmatchState {
-    const char* src;
-    const char* p;
-    const char* last;
-    Matcher m;
-};
-
-int gmatch_step(lua_State* L) {
-    auto* g = static_cast<GmatchState*>(lua_touserdata(L, lua_upvalueindex(3)));
-    g->m.L = L;
-    g->m.pending = 0;
-    for (const char* src = g->src; src <= g->m.s_end; ++src) {
-        g->m.level = 0;
-        g->m.depth = 0;
-        const char* e = match(g->m, src, g->p);
-        if (e != nullptr && e != g->last) {
-            g->src = g->last = e;
-            flush(g->m);
-            return push_captures(g->m, src, e);
-        }
-    }
-    flush(g->m);
-    return 0;
-}
-
-int gmatch(lua_State* L) {
-    std::size_t ls = 0, lp = 0;
-    const char* s = luaL_checklstring(L, 1, &ls);
-    const char* p = luaL_checklstring(L, 2, &lp);
-    std::size_t init = start_position(luaL_optinteger(L, 3, 1), ls) - 1;
-    if (init > ls) init = ls + 1;  // starts after the end: no match
-    lua_settop(L, 2);              // the subject and the pattern stay alive as upvalues
-    auto* g = static_cast<GmatchState*>(lua_newuserdatauv(L, sizeof(GmatchState), 0));
-    prepare(g->m, L, s, ls, p, lp);
-    g->src = s + init;
-    g->p = p;
-    g->last = nullptr;
-    lua_pushcclosure(L, &gmatch_step, 3);
-    return 1;
-}
-
-void add_replacement_string(Matcher& m, luaL_Buffer* b, const char* s, const char* e) {
-    lua_State* L = m.L;
-    std::size_t l = 0;
-    const char* r = lua_tolstring(L, 3, &l);
-    const char* end = r + l;
-    for (const char* q = r; q < end; ++q) {
-        step(m);
-        if (*q != kEsc) {
-            luaL_addchar(b, *q);
-            continue;
-        }
-        ++q;
-        if (q < end && *q == kEsc) {
-            luaL_addchar(b, kEsc);
-        } else if (q < end && std::isdigit(uc(*q))) {
-            if (*q == '0') {
-                luaL_addlstring(b, s, static_cast<std::size_t>(e - s));
-            } else {
-                push_capture(m, *q - '1', s, e);
-                luaL_tolstring(L, -1, nullptr);
-                lua_remove(L, -2);
-                luaL_addvalue(b);
-            }
-        } else {
-            luaL_error(L, "invalid use of '%c' in replacement string", kEsc);
-        }
-    }
-}
-
-// Appends the replacement of the match [s, e); false when the match is kept as it was.
-bool add_replacement(Matcher& m, luaL_Buffer* b, const char* s, const char* e, int kind) {
-    lua_State* L = m.L;
-    if (kind == LUA_TFUNCTION) {
-        lua_pushvalue(L, 3);
-        const int n = push_captures(m, s, e);
-        lua_call(L, n, 1);
-    } else if (kind == LUA_TTABLE) {
-        push_capture(m, 0, s, e);
-        lua_gettable(L, 3);
-    } else {
-        add_replacement_string(m, b, s, e);
-        return true;
-    }
-    if (!lua_toboolean(L, -1)) {
-        lua_pop(L, 1);
-        luaL_addlstring(b, s, static_cast<std::size_t>(e - s));
-        return false;
-    }
-    if (!lua_isstring(L, -1)) luaL_error(L, "invalid replacement value (a %s)", luaL_typename(L, -1));
-    luaL_addvalue(b);
-    return true;
-}
-
-int gsub(lua_State* L) {
-    std::size_t ls = 0, lp = 0;
-    const char* src = luaL_checklstring(L, 1, &ls);
-    const char* p = luaL_checklstring(L, 2, &lp);
-    const int kind = lua_type(L, 3);
-    const lua_Integer max_n = luaL_optinteger(L, 4, static_cast<lua_Integer>(ls) + 1);
-    luaL_argexpected(L, kind == LUA_TNUMBER || kind == LUA_TSTRING || kind == LUA_TFUNCTION ||
-                            kind == LUA_TTABLE,
-                     3, "string/function/table");
-    const bool anchor = lp > 0 && *p == '^';
-    if (anchor) {
-        ++p;
-        --lp;
-    }
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    Matcher m;
-    prepare(m, L, src, ls, p, lp);
-    const char* last = nullptr;
-    lua_Integer n = 0;
-    bool changed = false;
-    while (n < max_n) {
-        m.level = 0;
-        m.depth = 0;
-        const char* e = match(m, src, p);
-        if (e != nullptr && e != last) {
-            ++n;
-            changed = add_replacement(m, &b, src, e, kind) || changed;
-            src = last = e;
-        } else if (src < m.s_end) {
-            luaL_addchar(&b, *src++);
-        } else {
-            break;
-        }
-        if (anchor) break;
-    }
-    flush(m);
-    if (!changed) {
-        lua_pushvalue(L, 1);
-    } else {
-        luaL_addlstring(&b, src, static_cast<std::size_t>(m.s_end - src));
-        luaL_pushresult(&b);
-    }
-    lua_pushinteger(L, n);
-    return 2;
-}
-
-// string.rep: Lua's loops n times even when the result is empty (string.rep('', 2^50)).
-int rep(lua_State* L) {
-    std::size_t l = 0, lsep = 0;
-    const char* s = luaL_checklstring(L, 1, &l);
-    const lua_Integer n = luaL_checkinteger(L, 2);
-    const char* sep = luaL_optlstring(L, 3, "", &lsep);
-    if (n <= 0 || l + lsep == 0) {
-        lua_pushliteral(L, "");
-        return 1;
-    }
-    if (l + lsep < l || l + lsep > (SIZE_MAX / 2) / static_cast<std::size_t>(n))
-        return luaL_error(L, "resulting string too large");
-    const std::size_t count = static_cast<std::size_t>(n);
-    const std::size_t total = count * l + (count - 1) * lsep;
-    Sandbox::from(L)->charge(L, total / 64 + 1);
-    luaL_Buffer b;
-    char* out = luaL_buffinitsize(L, &b, total);
-    for (std::size_t i = 0; i < count; ++i) {
-        std::memcpy(out, s, l);
-        out += l;
-        if (lsep > 0 && i + 1 < count) {
-            std::memcpy(out, sep, lsep);
-            out += lsep;
-        }
-    }
-    luaL_pushresultsize(&b, total);
-    return 1;
-}
-
-// table.move: Lua's loops e - f + 1 times even over an empty table (table.move({}, 1, 2^40, 2)).
-int move(lua_State* L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    const lua_Integer f = luaL_checkinteger(L, 2);
-    const lua_Integer e = luaL_checkinteger(L, 3);
-    const lua_Integer t = luaL_checkinteger(L, 4);
-    const int dst = lua_isnoneornil(L, 5) ? 1 : 5;
-    luaL_checktype(L, dst, LUA_TTABLE);
-    if (e >= f) {
-        luaL_argcheck(L, f > 0 || e < LUA_MAXINTEGER + f, 3, "too many elements to move");
-        const lua_Integer n = e - f;  // n + 1 elements
-        luaL_argcheck(L, t <= LUA_MAXINTEGER - n, 4, "destination wrap around");
-        Sandbox* sb = Sandbox::from(L);
-        const bool forward = t > e || t <= f || (dst != 1 && !lua_compare(L, 1, dst, LUA_OPEQ));
-        unsigned pending = 0;
-        for (lua_Integer i = 0; i <= n; ++i) {
-            if (++pending == kChargeEvery) {
-                pending = 0;
-                sb->charge(L, kChargeEvery);
-            }
-            const lua_Integer k = forward ? i : n - i;
-            lua_geti(L, 1, f + k);
-            lua_seti(L, dst, t + k);
-        }
-        sb->charge(L, pending);
-    }
-    lua_pushvalue(L, dst);
-    return 1;
-}
-
-}  // namespace budgeted
-
-void install_budgeted(lua_State* L, int string_lib, int table_lib, bool keep_builtins) {
-    string_lib = lua_absindex(L, string_lib);
-    table_lib = lua_absindex(L, table_lib);
-    if (keep_builtins) {
-        for (const char* name : {"find", "match", "gmatch", "gsub", "rep"}) {
-            lua_getfield(L, string_lib, name);
-            lua_setfield(L, string_lib, (std::string("builtin_") + name).c_str());
-        }
-        lua_getfield(L, table_lib, "move");
-        lua_setfield(L, table_lib, "builtin_move");
-    }
-    const luaL_Reg string_fns[] = {{"find", &budgeted::find},   {"match", &budgeted::match_fn},
-                                   {"gmatch", &budgeted::gmatch}, {"gsub", &budgeted::gsub},
-                                   {"rep", &budgeted::rep},     {nullptr, nullptr}};
-    lua_pushvalue(L, string_lib);
-    luaL_setfuncs(L, string_fns, 0);
-    lua_pop(L, 1);
-    lua_pushcfunction(L, &budgeted::move);
-    lua_setfield(L, table_lib, "move");
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -1538,17 +960,51 @@ ChildOutcome run_in_child(double timeout_s, const std::function<std::string()>& 
     return out;
 }
 
+// One in-process sandbox: design C (the Sandbox above) or C' (the product: an sb::ScriptRunner,
+// which may be shared by several boxes, as the engine's threads share one).
+class InProcessBox {
+public:
+    explicit InProcessBox(const Limits& limits) : sandbox_(std::make_unique<Sandbox>(limits)) {}
+    explicit InProcessBox(std::shared_ptr<sb::ScriptRunner> runner, sb::ScriptLimits limits = product_limits())
+        : runner_(std::move(runner)), limits_(limits) {}
+
+    // As Sandbox::run. C' errors read "STATUS: message", e.g. "cpu_limit: CPU time limit exceeded (400 ms)".
+    bool run(std::string_view source, const json::value& input, json::value& output, std::string& error) {
+        if (sandbox_) return sandbox_->run(source, input, output, error);
+        sb::ScriptResult r = runner_->run(source, input, limits_);
+        if (!r.ok()) {
+            error = std::string(sb::to_string(r.status)) + ": " + r.error;
+            return false;
+        }
+        output = std::move(r.output);
+        return true;
+    }
+    bool product() const { return runner_ != nullptr; }
+    std::size_t memory_in_use() const { return sandbox_ ? sandbox_->memory_in_use() : 0; }
+
+private:
+    std::unique_ptr<Sandbox> sandbox_;
+    std::shared_ptr<sb::ScriptRunner> runner_;
+    sb::ScriptLimits limits_;
+};
+
+// budgeted: design C' (the product), else C.
+std::unique_ptr<InProcessBox> make_box(bool budgeted) {
+    if (budgeted) return std::make_unique<InProcessBox>(std::make_shared<sb::ScriptRunner>(1));
+    return std::make_unique<InProcessBox>(Limits{});
+}
+
 struct ScriptResult {
     bool ok = false;
     double ms = 0;
     std::string message;  // the error, or the serialized output
 };
 
-ScriptResult timed_run(Sandbox& sb, std::string_view src, const json::value& input) {
+ScriptResult timed_run(InProcessBox& box, std::string_view src, const json::value& input) {
     ScriptResult r;
     json::value out;
     const std::int64_t t0 = mono_ns();
-    r.ok = sb.run(src, input, out, r.message);
+    r.ok = box.run(src, input, out, r.message);
     r.ms = ms_since(t0);
     if (r.ok) r.message = json::serialize(out);
     return r;
@@ -1666,19 +1122,12 @@ const std::vector<Escape>& escape_scripts() {
         {"setmetatable with __gc", "setmetatable({}, {__gc = function() while true do end end}) return 1", "__gc"},
         {"pcall swallowing the limit", "while true do pcall(function() while true do end end) end", "limit exceeded"},
         {"output explosion (t = {t, t} x 40)", "local t = {} for i = 1, 40 do t = {t, t} end return t", "output"},
-        {"4 MB string compare per instruction", kCostlyInstructions, "wall-clock limit exceeded"},
+        {"4 MB string compare per instruction", kCostlyInstructions, "limit exceeded"},  // by a clock
         {"loop of table.sort(400k integers)", kSortLoop, "limit exceeded"},
     };
     return v;
 }
 
-
-Limits sandbox_limits(bool budgeted) {
-    Limits l;
-    l.budgeted_c_functions = budgeted;
-    l.check_on_call = budgeted;
-    return l;
-}
 
 // A limit is respected when the call stops within twice the wall-clock limit.
 bool in_time(double ms) { return ms <= 2 * static_cast<double>(Limits{}.wall_ns) / 1e6; }
@@ -1687,11 +1136,10 @@ bool in_time(double ms) { return ms <= 2 * static_cast<double>(Limits{}.wall_ns)
 // that is not stopped cannot hang the bench) and is killed after `cap` seconds.
 void demos_in_process(bool budgeted, const Options& opt) {
     const std::string design = budgeted ? "C'" : "C";
-    const Limits limits = sandbox_limits(budgeted);
     auto one = [&](std::string_view src) {
         const ChildOutcome c = run_in_child(opt.demo_cap_s, [&] {
-            Sandbox sb(limits);
-            return encode(timed_run(sb, src, payload()));
+            const auto box = make_box(budgeted);
+            return encode(timed_run(*box, src, payload()));
         });
         return std::make_pair(c, decode(c.text));
     };
@@ -1706,10 +1154,10 @@ void demos_in_process(bool budgeted, const Options& opt) {
     }
     {
         const ChildOutcome c = run_in_child(opt.demo_cap_s, [&] {
-            Sandbox sb(limits);
-            const ScriptResult bomb = timed_run(sb, kMemoryBomb, payload());
-            const ScriptResult after = timed_run(sb, kEcho, payload());
-            return json::serialize(json::object{{"bomb", encode(bomb)}, {"after", after.ok}, {"kib", sb.memory_in_use() / 1024}});
+            const auto box = make_box(budgeted);
+            const ScriptResult bomb = timed_run(*box, kMemoryBomb, payload());
+            const ScriptResult after = timed_run(*box, kEcho, payload());
+            return json::serialize(json::object{{"bomb", encode(bomb)}, {"after", after.ok}, {"kib", box->memory_in_use() / 1024}});
         });
         if (!c.finished) {
             not_stopped("memory bomb", c);
@@ -1717,16 +1165,21 @@ void demos_in_process(bool budgeted, const Options& opt) {
             const json::value v = json::parse(c.text);
             const ScriptResult r = decode(std::string(v.at("bomb").as_string()));
             const bool reused = v.at("after").as_bool();
-            record(design, "memory bomb (16 MiB allocator cap)", !r.ok && contains(r.message, "not enough memory") && reused,
-                   fmt_ms(r.ms), shorten(r.message, 30) + (reused ? "; state reused OK (" : "; state broken (") +
-                                     std::to_string(v.at("kib").as_int64()) + " KiB after)");
+            // C reuses the state; C' (the product) discards a state after a limit and the next call
+            // runs on another one.
+            const bool refused = contains(r.message, "not enough memory") || contains(r.message, "memory_limit");
+            const std::string after = budgeted ? (reused ? "; next call OK (state replaced)" : "; next call FAILED")
+                                               : (reused ? "; state reused OK (" : "; state broken (") +
+                                                     std::to_string(v.at("kib").as_int64()) + " KiB after)";
+            record(design, "memory bomb (16 MiB allocator cap)", !r.ok && refused && reused, fmt_ms(r.ms),
+                   shorten(r.message, budgeted ? 42 : 30) + after);
         }
     }
     {
         const ChildOutcome c = run_in_child(opt.demo_cap_s, [&] {
-            Sandbox sb(limits);
+            const auto box = make_box(budgeted);
             json::array res;
-            for (const auto& [what, src] : forbidden_scripts()) res.push_back(json::value(encode(timed_run(sb, src, payload()))));
+            for (const auto& [what, src] : forbidden_scripts()) res.push_back(json::value(encode(timed_run(*box, src, payload()))));
             return json::serialize(res);
         });
         int refused = 0;
@@ -1758,9 +1211,9 @@ void demos_in_process(bool budgeted, const Options& opt) {
     }
     {
         const ChildOutcome c = run_in_child(opt.demo_cap_s, [&] {
-            Sandbox sb(limits);
-            const ScriptResult a = timed_run(sb, "leak = 42 return 1", payload());
-            const ScriptResult b = timed_run(sb, "return leak == nil", payload());
+            const auto box = make_box(budgeted);
+            const ScriptResult a = timed_run(*box, "leak = 42 return 1", payload());
+            const ScriptResult b = timed_run(*box, "return leak == nil", payload());
             return std::string(a.ok && b.ok && b.message == "true" ? "clean" : "LEAKED");
         });
         record(design, "globals do not leak between calls", c.text == "clean", "-", c.text);
@@ -1924,8 +1377,8 @@ void measure_unbounded(const Options& opt) {
     int last_n = 0;
     for (int n = 16; n <= 24; n += 2) {
         const ChildOutcome c = run_in_child(30, [&] {
-            Sandbox sb(unlimited);
-            return encode(timed_run(sb, pathological_pattern_script(n), payload()));
+            InProcessBox box(unlimited);
+            return encode(timed_run(box, pathological_pattern_script(n), payload()));
         });
         const ScriptResult r = decode(c.text);
         std::printf(" n=%d: %s;", n, c.finished ? fmt_ms(r.ms).c_str() : "> 30 s");
@@ -1935,8 +1388,8 @@ void measure_unbounded(const Options& opt) {
         last_n = n;
     }
     const ChildOutcome c = run_in_child(opt.unbounded_timeout_s, [&] {
-        Sandbox sb(unlimited);
-        return encode(timed_run(sb, pathological_pattern_script(opt.pattern_n), payload()));
+        InProcessBox box(unlimited);
+        return encode(timed_run(box, pathological_pattern_script(opt.pattern_n), payload()));
     });
     const ScriptResult r = decode(c.text);
     const double est_s = last_n > 0 ? last_ms / 1000 * std::pow(2.0, opt.pattern_n - last_n) : 0;
@@ -2054,40 +1507,42 @@ void check(bool ok, const std::string& what, const std::string& err) {
     if (!ok) die(what + " failed: " + err);
 }
 
-std::function<void()> in_process_op(Sandbox& sb, std::string_view kind) {
+std::function<void()> in_process_op(InProcessBox& box, std::string_view kind) {
     if (kind == "echo") {
-        return [&sb] {
+        return [&box] {
             json::value out;
             std::string err;
-            check(sb.run(kEcho, payload(), out, err), "echo", err);
+            check(box.run(kEcho, payload(), out, err), "echo", err);
         };
     }
     if (kind == "pattern" || kind == "calls") {
         const std::string_view src = kind == "pattern" ? kPatternScript : kCallsScript;
-        return [&sb, src] {
+        return [&box, src] {
             json::value out;
             std::string err;
-            check(sb.run(src, payload(), out, err), "script", err);
+            check(box.run(src, payload(), out, err), "script", err);
         };
     }
     const json::value* input = kind == "chain-small" ? &small_input() : &payload();
-    return [&sb, input] {
+    return [&box, input] {
         json::value v = *input;
         std::string err;
         for (int k = 0; k < kChainLength; ++k) {
             json::value out;
-            check(sb.run(kStep, v, out, err), "chain step", err);
+            check(box.run(kStep, v, out, err), "chain step", err);
             v = std::move(out);
         }
         if (v.at("n").as_int64() != kChainLength) die("chain: wrong result");
     };
 }
 
+// C: one Sandbox per thread. C': the threads share one ScriptRunner (a pool of `threads` states).
 Rate bench_in_process(bool budgeted, int threads, std::string_view kind, const Options& opt) {
-    std::vector<std::unique_ptr<Sandbox>> boxes;
+    const auto runner = budgeted ? std::make_shared<sb::ScriptRunner>(static_cast<std::size_t>(threads)) : nullptr;
+    std::vector<std::unique_ptr<InProcessBox>> boxes;
     std::vector<std::function<void()>> ops;
     for (int i = 0; i < threads; ++i) {
-        boxes.push_back(std::make_unique<Sandbox>(sandbox_limits(budgeted)));
+        boxes.push_back(budgeted ? std::make_unique<InProcessBox>(runner) : std::make_unique<InProcessBox>(Limits{}));
         ops.push_back(in_process_op(*boxes.back(), kind));
     }
     return measure(ops, opt);
@@ -2265,9 +1720,12 @@ int run_bench(const Options& opt) {
     std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
     std::printf("bench_lua_sandbox  %s  %s, %ld cores\n", date, LUA_RELEASE, sysconf(_SC_NPROCESSORS_ONLN));
     const Limits l;
-    std::printf("limits per call: %zu MiB allocator cap, %llu M instructions (hook every %d), %.0f ms wall clock\n\n",
+    std::printf("limits per call: %zu MiB allocator cap, %llu M instructions (hook every %d), %.0f ms wall clock\n",
                 l.memory_bytes >> 20, static_cast<unsigned long long>(l.instructions / 1'000'000), kHookEvery,
                 static_cast<double>(l.wall_ns) / 1e6);
+    const sb::ScriptLimits pl = product_limits();
+    std::printf("C' is the shipped sb::ScriptRunner with %zu MiB, %lld M instructions, %d ms CPU, %d ms wall clock\n\n",
+                pl.memory_bytes >> 20, static_cast<long long>(pl.max_instructions / 1'000'000), pl.cpu_ms, pl.wall_ms);
 
     if (opt.demos) {
         std::printf("== The pathological pattern, unbounded ==\n");
@@ -2424,8 +1882,8 @@ int main(int argc, char** argv) {
             return selftest(i + 1 < args.size() ? std::stol(args[i + 1]) : 200000,
                             i + 2 < args.size() ? std::stol(args[i + 2]) : 12345);
         if (a == "--eval" || a == "--eval-budgeted") {  // run one script in the C (or C') sandbox
-            Sandbox sb(sandbox_limits(a == "--eval-budgeted"));
-            const ScriptResult r = timed_run(sb, next(), payload());
+            const auto box = make_box(a == "--eval-budgeted");
+            const ScriptResult r = timed_run(*box, next(), payload());
             std::printf("%s in %s: %s\n", r.ok ? "ok" : "error", fmt_ms(r.ms).c_str(), shorten(r.message, 300).c_str());
             return r.ok ? 0 : 1;
         }
