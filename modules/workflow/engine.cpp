@@ -11,6 +11,7 @@
 #include "core/db/row.hpp"
 #include "core/log/log.hpp"
 #include "core/util/ids.hpp"
+#include "modules/workflow/json_util.hpp"
 #include "modules/workflow/jsonschema.hpp"
 #include "modules/workflow/writer.hpp"
 
@@ -950,7 +951,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
                     rest = dot == std::string_view::npos ? std::string_view{} : rest.substr(dot + 1);
                     v = v->is_object() ? v->as_object().if_contains(part) : nullptr;
                 }
-                if (!v || *v != expected) return;
+                if (!v || !json_equal(*v, expected)) return;
             }
             json::object event{{"topic", ev->topic}, {"id", ev->id}, {"time", iso8601(ev->time_ms)}, {"data", ev->data}};
             if (filter) {

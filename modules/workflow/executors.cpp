@@ -3,6 +3,7 @@
 #include "core/bus/bus.hpp"
 #include "core/util/ids.hpp"
 #include "modules/workflow/expr.hpp"
+#include "modules/workflow/json_util.hpp"
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/json.hpp>
@@ -227,7 +228,7 @@ public:
         const auto& value = cfg.at("value");
         const auto& cases = cfg.at("cases").as_array();
         for (std::size_t i = 0; i < cases.size(); ++i)
-            if (cases[i] == value) return TaskOutcome::success(json::object{{"case", cases[i]}, {"index", i}});
+            if (json_equal(cases[i], value)) return TaskOutcome::success(json::object{{"case", cases[i]}, {"index", i}});
         return TaskOutcome::success(json::object{{"case", "default"}, {"index", -1}});
     }
 };

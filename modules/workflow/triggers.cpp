@@ -92,11 +92,15 @@ void Triggers::install(std::vector<std::shared_ptr<const WorkflowVersion>> activ
     subscriptions_ = std::move(subs);
 }
 
-void Triggers::reload_now() {
-    auto records = db_.with_session([&](soci::session& s) {
-        auto sig = store_.active_signature(s);
-        return std::make_pair(store_.list_workflows(s, true), sig);
-    });
+namespace {
+using ActiveSet = std::pair<std::vector<WorkflowRecord>, std::pair<long long, long long>>;
+ActiveSet load_active(Store& store, soci::session& s) {
+    auto sig = store.active_signature(s);
+    return {store.list_workflows(s, true), sig};
+}
+}  // namespace
+
+void Triggers::apply(const ActiveSetRef& records) {
     std::vector<std::shared_ptr<const WorkflowVersion>> active;
     for (const auto& w : records.first)
         if (auto v = parser_(w.id, w.version, w.definition)) active.push_back(v);
@@ -105,19 +109,15 @@ void Triggers::reload_now() {
     signature_ = records.second;
 }
 
+void Triggers::reload_now() {
+    apply(db_.with_session([&](soci::session& s) { return load_active(store_, s); }));
+}
+
 asio::awaitable<void> Triggers::reload() {
     Store* store = &store_;
-    auto q = [store](soci::session& s) {
-        auto sig = store->active_signature(s);
-        return std::make_pair(store->list_workflows(s, true), sig);
-    };
+    auto q = [store](soci::session& s) { return load_active(*store, s); };
     auto records = co_await db_.run(std::move(q));
-    std::vector<std::shared_ptr<const WorkflowVersion>> active;
-    for (const auto& w : records.first)
-        if (auto v = parser_(w.id, w.version, w.definition)) active.push_back(v);
-    install(std::move(active));
-    std::unique_lock lk(m_);
-    signature_ = records.second;
+    apply(records);
 }
 
 asio::awaitable<void> Triggers::refresh_if_changed() {

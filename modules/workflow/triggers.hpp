@@ -20,6 +20,7 @@ class Subscription;
 namespace arclight::workflow {
 
 class Store;
+struct WorkflowRecord;
 
 struct HookTarget {
     std::shared_ptr<const WorkflowVersion> wf;
@@ -59,8 +60,9 @@ private:
         std::int64_t next = 0;
         bool initialized = false;
     };
-    struct State;
+    using ActiveSetRef = std::pair<std::vector<WorkflowRecord>, std::pair<long long, long long>>;
     void install(std::vector<std::shared_ptr<const WorkflowVersion>> active);
+    void apply(const ActiveSetRef& records);
 
     Db& db_;
     Store& store_;
