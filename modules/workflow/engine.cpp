@@ -1992,7 +1992,7 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
         }
         auto init = [&I, row = std::move(row)](auto handler) mutable {
             auto h = std::make_shared<decltype(handler)>(std::move(handler));
-            I.writer.put_run(std::move(row), [h](bool, const std::string& error) {
+            I.writer.insert_run(std::move(row), [h](bool, const std::string& error) {
                 auto ex = asio::get_associated_executor(*h);
                 asio::post(ex, [h, error]() mutable { (*h)(error); });
             });

@@ -23,6 +23,15 @@ constexpr const char* kUpsertRun =
     "updated_at = excluded.updated_at "
     "WHERE workflow_runs.status NOT IN ('succeeded', 'failed', 'cancelled')";
 
+// A run's first write: any conflict (only the idempotency key can clash, ids are fresh UUIDs)
+// inserts nothing, which the caller learns as "not applied". A failing statement is avoided on
+// purpose: SOCI 4.0's PostgreSQL backend leaks its parameter buffers when a statement fails.
+constexpr const char* kInsertRun =
+    "INSERT INTO workflow_runs (id, workflow_id, version, status, trigger_type, trigger_data, input, output, error, "
+    "idempotency_key, parent_run_id, parent_task_id, owner, lease_until, wake_at, deadline_at, created_at, started_at, "
+    "finished_at, updated_at) VALUES (:id, :wf, :v, :st, :tt, :td, :in, :out, :err, :idem, :prun, :ptask, :owner, "
+    ":lease, :wake, :dl, :cr, :sa, :fa, :ua) ON CONFLICT DO NOTHING";
+
 constexpr const char* kUpsertTask =
     "INSERT INTO workflow_tasks (run_id, task_id, type, status, attempts, input, output, error, started_at, "
     "finished_at, due_at, agent, instance) VALUES (:r, :t, :ty, :st, :a, :in, :out, :err, :sa, :fa, :due, :ag, :i) "
@@ -50,10 +59,11 @@ struct Writer::Session {
     soci::indicator idem_ind = soci::i_null;
     TaskRow task;
     soci::statement run_st;
+    soci::statement insert_st;
     soci::statement task_st;
 
     explicit Session(Db& db)
-        : lease(db), s(lease.session()), sqlite(db.backend() == DbBackend::sqlite), run_st(s), task_st(s) {
+        : lease(db), s(lease.session()), sqlite(db.backend() == DbBackend::sqlite), run_st(s), insert_st(s), task_st(s) {
         using soci::use;
         // The WAL is checkpointed in the background (Engine's claim loop), not inside this
         // thread's commits: a checkpoint in the commit path stalls every caller of the batch.
@@ -63,6 +73,11 @@ struct Writer::Session {
                   use(idem_str, idem_ind), use(run.parent_run_id), use(run.parent_task_id), use(run.owner),
                   use(run.lease_until), use(run.wake_at), use(run.deadline_at), use(run.created_at),
                   use(run.started_at), use(run.finished_at), use(run.updated_at));
+        insert_st = (s.prepare << kInsertRun, use(run.id), use(run.workflow_id), use(run.version), use(run.status),
+                     use(run.trigger_type), use(run.trigger_data), use(run.input), use(run.output), use(run.error),
+                     use(idem_str, idem_ind), use(run.parent_run_id), use(run.parent_task_id), use(run.owner),
+                     use(run.lease_until), use(run.wake_at), use(run.deadline_at), use(run.created_at),
+                     use(run.started_at), use(run.finished_at), use(run.updated_at));
         task_st = (s.prepare << kUpsertTask, use(task.run_id), use(task.task_id), use(task.type), use(task.status),
                    use(task.attempts), use(task.input), use(task.output), use(task.error), use(task.started_at),
                    use(task.finished_at), use(task.due_at), use(task.agent), use(task.instance));
@@ -80,8 +95,9 @@ struct Writer::Session {
                 idem_str.clear();
                 idem_ind = soci::i_null;
             }
-            run_st.execute(true);
-            return run_st.get_affected_rows() > 0;
+            auto& st = op.insert ? insert_st : run_st;
+            st.execute(true);
+            return st.get_affected_rows() > 0;
         }
         task = *op.task;
         task_st.execute(true);
@@ -112,6 +128,14 @@ void Writer::stop() {
 void Writer::put_run(RunRow row, Done done) {
     Op op;
     op.run = std::move(row);
+    op.done = std::move(done);
+    enqueue(std::move(op));
+}
+
+void Writer::insert_run(RunRow row, Done done) {
+    Op op;
+    op.run = std::move(row);
+    op.insert = true;
     op.done = std::move(done);
     enqueue(std::move(op));
 }
@@ -197,6 +221,8 @@ void Writer::loop() {
                 }
             }
         }
+        for (std::size_t i = 0; i < batch.size(); ++i)
+            if (batch[i].insert && !applied[i] && errors[i].empty()) errors[i] = "duplicate: a run with this idempotency key exists";
         {
             std::lock_guard lk(m_);
             ++stats_.batches;

@@ -60,6 +60,9 @@ public:
 
     /// Insert or update a run; never overwrites a run that is succeeded/failed/cancelled.
     void put_run(RunRow row, Done done);
+    /// A run's first write. When a run with the same (workflow, idempotency key) exists nothing is
+    /// written and `error` says "duplicate: ...".
+    void insert_run(RunRow row, Done done);
     /// Insert or update a task; never overwrites a task recorded succeeded.
     void put_task(TaskRow row, Done done);
 
@@ -69,6 +72,7 @@ private:
     struct Op {
         std::optional<RunRow> run;
         std::optional<TaskRow> task;
+        bool insert = false;
         Done done;
     };
     struct Session;
