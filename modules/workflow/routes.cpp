@@ -72,6 +72,9 @@ json::object run_view(json::object run, const WorkflowVersion* wf) {
     std::string run_status(run["status"].as_string());
     bool run_final = run_status == "succeeded" || run_status == "failed" || run_status == "cancelled";
     json::array tasks;
+    // Runs of deleted workflows and of decompose plans have no workflows row: name them from
+    // their definition.
+    if (wf && run["workflow_name"].is_string() && run["workflow_name"].as_string().empty()) run["workflow_name"] = wf->def->name;
     if (wf) {
         for (const auto& td : wf->def->tasks) {
             json::array deps;
