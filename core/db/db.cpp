@@ -57,20 +57,28 @@ Db::Db(DbOptions options, boost::asio::any_io_executor blocking)
         if (!parent.empty()) std::filesystem::create_directories(parent);
     }
     pool_ = std::make_unique<soci::connection_pool>(options_.pool_size);
-    for (std::size_t i = 0; i < options_.pool_size; ++i) {
-        auto& s = pool_->at(i);
-        if (backend_ == DbBackend::sqlite) {
-            s.open(soci::sqlite3, "db=" + parsed.target);
-            s << fmt::format("PRAGMA busy_timeout = {}", options_.busy_timeout_ms);
-            s << "PRAGMA journal_mode = WAL";
-            s << "PRAGMA foreign_keys = ON";
-            s << (options_.sqlite_synchronous == "normal" ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
-        } else {
-            s.open(soci::postgresql, parsed.target);
-            s << "SET TIME ZONE 'UTC'";
-            s << "SET client_min_messages = warning";
-        }
+    for (std::size_t i = 0; i < options_.pool_size; ++i) configure(pool_->at(i));
+}
+
+void Db::configure(soci::session& s) const {
+    auto parsed = parse_db_url(options_.url);
+    if (backend_ == DbBackend::sqlite) {
+        s.open(soci::sqlite3, "db=" + parsed.target);
+        s << fmt::format("PRAGMA busy_timeout = {}", options_.busy_timeout_ms);
+        s << "PRAGMA journal_mode = WAL";
+        s << "PRAGMA foreign_keys = ON";
+        s << (options_.sqlite_synchronous == "normal" ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
+    } else {
+        s.open(soci::postgresql, parsed.target);
+        s << "SET TIME ZONE 'UTC'";
+        s << "SET client_min_messages = warning";
     }
+}
+
+std::unique_ptr<soci::session> Db::open_dedicated() const {
+    auto s = std::make_unique<soci::session>();
+    configure(*s);
+    return s;
 }
 
 Db::~Db() = default;

@@ -100,6 +100,10 @@ public:
         return f(lease.session());
     }
 
+    /// A new session outside the pool, configured like the pool's (blocking). For a component that
+    /// keeps a connection for itself (the workflow engine's state writers).
+    std::unique_ptr<soci::session> open_dedicated() const;
+
     /// True when a trivial query succeeds (blocking).
     bool ping() noexcept;
     /// ping() on the blocking pool.
@@ -111,6 +115,7 @@ public:
     void exec_script(soci::session& s, const std::string& sql);
 
 private:
+    void configure(soci::session& s) const;
     DbBackend backend_;
     DbOptions options_;
     boost::asio::any_io_executor blocking_;

@@ -258,7 +258,10 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     asio::any_io_executor io, blocking;
     EngineOptions opt;
     VersionLoader loader;
-    Writer writer;
+    // State writers: one on SQLite (one writer is what SQLite wants), several on PostgreSQL,
+    // where each statement is a network round trip. A run always uses the same writer, so its
+    // changes commit in order.
+    std::vector<std::unique_ptr<Writer>> writers;
     mutable std::mutex runs_m;
     std::unordered_map<std::string, RunPtr> runs;
     std::atomic<bool> stopping{false};
@@ -276,7 +279,15 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
 
     Impl(Db& d, EventBus& b, asio::any_io_executor i, asio::any_io_executor bl, EngineOptions o, VersionLoader l)
         : db(d), bus(b), io(std::move(i)), blocking(std::move(bl)), opt(std::move(o)), loader(std::move(l)),
-          writer(d, opt.max_batch) {}
+          writers() {
+        std::size_t n = d.backend() == DbBackend::sqlite ? 1 : std::max<std::size_t>(1, opt.pg_writers);
+        for (std::size_t i = 0; i < n; ++i) writers.push_back(std::make_unique<Writer>(d, opt.max_batch));
+    }
+
+    Writer& writer_for(const std::string& run_id) {
+        if (writers.size() == 1) return *writers[0];
+        return *writers[std::hash<std::string>{}(run_id) % writers.size()];
+    }
 
     double random01() {
         std::lock_guard lk(rng_m);
@@ -392,7 +403,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         ++r->tasks[k].committing;
         ++r->pending_writes;
         auto self = shared_from_this();
-        writer.put_task(task_row(*r, k), [self, r, k, then = std::move(then)](bool applied, const std::string&) {
+        writer_for(r->id).put_task(task_row(*r, k), [self, r, k, then = std::move(then)](bool applied, const std::string&) {
             self->notify_async(r, [k, applied, then](Run& run) {
                 --run.pending_writes;
                 --run.tasks[k].committing;
@@ -408,7 +419,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         }
         ++r->pending_writes;
         auto self = shared_from_this();
-        writer.put_run(run_row(*r), [self, r, then = std::move(then)](bool applied, const std::string& error) {
+        writer_for(r->id).put_run(run_row(*r), [self, r, then = std::move(then)](bool applied, const std::string& error) {
             self->notify_async(r, [applied, error, then](Run& run) {
                 --run.pending_writes;
                 then(run, applied, error);
@@ -425,14 +436,14 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         if (r->input_json.empty()) r->input_json = json::serialize(r->ctx.as_object().at("input"));
         ++r->pending_writes;
         auto self = shared_from_this();
-        writer.put_run(run_row(*r), [self, r](bool, const std::string&) {
+        writer_for(r->id).put_run(run_row(*r), [self, r](bool, const std::string&) {
             self->notify_async(r, [](Run& run) { --run.pending_writes; });
         });
         for (std::size_t k = 0; k < r->tasks.size(); ++k) {
             if (r->tasks[k].status == TS::pending || r->tasks[k].committing) continue;
             r->tasks[k].has_row = true;
             ++r->pending_writes;
-            writer.put_task(task_row(*r, static_cast<int>(k)), [self, r](bool, const std::string&) {
+            writer_for(r->id).put_task(task_row(*r, static_cast<int>(k)), [self, r](bool, const std::string&) {
                 self->notify_async(r, [](Run& run) { --run.pending_writes; });
             });
         }
@@ -845,7 +856,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
             r->tasks[k].has_row = true;
             ++r->pending_writes;
             auto self = shared_from_this();
-            writer.put_task(task_row(*r, k), [self, r, k](bool, const std::string&) {
+            writer_for(r->id).put_task(task_row(*r, k), [self, r, k](bool, const std::string&) {
                 self->notify_async(r, [self, k](Run& run) {
                     --run.pending_writes;
                     self->publish_task(run, k);
@@ -1893,11 +1904,11 @@ void Engine::set_current_loader(CurrentLoader loader) { impl_->current_loader = 
 Engine::~Engine() {
     impl_->stopping = true;
     if (impl_->listener.joinable()) impl_->listener.join();
-    impl_->writer.stop();
+    for (auto& w : impl_->writers) w->stop();
 }
 
 void Engine::start() {
-    impl_->writer.start();
+    for (auto& w : impl_->writers) w->start();
     if (impl_->db.backend() == DbBackend::sqlite && impl_->opt.sqlite_single_instance) {
         // One process per SQLite file: whatever an earlier process owned is ours to resume now.
         std::string me = impl_->opt.instance_id;
@@ -1925,7 +1936,7 @@ void Engine::stop(std::chrono::steady_clock::time_point deadline) {
         std::lock_guard lk(impl_->waits_m);
         impl_->waits.clear();
     }
-    impl_->writer.stop();
+    for (auto& w : impl_->writers) w->stop();
     // Hand this instance's runs to the others (or to the next start) right away.
     try {
         std::string me = impl_->opt.instance_id;
@@ -1992,7 +2003,8 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
         }
         auto init = [&I, row = std::move(row)](auto handler) mutable {
             auto h = std::make_shared<decltype(handler)>(std::move(handler));
-            I.writer.insert_run(std::move(row), [h](bool, const std::string& error) {
+            auto& w = I.writer_for(row.id);
+            w.insert_run(std::move(row), [h](bool, const std::string& error) {
                 auto ex = asio::get_associated_executor(*h);
                 asio::post(ex, [h, error]() mutable { (*h)(error); });
             });
@@ -2108,7 +2120,15 @@ void Engine::kick() { impl_->kick(); }
 asio::any_io_executor Engine::executor() const { return impl_->io; }
 
 EngineStats Engine::stats() const {
-    auto w = impl_->writer.stats();
+    WriterStats w;
+    for (auto& wr : impl_->writers) {
+        auto one = wr->stats();
+        w.batches += one.batches;
+        w.rows += one.rows;
+        w.ignored += one.ignored;
+        w.errors += one.errors;
+        w.commit_us += one.commit_us;
+    }
     EngineStats s;
     s.runs_started = impl_->runs_started;
     s.runs_finished = impl_->runs_finished;

@@ -73,6 +73,7 @@ struct EngineOptions {
     std::int64_t lease_ms = 30000;
     std::int64_t poll_ms = 1000;
     std::size_t max_batch = 512;
+    std::size_t pg_writers = 4;            ///< state writers (connections) on PostgreSQL; SQLite uses one
     std::size_t claim_batch = 32;
     std::size_t max_active_runs = 10000;   ///< per instance; more stay queued for other instances
     bool sqlite_single_instance = true;    ///< SQLite: runs owned by earlier processes are reclaimed at start

@@ -88,6 +88,7 @@ private:
         o.lease_ms = ctx.config.get_int("lease_ms");
         o.poll_ms = ctx.config.get_int("poll_ms");
         o.max_batch = static_cast<std::size_t>(ctx.config.get_int("max_batch"));
+        o.pg_writers = static_cast<std::size_t>(ctx.config.get_int("pg_writers"));
         o.max_active_runs = static_cast<std::size_t>(ctx.config.get_int("max_active_runs"));
         return o;
     }
@@ -161,6 +162,10 @@ ModuleDescriptor descriptor() {
                  int_range(10, 60000)},
                 {"max_batch", std::int64_t{512}, "Most state changes committed in one transaction (group commit).",
                  int_range(1, 100000)},
+                {"pg_writers", std::int64_t{4},
+                 "On PostgreSQL: state writers, each with its own connection, committing batches in parallel (a run "
+                 "always uses the same one). SQLite always uses one.",
+                 int_range(1, 64)},
                 {"max_active_runs", std::int64_t{10000},
                  "Runs this instance executes at once before leaving queued runs to other instances.", int_range(1, 10000000)},
                 {"trigger_refresh_ms", std::int64_t{2000},

@@ -462,6 +462,11 @@ void register_routes(Router& r, Shared& S) {
             return run_view(std::move(*run), wf.get());
         };
         auto run = co_await s->db.run(std::move(q));
+        if (!run && live) {  // made durable a moment ago; its first row is not committed yet
+            live->erase("durable");
+            live->erase("execution_data");
+            co_return *live;
+        }
         if (!run) throw Error(ErrorCode::not_found, "no run " + id);
         co_return *run;
     };

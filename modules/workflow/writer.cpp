@@ -52,7 +52,7 @@ bool is_constraint_violation(const std::string& what) {
 
 // The writer's session with its two prepared statements bound to `run`/`task`.
 struct Writer::Session {
-    Db::Lease lease;
+    std::unique_ptr<soci::session> own;
     soci::session& s;
     bool sqlite;
     RunRow run;
@@ -63,7 +63,7 @@ struct Writer::Session {
     soci::statement task_st;
 
     explicit Session(Db& db)
-        : lease(db), s(lease.session()), sqlite(db.backend() == DbBackend::sqlite), run_st(s), insert_st(s), task_st(s) {
+        : own(db.open_dedicated()), s(*own), sqlite(db.backend() == DbBackend::sqlite), run_st(s), insert_st(s), task_st(s) {
         using soci::use;
         // The WAL is checkpointed in the background (Engine's claim loop), not inside this
         // thread's commits: a checkpoint in the commit path stalls every caller of the batch.
