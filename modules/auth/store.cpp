@@ -1,5 +1,7 @@
 #include "modules/auth/store.hpp"
 
+#include "core/db/row.hpp"
+
 #include <boost/json.hpp>
 #include <soci/soci.h>
 
@@ -53,19 +55,6 @@ constexpr const char* kInsertAudit =
     "INSERT INTO auth_audit (id, at, actor_id, actor, action, target, outcome, ip, detail) "
     "VALUES (:id, :at, :aid, :a, :ac, :t, :o, :ip, :d)";
 
-// An integer column, whatever width the backend reports for it (SQLite derives it from the
-// declared type or the value, PostgreSQL from the column type).
-long long int64_at(const soci::row& r, std::size_t i) {
-    switch (r.get_properties(i).get_data_type()) {
-        case soci::dt_integer: return r.get<int>(i);
-        case soci::dt_long_long: return r.get<long long>(i);
-        case soci::dt_unsigned_long_long: return static_cast<long long>(r.get<unsigned long long>(i));
-        case soci::dt_double: return static_cast<long long>(r.get<double>(i));
-        case soci::dt_string: return std::stoll(r.get<std::string>(i));
-        default: throw std::runtime_error("unexpected column type for an integer");
-    }
-}
-
 // Reads the 8 user columns starting at `col` of a row.
 User user_from(const soci::row& r, std::size_t col) {
     User u;
@@ -73,10 +62,10 @@ User user_from(const soci::row& r, std::size_t col) {
     u.username = r.get<std::string>(col + 1);
     u.password_hash = r.get<std::string>(col + 2);
     u.role = r.get<std::string>(col + 3);
-    u.disabled = int64_at(r, col + 4) != 0;
-    u.created_at = int64_at(r, col + 5);
-    u.updated_at = int64_at(r, col + 6);
-    u.last_login_at = int64_at(r, col + 7);
+    u.disabled = row_int(r, col + 4) != 0;
+    u.created_at = row_int(r, col + 5);
+    u.updated_at = row_int(r, col + 6);
+    u.last_login_at = row_int(r, col + 7);
     return u;
 }
 
@@ -88,10 +77,10 @@ ApiKey key_from(const soci::row& r, std::size_t col) {
     k.prefix = r.get<std::string>(col + 3);
     auto scopes = boost::json::parse(r.get<std::string>(col + 4));
     for (const auto& s : scopes.as_array()) k.scopes.emplace_back(s.as_string());
-    k.created_at = int64_at(r, col + 5);
-    k.expires_at = int64_at(r, col + 6);
-    k.last_used_at = int64_at(r, col + 7);
-    k.revoked_at = int64_at(r, col + 8);
+    k.created_at = row_int(r, col + 5);
+    k.expires_at = row_int(r, col + 6);
+    k.last_used_at = row_int(r, col + 7);
+    k.revoked_at = row_int(r, col + 8);
     return k;
 }
 
@@ -182,9 +171,9 @@ std::optional<std::pair<Session, User>> AuthStore::find_session(soci::session& s
         sess.id_hash = r.get<std::string>(0);
         sess.user_id = r.get<std::string>(1);
         sess.csrf_token = r.get<std::string>(2);
-        sess.created_at = int64_at(r, 3);
-        sess.last_seen_at = int64_at(r, 4);
-        sess.expires_at = int64_at(r, 5);
+        sess.created_at = row_int(r, 3);
+        sess.last_seen_at = row_int(r, 4);
+        sess.expires_at = row_int(r, 5);
         return std::make_pair(sess, user_from(r, 6));
     }
     return std::nullopt;
@@ -258,7 +247,7 @@ std::vector<AuditRow> AuthStore::list_audit(soci::session& s, std::size_t limit,
         for (const auto& r : rows) {
             AuditRow a;
             a.id = r.get<std::string>(0);
-            a.at = int64_at(r, 1);
+            a.at = row_int(r, 1);
             a.entry.actor_id = r.get<std::string>(2);
             a.entry.actor = r.get<std::string>(3);
             a.entry.action = r.get<std::string>(4);
