@@ -19,10 +19,20 @@ case "$cmd" in
       as_owner "$pgbin/initdb" -D "$dir/data" -U arclight --auth=trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
-    as_owner "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c max_connections=200" start >/dev/null \
-      || { cat "$dir/server.log" >&2; exit 1; }
-    echo "postgresql://arclight@127.0.0.1:$port/postgres"
+    # The port may be taken for a moment (another cluster, or a client socket that got it as its
+    # ephemeral port): try the next few before giving up.
+    started=""
+    for try in 0 1 2 3 4 5 6 7; do
+      p=$((port + try))
+      if as_owner "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $p -c unix_socket_directories=$dir -c max_connections=200" start >/dev/null; then
+        started=$p
+        break
+      fi
+      grep -q "Address already in use" "$dir/server.log" 2>/dev/null || break
+    done
+    [ -n "$started" ] || { cat "$dir/server.log" >&2; exit 1; }
+    echo "postgresql://arclight@127.0.0.1:$started/postgres"
     ;;
   stop)
     if [ -f "$dir/data/postmaster.pid" ]; then
