@@ -15,8 +15,9 @@
 #     the WebSocket): a 1-task workflow, a 10-task chain and a 10-way fan-out + join, full mode:
 #     runs/s, tasks/s, latency, database rows written per task and per batch (engine counters);
 #   * the database's own ceiling with bench_db_ceiling: durable 1-row transactions/s and rows/s
-#     in 100-row transactions, same disk (same PostgreSQL server);
-# and prints the figures with the issue's targets. Exits 0 whether the targets are met or not (it
+#     in 100-row transactions (and pipelined, PostgreSQL), same disk (same PostgreSQL server);
+# and prints the figures with the issue's targets, with the CPU each measurement took (server /
+# client / PostgreSQL / everything else) and the engine's counters (GET /api/v1/workflow/stats). Exits 0 whether the targets are met or not (it
 # is a measurement); non-zero only when it cannot measure (no binary, a port in use, a server that
 # never gets ready, a flow that answers wrongly).
 #
@@ -557,23 +558,27 @@ measure_flows() {
     done
 }
 
-# Which code is measured: the binary's build time against the source tree's (a binary older than
-# the last commit or than an uncommitted change of a C++ or SQL file does not measure HEAD).
+# Which code is measured: the binary's build time against the server's sources (a binary older
+# than the last commit or uncommitted change under these paths does not measure the tree).
+SERVER_PATHS=(core modules schema third_party web/src config CMakeLists.txt)
 binary_note() {
-    local bin_t head head_t newest=0 f t
+    local bin_t head src src_t newest=0 f t
     bin_t=$(stat -c %Y "$ARCLIGHT_BIN")
-    head=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null) || { echo "arclight binary built $(date -u -d "@$bin_t" '+%H:%M UTC') (no git)"; return; }
-    head_t=$(git -C "$ROOT" log -1 --format=%ct HEAD)
+    head=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null) ||
+        { echo "arclight binary built $(date -u -d "@$bin_t" '+%Y-%m-%d %H:%M UTC') (not a git tree)"; return; }
+    src=$(git -C "$ROOT" log -1 --format=%h -- "${SERVER_PATHS[@]}")
+    src_t=$(git -C "$ROOT" log -1 --format=%ct -- "${SERVER_PATHS[@]}")
     while IFS= read -r f; do
-        [[ $f == *.cpp || $f == *.hpp || $f == *.sql || $f == *CMakeLists.txt ]] || continue
         t=$(stat -c %Y "$ROOT/$f" 2>/dev/null) || continue
         ((t > newest)) && newest=$t
-    done < <(git -C "$ROOT" diff --name-only HEAD 2>/dev/null; git -C "$ROOT" ls-files --others --exclude-standard 2>/dev/null)
+    done < <(git -C "$ROOT" diff --name-only HEAD -- "${SERVER_PATHS[@]}" 2>/dev/null
+        git -C "$ROOT" ls-files --others --exclude-standard -- "${SERVER_PATHS[@]}" 2>/dev/null)
     local dirty=""
-    ((newest > 0)) && dirty=" + uncommitted source changes"
-    echo "arclight binary built $(date -u -d "@$bin_t" '+%Y-%m-%d %H:%M UTC'); source tree: $head ($(date -u -d "@$head_t" '+%H:%M UTC'))$dirty"
-    if ((bin_t < head_t || bin_t < newest)); then
-        echo "WARNING: the binary is older than the source tree (last commit or an uncommitted change): rebuild to measure it"
+    ((newest > 0)) && dirty=" + uncommitted server changes"
+    echo "arclight binary built $(date -u -d "@$bin_t" '+%Y-%m-%d %H:%M UTC'); tree $head, last server commit $src" \
+        "($(date -u -d "@$src_t" '+%H:%M UTC'))$dirty"
+    if ((bin_t < src_t || bin_t < newest)); then
+        echo "WARNING: the binary is older than the server's sources (a commit or an uncommitted change): rebuild to measure them"
     fi
 }
 BINARY_NOTE=$(binary_note)
@@ -601,7 +606,6 @@ fi
 if [[ -z $BENCH_PG_URL && $BENCH_PG == 1 ]]; then
     PG_DIR="$WORK/pg"
     chmod 711 "$WORK"  # the cluster runs as the postgres user when this runs as root
-    port_free "$PG_PORT" || die "port $PG_PORT is in use (set PG_PORT)"
     note "starting a throwaway PostgreSQL cluster in $PG_DIR (port $PG_PORT)"
     BENCH_PG_URL=$(bash "$ROOT/scripts/pg-cluster.sh" start "$PG_DIR" "$PG_PORT") || die "could not start PostgreSQL"
     PG_PM_PID=$(head -1 "$PG_DIR/data/postmaster.pid" 2>/dev/null)
@@ -713,15 +717,16 @@ for db in sqlite postgres; do
     c1=$(ceil_of "$db" 2)
     cb=$(ceil_of "$db" 3)
     [[ $c1 == - ]] && continue
+    cp=$(ceil_of "$db" 4)
     for p in $PROGRAMS; do
         rr=$(runres_of "${PROGRAM_LABEL[$p]}" "$db" 9)
         rs=$(runres_of "${PROGRAM_LABEL[$p]}" "$db" 3)
-        cs=$(runres_of "${PROGRAM_LABEL[$p]}" "$db" 12)
         [[ $rr == - ]] && continue
         rows_s=$(awk -v a="$rr" -v b="$rs" 'BEGIN { printf "%.0f", a * b }')
-        echo "  $db, ${PROGRAM_LABEL[$p]}: $rows_s rows/s in $cs commits/s: $(pct "$rows_s" "$cb")% of the database's" \
-            "$cb rows/s in 100-row commits, $(pct "$cs" "$c1")% of its $c1 1-row commits/s; one commit per run would cap it at $c1 runs/s"
+        echo "  $db, ${PROGRAM_LABEL[$p]}: the engine wrote $rows_s rows/s ($rr rows/run, $(runres_of "${PROGRAM_LABEL[$p]}" "$db" 11) rows/commit," \
+            "$(runres_of "${PROGRAM_LABEL[$p]}" "$db" 12) commits/s, writers $(runres_of "${PROGRAM_LABEL[$p]}" "$db" 13)% busy)"
     done
+    echo "  $db alone (bench_db_ceiling, one connection): $c1 1-row commits/s, $cb rows/s in 100-row commits$([[ $cp == - ]] || echo ", $cp pipelined")"
 done
 echo "  cpu% s/c/db/+ = CPU during the measurement in % of one core: server / client (wrk or bench_workflow_runs) /"
 echo "  PostgreSQL when the script started the cluster ('-': SQLite runs inside the server; an outside PostgreSQL counts in"
@@ -729,8 +734,9 @@ echo "  '+') / everything else (loopback softirq, steal, other processes: if '+'
 echo "  us/req, us/run = server CPU"
 echo "  time per request / per run. rows/run, rows/task, rows/batch, commits/s = engine counters (GET /api/v1/workflow/stats)"
 echo "  over the measured runs: state rows written per run / per task, per group-commit transaction, and those transactions"
-echo "  per second; writer% = time the writer thread spent executing + committing batches, in % of the elapsed time"
-echo "  (near 100%: the single writer is the bottleneck)."
+echo "  per second; writer% = time the state writers spent executing + committing batches, in % of the elapsed time,"
+echo "  summed over the writers (SQLite: one; PostgreSQL: workflow.pg_writers, default 4): near 100% per writer, the"
+echo "  writers are the bottleneck."
 echo "  runs/s = runs / (first POST -> last terminal event); p50/p99 = client side, POST sent -> workflow.run.* event"
 echo "  received on /ws; srv p50/p99 = the runs' finished_at - created_at (server clock, ms)."
 exit 0

@@ -574,7 +574,7 @@ asio::awaitable<int> Bench::main() {
                     srv_span_s > 0 ? static_cast<double>(srv_lat.size()) / srv_span_s : 0.0);
     if (polled) std::printf("  %zu runs were seen finished by polling (the event was missed): their latency is an upper bound\n", polled);
     std::printf("  database: %.0f rows written in %.0f batches (%.1f rows/batch, %.0f commits/s, %.0f unchanged), %.2f rows/task, "
-                "%.2f rows/run, writer busy %.0f ms (%.0f%% of the elapsed time)\n",
+                "%.2f rows/run, writers busy %.0f ms (%.0f%% of the elapsed time, summed over the writers)\n",
                 rows, batches, batches > 0 ? rows / batches : 0.0, elapsed > 0 ? batches / elapsed : 0.0, unchanged,
                 tasks_run > 0 ? rows / tasks_run : 0.0,
                 succeeded > 0 ? rows / static_cast<double>(succeeded) : 0.0, write_us / 1000.0,
