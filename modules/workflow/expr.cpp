@@ -1,5 +1,6 @@
 #include "modules/workflow/expr.hpp"
 #include "modules/workflow/json_util.hpp"
+#include "modules/workflow/jsonschema.hpp"  // pointer_escape
 
 // The expression language: a tokenizer, a recursive-descent parser into an immutable AST (built
 // once per expression) and a tree-walking evaluator. Evaluation never re-parses and works on
@@ -1066,20 +1067,6 @@ void node_references(const Node& n, std::vector<std::string>& roots, std::vector
     for (const auto& a : n.args) node_references(*a, roots, task_ids);
 }
 
-std::string pointer_token(std::string_view token) {
-    std::string out;
-    out.reserve(token.size());
-    for (char c : token) {
-        if (c == '~')
-            out += "~0";
-        else if (c == '/')
-            out += "~1";
-        else
-            out += c;
-    }
-    return out;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -1225,7 +1212,7 @@ VNode compile_value(const json::value& v, const std::vector<std::string>* raw_ke
         for (const auto& kv : o) {
             const auto size = pointer.size();
             pointer += '/';
-            pointer += pointer_token(kv.key());
+            pointer += pointer_escape(kv.key());
             VNode child;
             if (raw_keys && std::find(raw_keys->begin(), raw_keys->end(), kv.key()) != raw_keys->end())
                 child.literal = kv.value();
