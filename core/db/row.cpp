@@ -18,6 +18,15 @@ long long row_int(const soci::row& r, std::size_t i) {
     }
 }
 
+double row_double(const soci::row& r, std::size_t i) {
+    if (r.get_indicator(i) == soci::i_null) return 0;
+    switch (r.get_properties(i).get_data_type()) {
+        case soci::dt_double: return r.get<double>(i);
+        case soci::dt_string: return std::stod(r.get<std::string>(i));
+        default: return static_cast<double>(row_int(r, i));
+    }
+}
+
 std::string row_text(const soci::row& r, std::size_t i) {
     if (r.get_indicator(i) == soci::i_null) return {};
     return r.get<std::string>(i);

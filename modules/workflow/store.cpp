@@ -192,7 +192,7 @@ std::optional<json::object> Store::get_run(soci::session& s, const std::string& 
     if (!run) return std::nullopt;
     json::object task_rows;
     soci::rowset<soci::row> trows =
-        (s.prepare << "SELECT task_id, type, status, attempts, input, output, error, started_at, finished_at, agent, instance "
+        (s.prepare << "SELECT task_id, type, status, attempts, input, output, error, started_at, finished_at, agent, instance, cost "
                       "FROM workflow_tasks WHERE run_id = :id",
          soci::use(id));
     for (const auto& t : trows) {
@@ -206,6 +206,7 @@ std::optional<json::object> Store::get_run(soci::session& s, const std::string& 
                                                         {"started_at", iso(row_int(t, 7))},
                                                         {"finished_at", iso(row_int(t, 8))},
                                                         {"agent", text_or_null(row_text(t, 9))},
+                                                        {"cost", row_double(t, 11)},
                                                         {"instance", text_or_null(row_text(t, 10))}};
     }
     (*run)["tasks_rows"] = std::move(task_rows);

@@ -3,10 +3,16 @@
 #include "core/db/db.hpp"
 #include "core/log/log.hpp"
 
+#include <fmt/format.h>
+#include <libpq-fe.h>
+#include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <cstring>
+#include <stdexcept>
 #include <vector>
 
 namespace arclight::workflow {
@@ -34,12 +40,28 @@ constexpr const char* kInsertRun =
 
 constexpr const char* kUpsertTask =
     "INSERT INTO workflow_tasks (run_id, task_id, type, status, attempts, input, output, error, started_at, "
-    "finished_at, due_at, agent, instance) VALUES (:r, :t, :ty, :st, :a, :in, :out, :err, :sa, :fa, :due, :ag, :i) "
-    "ON CONFLICT (run_id, task_id) DO UPDATE SET type = excluded.type, status = excluded.status, "
+    "finished_at, due_at, agent, instance, cost) VALUES (:r, :t, :ty, :st, :a, :in, :out, :err, :sa, :fa, :due, :ag, :i, "
+    ":c) ON CONFLICT (run_id, task_id) DO UPDATE SET type = excluded.type, status = excluded.status, "
     "attempts = excluded.attempts, input = excluded.input, output = excluded.output, error = excluded.error, "
     "started_at = excluded.started_at, finished_at = excluded.finished_at, due_at = excluded.due_at, "
-    "agent = excluded.agent, instance = excluded.instance "
+    "agent = excluded.agent, instance = excluded.instance, cost = excluded.cost "
     "WHERE workflow_tasks.status <> 'succeeded'";
+
+// ":name" placeholders (SOCI) -> "$1", "$2", ... (libpq), in order of appearance.
+std::string numbered_placeholders(const char* sql) {
+    std::string out;
+    int n = 0;
+    for (const char* p = sql; *p;) {
+        if (*p == ':' && (std::isalpha(static_cast<unsigned char>(p[1])) || p[1] == '_')) {
+            out += '$' + std::to_string(++n);
+            ++p;
+            while (std::isalnum(static_cast<unsigned char>(*p)) || *p == '_') ++p;
+        } else {
+            out += *p++;
+        }
+    }
+    return out;
+}
 
 bool is_constraint_violation(const std::string& what) {
     std::string w = what;
@@ -50,19 +72,27 @@ bool is_constraint_violation(const std::string& what) {
 
 }  // namespace
 
-// The writer's session with its two prepared statements bound to `run`/`task`.
+// The writer's database session: commits a batch of changes in one transaction (throws when the
+// transaction fails; nothing of it is then committed) and says which changed a row.
 struct Writer::Session {
+    virtual ~Session() = default;
+    virtual void commit(Op* ops, std::size_t n, char* applied) = 0;
+};
+
+// SQLite (and the generic path): SOCI statements prepared once, executed one by one.
+struct Writer::SociSession final : Writer::Session {
     std::unique_ptr<soci::session> own;
     soci::session& s;
     bool sqlite;
     RunRow run;
+    std::string idem_str;
     soci::indicator idem_ind = soci::i_null;
     TaskRow task;
     soci::statement run_st;
     soci::statement insert_st;
     soci::statement task_st;
 
-    explicit Session(Db& db)
+    explicit SociSession(Db& db)
         : own(db.open_dedicated()), s(*own), sqlite(db.backend() == DbBackend::sqlite), run_st(s), insert_st(s), task_st(s) {
         using soci::use;
         // The WAL is checkpointed in the background (Engine's claim loop), not inside this
@@ -80,11 +110,9 @@ struct Writer::Session {
                      use(run.started_at), use(run.finished_at), use(run.updated_at));
         task_st = (s.prepare << kUpsertTask, use(task.run_id), use(task.task_id), use(task.type), use(task.status),
                    use(task.attempts), use(task.input), use(task.output), use(task.error), use(task.started_at),
-                   use(task.finished_at), use(task.due_at), use(task.agent), use(task.instance));
+                   use(task.finished_at), use(task.due_at), use(task.agent), use(task.instance), use(task.cost));
     }
-    std::string idem_str;
 
-    // Executes one op; returns whether a row changed.
     bool apply(Op& op) {
         if (op.run) {
             run = *op.run;
@@ -103,7 +131,116 @@ struct Writer::Session {
         task_st.execute(true);
         return task_st.get_affected_rows() > 0;
     }
+
+    void commit(Op* ops, std::size_t n, char* applied) override {
+        WriteTransaction tx(s, sqlite);
+        for (std::size_t i = 0; i < n; ++i) applied[i] = apply(ops[i]);
+        tx.commit();
+    }
 };
+
+// PostgreSQL: BEGIN, every upsert and COMMIT sent in libpq pipeline mode and read back after one
+// sync, so a batch costs one round trip instead of one per statement (bench_db_ceiling: 10.9k
+// rows/s one by one vs 80.8k pipelined on one connection). The connection is a dedicated SOCI
+// session's (same settings as the pool's), used through libpq directly.
+struct Writer::PgSession final : Writer::Session {
+    std::unique_ptr<soci::session> own;
+    PGconn* conn;
+    std::vector<std::string> values;  // text parameters of the statement being sent
+    std::vector<const char*> params;
+
+    explicit PgSession(Db& db) : own(db.open_dedicated()) {
+        conn = static_cast<soci::postgresql_session_backend*>(own->get_backend())->conn_;
+        prepare("arclight_wf_run_up", kUpsertRun, 20);
+        prepare("arclight_wf_run_in", kInsertRun, 20);
+        prepare("arclight_wf_task_up", kUpsertTask, 14);
+    }
+
+    void prepare(const char* name, const char* sql, int n) {
+        auto text = numbered_placeholders(sql);
+        PGresult* r = PQprepare(conn, name, text.c_str(), n, nullptr);
+        std::string error = PQresultStatus(r) == PGRES_COMMAND_OK ? "" : PQresultErrorMessage(r);
+        PQclear(r);
+        if (!error.empty()) throw std::runtime_error(std::string("prepare ") + name + ": " + error);
+    }
+
+    void send(const char* name, bool null_at_9 = false) {
+        params.clear();
+        for (const auto& v : values) params.push_back(v.c_str());
+        if (null_at_9) params[9] = nullptr;  // no idempotency key
+        if (PQsendQueryPrepared(conn, name, static_cast<int>(params.size()), params.data(), nullptr, nullptr, 0) != 1)
+            throw std::runtime_error(std::string("send: ") + PQerrorMessage(conn));
+    }
+    void send_plain(const char* sql) {
+        if (PQsendQueryParams(conn, sql, 0, nullptr, nullptr, nullptr, nullptr, 0) != 1)
+            throw std::runtime_error(std::string("send: ") + PQerrorMessage(conn));
+    }
+
+    void send_op(const Op& op) {
+        values.clear();
+        auto num = [this](long long v) { values.push_back(std::to_string(v)); };
+        if (op.run) {
+            const auto& r = *op.run;
+            values = {r.id, r.workflow_id, std::to_string(r.version), r.status, r.trigger_type, r.trigger_data, r.input,
+                      r.output, r.error, r.idempotency_key.value_or(""), r.parent_run_id, r.parent_task_id, r.owner};
+            for (long long v : {r.lease_until, r.wake_at, r.deadline_at, r.created_at, r.started_at, r.finished_at, r.updated_at})
+                num(v);
+            send(op.insert ? "arclight_wf_run_in" : "arclight_wf_run_up", !r.idempotency_key);
+            return;
+        }
+        const auto& t = *op.task;
+        values = {t.run_id, t.task_id, t.type, t.status, std::to_string(t.attempts), t.input, t.output, t.error};
+        for (long long v : {t.started_at, t.finished_at, t.due_at}) num(v);
+        values.push_back(t.agent);
+        values.push_back(t.instance);
+        values.push_back(fmt::format("{}", t.cost));
+        send("arclight_wf_task_up");
+    }
+
+    void commit(Op* ops, std::size_t n, char* applied) override {
+        if (PQenterPipelineMode(conn) != 1) throw std::runtime_error(std::string("pipeline mode: ") + PQerrorMessage(conn));
+        std::string error;
+        bool synced = false;
+        try {
+            send_plain("BEGIN");
+            for (std::size_t i = 0; i < n; ++i) send_op(ops[i]);
+            send_plain("COMMIT");
+            if (PQpipelineSync(conn) != 1) throw std::runtime_error(std::string("sync: ") + PQerrorMessage(conn));
+            // Results arrive in order: BEGIN, one per op, COMMIT (each followed by a null), then the sync.
+            for (std::size_t q = 0; q < n + 2; ++q) {
+                while (PGresult* r = PQgetResult(conn)) {
+                    auto st = PQresultStatus(r);
+                    if (st != PGRES_COMMAND_OK && error.empty())
+                        error = st == PGRES_PIPELINE_ABORTED ? "pipeline aborted" : PQresultErrorMessage(r);
+                    if (st == PGRES_COMMAND_OK && q >= 1 && q <= n) {
+                        const char* rows = PQcmdTuples(r);
+                        applied[q - 1] = rows && *rows && std::strcmp(rows, "0") != 0;
+                    }
+                    PQclear(r);
+                }
+            }
+            PGresult* sync = PQgetResult(conn);
+            synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+            PQclear(sync);
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+        if (PQexitPipelineMode(conn) != 1 && error.empty()) error = std::string("pipeline mode: ") + PQerrorMessage(conn);
+        if (error.empty() && !synced) error = "no pipeline sync";
+        if (!error.empty()) {
+            // Nothing was committed. A statement that failed leaves the BEGIN's block open and
+            // aborted: end it so the session can be used again. A broken connection is reopened
+            // by the caller (it drops this session on any error but a constraint violation).
+            if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE) PQclear(PQexec(conn, "ROLLBACK"));
+            throw std::runtime_error(error);
+        }
+    }
+};
+
+std::unique_ptr<Writer::Session> Writer::open_session() {
+    if (db_.backend() == DbBackend::postgres) return std::make_unique<PgSession>(db_);
+    return std::make_unique<SociSession>(db_);
+}
 
 Writer::Writer(Db& db, std::size_t max_batch) : db_(db), max_batch_(std::max<std::size_t>(1, max_batch)) {}
 
@@ -179,10 +316,8 @@ void Writer::loop() {
         std::vector<std::string> errors(batch.size());
         bool committed = false;
         try {
-            if (!session) session = std::make_unique<Session>(db_);
-            WriteTransaction tx(session->s, session->sqlite);
-            for (std::size_t i = 0; i < batch.size(); ++i) applied[i] = session->apply(batch[i]);
-            tx.commit();
+            if (!session) session = open_session();
+            session->commit(batch.data(), batch.size(), applied.data());
             committed = true;
         } catch (const std::exception& e) {
             log::warn("workflow", "state batch of {} failed ({}); retrying one by one", batch.size(), e.what());
@@ -194,10 +329,8 @@ void Writer::loop() {
             for (std::size_t i = 0; i < batch.size(); ++i) {
                 for (int attempt = 0;; ++attempt) {
                     try {
-                        if (!session) session = std::make_unique<Session>(db_);
-                        WriteTransaction tx(session->s, session->sqlite);
-                        applied[i] = session->apply(batch[i]);
-                        tx.commit();
+                        if (!session) session = open_session();
+                        session->commit(&batch[i], 1, &applied[i]);
                         break;
                     } catch (const std::exception& e) {
                         std::string what = e.what();

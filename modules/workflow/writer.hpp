@@ -2,7 +2,9 @@
 // Group commit for the engine's state changes. One writer thread owns one database session and
 // commits every state change queued since its last commit in one transaction; each change's
 // callback runs after its transaction is durable, so "persisted before published" costs one
-// fsync per batch instead of one per change (docs/architecture.md has the figures).
+// fsync per batch instead of one per change (docs/architecture.md has the figures). On
+// PostgreSQL the transaction goes out in libpq pipeline mode: one round trip per batch instead of
+// one per statement.
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -35,6 +37,7 @@ struct TaskRow {
     std::string input = "null", output = "null", error;
     long long started_at = 0, finished_at = 0, due_at = 0;
     std::string agent, instance;
+    double cost = 0;
 };
 
 struct WriterStats {
@@ -76,6 +79,9 @@ private:
         Done done;
     };
     struct Session;
+    struct SociSession;
+    struct PgSession;
+    std::unique_ptr<Session> open_session();
     void loop();
     void enqueue(Op op);
 
