@@ -202,9 +202,12 @@ TEST_CASE("roles: viewers read, only admins manage users; the last admin stays")
               .status == 422);
     CHECK(http(s.port(), "POST", "/api/v1/auth/users", R"({"username":"vic","password":"a long enough passphrase"})", s.admin())
               .status == 409);
-    // Disabling a user ends their sessions.
+    auto vic_key = create_key(s.port(), vic, {"system.read"});
+    CHECK(http(s.port(), "GET", "/api/v1/system/info", {}, bearer(vic_key)).status == 200);  // the key is now cached
+    // Disabling a user ends their sessions and their API keys at once.
     CHECK(http(s.port(), "PATCH", "/api/v1/auth/users/" + vid, R"({"disabled":true})", s.admin()).status == 200);
     CHECK(http(s.port(), "GET", "/api/v1/auth/me", {}, vic.headers()).status == 401);
+    CHECK(http(s.port(), "GET", "/api/v1/system/info", {}, bearer(vic_key)).status == 401);
     // The only admin cannot be demoted.
     auto users = http(s.port(), "GET", "/api/v1/auth/users", {}, s.admin()).json();
     std::string admin_id;

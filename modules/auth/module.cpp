@@ -26,6 +26,7 @@ AuthConfig read_config(const ConfigSection& c, bool tls) {
     a.address_free_attempts = static_cast<int>(c.get_int("address_free_attempts"));
     a.max_delay = std::chrono::seconds(c.get_int("max_delay_seconds"));
     a.setup_page = c.get_bool("setup_page");
+    a.api_key_cache_ms = c.get_int("api_key_cache_ms");
     return a;
 }
 
@@ -72,6 +73,11 @@ ModuleDescriptor descriptor() {
                 {"address_free_attempts", std::int64_t{20},
                  "Failed logins per client address before each further attempt must wait.", int_range(1, 100000)},
                 {"max_delay_seconds", std::int64_t{900}, "Longest wait imposed by login throttling.", int_range(1, 86400)},
+                {"api_key_cache_ms", std::int64_t{1000},
+                 "How long a verified API key is trusted without a database lookup (0 = look it up on every request). "
+                 "Revoking a key, or disabling, changing or deleting its user, applies at once on the instance that "
+                 "made the change and within this time on other instances.",
+                 int_range(0, 60000)},
                 {"setup_page", true,
                  "Offer the one-time setup page (create the first admin; only while no user exists, only from "
                  "loopback). Without it, use `arclight user add --admin NAME`."},

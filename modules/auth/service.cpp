@@ -83,6 +83,12 @@ bool AuthService::verify_slowly(const std::string& password, const std::string* 
     return ok;
 }
 
+void AuthService::forget_keys() {
+    std::lock_guard lk(key_cache_m_);
+    key_cache_.clear();
+    ++key_generation_;
+}
+
 boost::asio::awaitable<std::shared_ptr<const Principal>> AuthService::authenticate(const HttpRequest& req) {
     auto authz = req.header("Authorization");
     if (!authz.empty()) {
@@ -91,12 +97,24 @@ boost::asio::awaitable<std::shared_ptr<const Principal>> AuthService::authentica
         }
         auto hash = sha256_hex(authz.substr(7));
         auto now = now_ms();
-        auto lookup = [this, hash, now](soci::session& s) -> std::shared_ptr<const Principal> {
+        auto mono = std::chrono::steady_clock::now();
+        if (config_.api_key_cache_ms > 0) {
+            std::lock_guard lk(key_cache_m_);
+            auto it = key_cache_.find(hash);
+            if (it != key_cache_.end()) {
+                if (it->second.until > mono && (it->second.expires_at == 0 || it->second.expires_at > now))
+                    co_return it->second.principal;
+                key_cache_.erase(it);
+            }
+        }
+        std::int64_t key_expires = 0;
+        auto lookup = [this, hash, now, &key_expires](soci::session& s) -> std::shared_ptr<const Principal> {
             auto found = store_.find_api_key_by_hash(s, hash);
             if (!found) return nullptr;
             auto& [key, user] = *found;
             if (key.revoked_at != 0 || (key.expires_at != 0 && key.expires_at <= now) || user.disabled) return nullptr;
             if (now - key.last_used_at > 60'000) store_.touch_api_key(s, key.id, now);
+            key_expires = key.expires_at;
             auto p = std::make_shared<Principal>();
             p->user_id = user.id;
             p->username = user.username;
@@ -106,8 +124,21 @@ boost::asio::awaitable<std::shared_ptr<const Principal>> AuthService::authentica
             p->credential_id = key.id;
             return p;
         };
+        // A change to users or keys while the lookup ran must not be undone by caching its result.
+        std::uint64_t generation;
+        {
+            std::lock_guard lk(key_cache_m_);
+            generation = key_generation_;
+        }
         auto p = co_await db_.run(std::move(lookup));
         if (!p) throw Error(ErrorCode::unauthorized, "the API key is unknown, expired or revoked");
+        if (config_.api_key_cache_ms > 0) {
+            std::lock_guard lk(key_cache_m_);
+            if (generation == key_generation_) {
+                if (key_cache_.size() >= 10'000) key_cache_.clear();
+                key_cache_[hash] = {p, key_expires, mono + std::chrono::milliseconds(config_.api_key_cache_ms)};
+            }
+        }
         co_return p;
     }
     auto sid = cookie_value(req, kSessionCookie);
@@ -322,6 +353,7 @@ boost::asio::awaitable<User> AuthService::patch_user(Actor actor, std::string id
         return {Outcome::ok, *user, {}};
     };
     auto r = co_await db_.run(std::move(work));
+    forget_keys();
     if (r.outcome == Outcome::missing) throw Error(ErrorCode::not_found, "no such user");
     if (r.outcome == Outcome::bad_password) {
         throw Error(ErrorCode::validation_failed, "the password " + r.why, {{"/password", r.why}});
@@ -350,6 +382,7 @@ boost::asio::awaitable<void> AuthService::delete_user(Actor actor, std::string i
         return {0, user->username};
     };
     auto [code, name] = co_await db_.run(std::move(work));
+    forget_keys();
     if (code == 1) throw Error(ErrorCode::not_found, "no such user");
     if (code == 2) throw Error(ErrorCode::conflict, "this is the last active admin; make another admin first");
     auto q10 = entry(actor, "auth.user.delete", name, "success");
@@ -405,6 +438,7 @@ boost::asio::awaitable<void> AuthService::revoke_key(const Principal& who, std::
     auto now = now_ms();
     auto q7 = [this, id, now](soci::session& s) { store_.revoke_api_key(s, id, now); };
     co_await db_.run(std::move(q7));
+    forget_keys();
     auto q12 = entry(actor_of(who, req), "auth.api_key.revoke", id, "success", {{"name", key.name}});
     co_await record(std::move(q12));
 }

@@ -11,8 +11,11 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <semaphore>
 #include <string>
 #include <vector>
@@ -28,6 +31,10 @@ struct AuthConfig {
     int address_free_attempts = 20;
     std::chrono::seconds max_delay{900};
     bool setup_page = true;
+    /// How long a verified API key's principal is reused without a database lookup (0 = never).
+    /// Changes made on this instance (revoke, disable, role, delete) apply at once; on other
+    /// instances within this time.
+    std::int64_t api_key_cache_ms = 1000;
 };
 
 /// Who acts and from where, for audit entries.
@@ -98,6 +105,17 @@ private:
     bool verify_slowly(const std::string& password, const std::string* encoded);
     User validate_new_user(const std::string& username, const std::string& password, const std::string& role);
     LoginResult open_session(soci::session& s, const User& u, const HttpRequest& req);
+    /// Drops every cached API-key principal (after any change to users or keys).
+    void forget_keys();
+
+    struct CachedKey {
+        std::shared_ptr<const Principal> principal;
+        std::int64_t expires_at = 0;  ///< the key's own expiry (0 = none), epoch ms
+        std::chrono::steady_clock::time_point until;
+    };
+    std::mutex key_cache_m_;
+    std::unordered_map<std::string, CachedKey> key_cache_;  ///< by key hash
+    std::uint64_t key_generation_ = 0;                       ///< bumped by forget_keys()
 
     Db& db_;
     AuthStore store_;
