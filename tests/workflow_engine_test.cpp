@@ -7,6 +7,7 @@
 #include "tests/support/test_env.hpp"
 
 #include <boost/json.hpp>
+#include <soci/soci.h>
 
 #include <atomic>
 #include <chrono>
@@ -116,6 +117,35 @@ TEST_CASE("workflow: validate lists every error with a JSON pointer") {
     CHECK(ok.status == 200);
     CHECK(api.call("POST", "/api/v1/workflows/validate", "[1,2]").status == 422);
     CHECK(api.call("POST", "/api/v1/workflows/validate", "{not json").status == 400);
+}
+
+TEST_CASE("workflow: a change made by another instance reaches the start route through NOTIFY") {
+    if (!use_postgres()) return;  // one process per SQLite file: every change is local
+    // A cache lifetime far longer than the test: only the NOTIFY can explain a fresh version.
+    TestServer srv(Overrides{{"workflow.trigger_refresh_ms", "600000"}});
+    Api api{srv};
+    auto id = api.create(R"({"name":"n","tasks":[{"id":"x","type":"set","config":{"values":1}}]})");
+    CHECK(api.wait(api.start(id)).at("version").as_int64() == 1);  // version 1 is now cached
+    // What another instance's PUT does: a new version in the database, then the announcement.
+    std::string def2 = R"({"name":"n","tasks":[{"id":"x","type":"set","config":{"values":2}}]})";
+    srv.app().db().with_session([&](soci::session& s) {
+        s << "UPDATE workflows SET version = 2, definition = :d WHERE id = :id", soci::use(def2), soci::use(id);
+        s << "INSERT INTO workflow_versions (workflow_id, version, definition, created_at) VALUES (:id, 2, :d, 0)",
+            soci::use(id), soci::use(def2);
+    });
+    CHECK(api.wait(api.start(id)).at("version").as_int64() == 1);  // not announced yet: still cached
+    srv.app().db().with_session([&](soci::session& s) {
+        std::string payload = "workflow:" + id;
+        s << "SELECT pg_notify('arclight_workflow', :p)", soci::use(payload);
+    });
+    std::int64_t version = 0;
+    for (int i = 0; i < 100 && version != 2; ++i) {
+        auto r = api.wait(api.start(id));
+        version = r.at("version").as_int64();
+        if (version == 2) CHECK(r.at("output") == json::value(2));
+        else std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    CHECK(version == 2);
 }
 
 TEST_CASE("workflow: create, read, version, list, delete") {

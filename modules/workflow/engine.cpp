@@ -166,6 +166,7 @@ struct TaskState {
     json::value output;
     std::string error;
     std::string agent;
+    double cost = 0;
     long long started_at = 0, finished_at = 0, due_at = 0;
     std::uint64_t token = 0;
     int committing = 0;  // writes of this task in flight (a task can have two: waiting, then done)
@@ -227,7 +228,8 @@ json::object snapshot(const Run& r) {
                                      {"started_at", iso_or_null(t.started_at)},
                                      {"finished_at", iso_or_null(t.finished_at)},
                                      {"depends_on", std::move(deps)},
-                                     {"agent", text_or_null(t.agent)}});
+                                     {"agent", text_or_null(t.agent)},
+                                     {"cost", t.cost}});
     }
     return json::object{{"id", r.id},
                         {"workflow_id", r.wf->id},
@@ -389,6 +391,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         row.finished_at = t.finished_at;
         row.due_at = t.due_at;
         row.agent = t.agent;
+        row.cost = t.cost;
         row.instance = opt.instance_id;
         return row;
     }
@@ -476,7 +479,12 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
                        {"started_at", iso_or_null(t.started_at)},
                        {"finished_at", iso_or_null(t.finished_at)}};
         if (!t.error.empty()) d["error"] = t.error;
-        if (!t.agent.empty()) d["agent"] = t.agent;
+        if (!t.agent.empty()) {
+            // The per-task record the rl module learns from: agent, outcome (status), latency, cost.
+            d["agent"] = t.agent;
+            d["cost"] = t.cost;
+            if (t.finished_at > 0 && t.started_at > 0) d["latency_ms"] = t.finished_at - t.started_at;
+        }
         bus.publish(topic, std::move(d));
     }
     void publish_run(const Run& r) {
@@ -752,6 +760,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     void complete(const RunPtr& r, int k, TaskOutcome out) {
         auto& ts = r->tasks[k];
         if (!out.agent.empty()) ts.agent = out.agent;
+        ts.cost += out.cost;  // every attempt's cost counts
         if (ts.timer) {
             ts.timer->cancel();
             ts.timer.reset();
@@ -1658,7 +1667,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         auto input = json::parse(r->input_json, ec);
         init_ctx(*r, input, trig.is_object() ? trig.as_object() : json::object());
         soci::rowset<soci::row> trows =
-            (s.prepare << "SELECT task_id, status, attempts, input, output, error, started_at, finished_at, due_at, agent "
+            (s.prepare << "SELECT task_id, status, attempts, input, output, error, started_at, finished_at, due_at, agent, cost "
                           "FROM workflow_tasks WHERE run_id = :id",
              soci::use(id));
         for (const auto& tr : trows) {
@@ -1677,6 +1686,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
             ts.finished_at = row_int(tr, 7);
             ts.due_at = row_int(tr, 8);
             ts.agent = row_text(tr, 9);
+            ts.cost = row_double(tr, 10);
         }
         return r;
     }
@@ -1806,8 +1816,10 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
 
     // ---- PostgreSQL wake-ups ----------------------------------------------------------------
     // Instances wake each other with NOTIFY arclight_workflow: an empty payload means "runs are
-    // waiting to be claimed", "cancel:<run id>" asks the owner of a run to cancel it now.
+    // waiting to be claimed", "cancel:<run id>" asks the owner of a run to cancel it now,
+    // "workflow:<id>" says a workflow definition changed (caches drop it).
     std::thread listener;
+    std::function<void(const std::string&)> workflow_changed;
 
     void listen_loop(std::string conninfo) {
         PGconn* conn = nullptr;
@@ -1829,7 +1841,9 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
                 std::string payload = n->extra ? n->extra : "";
                 PQfreemem(n);
                 if (payload.rfind("cancel:", 0) == 0) cancel_local(payload.substr(7));
-                else kick();
+                else if (payload.rfind("workflow:", 0) == 0) {
+                    if (workflow_changed) workflow_changed(payload.substr(9));
+                } else kick();
             }
         }
         if (conn) PQfinish(conn);
@@ -1900,6 +1914,12 @@ Engine::Engine(Db& db, EventBus& bus, asio::any_io_executor io, asio::any_io_exe
 }
 
 void Engine::set_current_loader(CurrentLoader loader) { impl_->current_loader = std::move(loader); }
+
+void Engine::set_workflow_changed_handler(std::function<void(const std::string&)> handler) {
+    impl_->workflow_changed = std::move(handler);
+}
+
+void Engine::announce_workflow_change(const std::string& id) { impl_->notify_peers("workflow:" + id); }
 
 Engine::~Engine() {
     impl_->stopping = true;

@@ -101,6 +101,12 @@ public:
     /// Where subworkflow tasks find the workflow they start (set before start()).
     void set_current_loader(CurrentLoader loader);
 
+    /// Called (on the listener thread) with <id> when another instance says workflow <id> changed
+    /// (PostgreSQL; set before start()).
+    void set_workflow_changed_handler(std::function<void(const std::string&)> handler);
+    /// Tells the other instances that workflow `id` changed (PostgreSQL; no-op on SQLite).
+    void announce_workflow_change(const std::string& id);
+
     /// Recovers unfinished runs and starts the lease and claim loops.
     void start();
     /// Stops loops, lets queued state changes commit, releases this instance's leases.

@@ -8,6 +8,8 @@
 #include "core/ws/ws_hub.hpp"
 #include "modules/workflow/internal.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/json.hpp>
 #include <soci/soci.h>
 
@@ -27,6 +29,7 @@ public:
           store_(ctx.db.backend() == DbBackend::sqlite),
           scripts_(8),
           http_(ctx.io, outbound_policy(ctx.config)),
+          current_(std::chrono::milliseconds(ctx.config.get_int("trigger_refresh_ms"))),
           engine_(ctx.db, ctx.bus, ctx.io, ctx.blocking, engine_options(ctx, &types_), [this](const std::string& id, int v) {
               return load_version(id, v);
           }),
@@ -34,7 +37,7 @@ public:
                     [this](const std::string& id, int v, const std::string& d) { return compile(id, v, d); }),
           shared_{ctx.db, store_, engine_, triggers_, types_,
                   [this](const std::string& id, int v, const std::string& d) { return compile(id, v, d); },
-                  [this](const std::string& id, int v) { return load_version(id, v); }},
+                  [this](const std::string& id, int v) { return load_version(id, v); }, current_},
           cron_task_(ctx.io, "workflow-cron"),
           refresh_task_(ctx.io, "workflow-triggers"),
           refresh_ms_(ctx.config.get_int("trigger_refresh_ms")) {
@@ -48,6 +51,18 @@ public:
         engine_.set_current_loader([this](const std::string& id) -> std::shared_ptr<const WorkflowVersion> {
             auto rec = ctx_.db.with_session([&](soci::session& s) { return store_.get_workflow(s, id); });
             return rec ? compile(rec->id, rec->version, rec->definition) : nullptr;
+        });
+        engine_.set_workflow_changed_handler([this](const std::string& id) {
+            current_.forget(id);
+            // Triggers follow at once instead of at the next refresh.
+            auto body = [this]() -> asio::awaitable<void> {
+                try {
+                    co_await triggers_.reload();
+                } catch (const std::exception& e) {
+                    log::warn("workflow", "reloading triggers failed: {}", e.what());
+                }
+            };
+            asio::co_spawn(ctx_.io, std::move(body), asio::detached);
         });
         ctx.ws.declare_topic("workflow", "runs.read");
     }
@@ -136,6 +151,7 @@ private:
     TaskTypeRegistry types_;
     sandbox::ScriptRunner scripts_;
     HttpClient http_;
+    CurrentVersions current_;
     Engine engine_;
     Triggers triggers_;
     Shared shared_;

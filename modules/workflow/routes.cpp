@@ -97,7 +97,8 @@ json::object run_view(json::object run, const WorkflowVersion* wf) {
                                              {"started_at", nullptr},
                                              {"finished_at", nullptr},
                                              {"depends_on", std::move(deps)},
-                                             {"agent", nullptr}});
+                                             {"agent", nullptr},
+                                             {"cost", 0}});
             }
         }
     } else {
@@ -201,7 +202,7 @@ void register_routes(Router& r, Shared& S) {
           "status":{"enum":["pending","running","waiting","retrying","succeeded","failed","skipped","cancelled"]},
           "attempts":{"type":"integer"},"input":{},"output":{},"error":{"type":["string","null"]},
           "started_at":{"type":["string","null"]},"finished_at":{"type":["string","null"]},
-          "depends_on":{"type":"array","items":{"type":"string"}},"agent":{"type":["string","null"]}}}}}})j");
+          "depends_on":{"type":"array","items":{"type":"string"}},"agent":{"type":["string","null"]},"cost":{"type":"number"}}}}}})j");
 
     // Validates a submitted definition; throws 422 with every error.
     auto validate = [s](const json::value& body) {
@@ -289,6 +290,7 @@ void register_routes(Router& r, Shared& S) {
                auto q = [s, id, name, doc, active](soci::session& ss) { return s->store.update_workflow(ss, id, name, doc, active); };
                int version = co_await s->db.run(std::move(q));
                if (version == 0) throw Error(ErrorCode::not_found, "no workflow " + id);
+               s->changed(id);
                co_await s->triggers.reload();
                co_return HttpResponse::json(json::object{{"id", id}, {"version", version}});
            },
@@ -302,6 +304,7 @@ void register_routes(Router& r, Shared& S) {
                auto q = [s, id](soci::session& ss) { return s->store.delete_workflow(ss, id); };
                bool ok = co_await s->db.run(std::move(q));
                if (!ok) throw Error(ErrorCode::not_found, "no workflow " + id);
+               s->changed(id);
                co_await s->triggers.reload();
                HttpResponse resp;
                resp.status = 204;
@@ -324,6 +327,7 @@ void register_routes(Router& r, Shared& S) {
                    }
                    auto q = [s, id, on](soci::session& ss) { return s->store.set_active(ss, id, on); };
                    co_await s->db.run(std::move(q));
+                   s->changed(id);
                    co_await s->triggers.reload();
                    co_return HttpResponse::json(json::object{{"id", id}, {"active", on}});
                },
@@ -396,10 +400,17 @@ void register_routes(Router& r, Shared& S) {
                if (!req.json.is_object()) throw Error(ErrorCode::validation_failed, "the body must be an object: {\"input\": ...}");
                json::value input = json::object();
                if (auto* in = req.json.as_object().if_contains("input")) input = *in;
-               auto rec = co_await get_record(id);
-               auto q = [s, rec](soci::session&) { return s->compile(rec.id, rec.version, rec.definition); };
-               auto wf = co_await s->db.run(std::move(q));
-               if (!wf) throw Error(ErrorCode::validation_failed, "the workflow's definition does not validate any more");
+               // The current version from memory (CurrentVersions) or, once per workflow and
+               // ttl, from the database.
+               auto wf = s->current.find(id);
+               if (!wf) {
+                   auto generation = s->current.generation();
+                   auto rec = co_await get_record(id);
+                   auto q = [s, rec](soci::session&) { return s->compile(rec.id, rec.version, rec.definition); };
+                   wf = co_await s->db.run(std::move(q));
+                   if (!wf) throw Error(ErrorCode::validation_failed, "the workflow's definition does not validate any more");
+                   s->current.put(id, wf, generation);
+               }
                std::optional<std::string> key;
                if (auto k = req.header("idempotency-key"); !k.empty()) key = std::string(k);
                co_return co_await start(wf, std::move(input), "manual", key);
