@@ -6,6 +6,7 @@
 #include "core/log/log.hpp"
 #include "core/util/ids.hpp"
 #include "core/ws/ws_hub.hpp"
+#include "modules/workflow/agent_task.hpp"
 #include "modules/workflow/internal.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -70,6 +71,9 @@ public:
     void register_routes(Router& r) override { workflow::register_routes(r, shared_); }
 
     void start() override {
+        // The `agent` task exists when a module runs agents (every module is constructed by now).
+        if (auto* runner = ctx_.services.find<AgentRunner>(); runner && !types_.find("agent"))
+            types_.add(make_agent_task_type(*runner, ctx_.services.find<AgentSelector>()));
         triggers_.reload_now();
         engine_.start();
         cron_task_.start(std::chrono::milliseconds(1000), [this]() -> asio::awaitable<void> {
