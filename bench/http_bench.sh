@@ -63,7 +63,7 @@ BARE_BIN="$BUILD_DIR/bench/bench_bare_server"
 WRK=${WRK:-wrk}
 
 die() { echo "http_bench: $*" >&2; exit 2; }
-note() { echo "-- $*" >&2; }
+source "$ROOT/bench/lib.sh"
 
 command -v "$WRK" >/dev/null || die "wrk not found (apt-get install wrk)"
 
@@ -85,32 +85,6 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/arclight-bench.XXXXXX")
 PIDS=()
 
-alive() {  # a zombie (exited, not reaped yet) is not alive
-    local st
-    [[ -r /proc/$1/stat ]] || return 1
-    read -r _ _ st _ <"/proc/$1/stat" 2>/dev/null || return 1
-    [[ $st != Z ]]
-}
-
-stop_pid() {  # SIGTERM, up to 10 s to exit, then SIGKILL
-    local pid=$1 i
-    if alive "$pid"; then
-        kill -TERM "$pid" 2>/dev/null
-        for ((i = 0; i < 200; i++)); do
-            alive "$pid" || break
-            sleep_ms 50
-        done
-        if alive "$pid"; then
-            note "pid $pid ignored SIGTERM for 10 s: SIGKILL"
-            kill -KILL "$pid" 2>/dev/null
-        fi
-    fi
-    wait "$pid" 2>/dev/null
-    local keep=() p
-    for p in "${PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
-    PIDS=("${keep[@]}")
-}
-
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
     local p
@@ -121,42 +95,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Sleep without forking: a read with a timeout on a pipe nobody writes to.
-exec {SLEEP_FD}<> <(:)
-sleep_ms() {
-    local t
-    printf -v t '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
-    read -r -t "$t" -u "$SLEEP_FD" 2>/dev/null
-    true
-}
 (( IDLE_SECONDS >= 0 )) || die "bad IDLE_SECONDS"
 
 # The helpers used while polling fork nothing: they set variables instead of printing.
-now_us() { local t=$EPOCHREALTIME; NOW_US=$((10#${t/[.,]/})); }  # sets NOW_US
 
-# One HTTP/1.1 GET over bash's /dev/tcp, with an optional extra header line; sets HTTP_CODE to the
-# status code (empty if no connection or no answer).
-http_status() {
-    local port=$1 path=$2 header=${3:-} fd line
-    HTTP_CODE=
-    [[ -z $header ]] || header+=$'\r\n'
-    { exec {fd}<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 1
-    printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sConnection: close\r\n\r\n' "$path" "$header" >&"$fd"
-    read -r -t 5 -u "$fd" line
-    exec {fd}>&-
-    line=${line%$'\r'}
-    [[ $line == HTTP/1.?\ * ]] || return 1
-    line=${line#* }
-    HTTP_CODE=${line%% *}
-}
-
-port_free() {
-    local fd
-    if { exec {fd}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; then
-        exec {fd}>&-
-        return 1
-    fi
-}
 port_free "$BARE_PORT" || die "port $BARE_PORT is in use (set BARE_PORT)"
 port_free "$ARCLIGHT_PORT" || die "port $ARCLIGHT_PORT is in use (set ARCLIGHT_PORT)"
 
@@ -209,23 +151,13 @@ wait_port_bare() {
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 kb_to_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k * 1024 / 1e6 }'; }
 
-pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.1f", 100 * a / b }'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # ---------------------------------------------------------------------------------------------
 # wrk. Results are kept in RESULTS (one line per run: label|route|req/s|p50 ms|p99 ms|errors).
 RESULTS=()
 
-# Converts a wrk latency (529.00us, 1.11ms, 1.20s, 1.00m) to milliseconds.
-to_ms() {
-    awk -v v="$1" 'BEGIN {
-        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
-        printf "%.2f", n }'
-}
-
 CLK_TCK=$(getconf CLK_TCK)
-busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }  # all threads
 # user+sys ticks of this shell's reaped children (wrk), from the `times` builtin: it must run in
 # this shell, not in a $(...) subshell, which has children of its own.

@@ -82,7 +82,7 @@ CEILING_BIN="$BUILD_DIR/bench/bench_db_ceiling"
 WRK=${WRK:-wrk}
 
 die() { echo "workflow_bench: $*" >&2; exit 2; }
-note() { echo "-- $*" >&2; }
+source "$ROOT/bench/lib.sh"
 
 command -v "$WRK" >/dev/null || die "wrk not found (apt-get install wrk)"
 command -v curl >/dev/null || die "curl not found (apt-get install curl)"
@@ -110,32 +110,6 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/arclight-wfbench.XXXXXX")
 PIDS=()
 PG_DIR=""
 
-alive() {  # a zombie (exited, not reaped yet) is not alive
-    local st
-    [[ -r /proc/$1/stat ]] || return 1
-    read -r _ _ st _ <"/proc/$1/stat" 2>/dev/null || return 1
-    [[ $st != Z ]]
-}
-
-stop_pid() {  # SIGTERM, up to 10 s to exit, then SIGKILL
-    local pid=$1 i
-    if alive "$pid"; then
-        kill -TERM "$pid" 2>/dev/null
-        for ((i = 0; i < 200; i++)); do
-            alive "$pid" || break
-            sleep_ms 50
-        done
-        if alive "$pid"; then
-            note "pid $pid ignored SIGTERM for 10 s: SIGKILL"
-            kill -KILL "$pid" 2>/dev/null
-        fi
-    fi
-    wait "$pid" 2>/dev/null
-    local keep=() p
-    for p in "${PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
-    PIDS=("${keep[@]}")
-}
-
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
     local p
@@ -151,37 +125,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Sleep without forking: a read with a timeout on a pipe nobody writes to.
-exec {SLEEP_FD}<> <(:)
-sleep_ms() {
-    local t
-    printf -v t '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
-    read -r -t "$t" -u "$SLEEP_FD" 2>/dev/null
-    true
-}
-now_us() { local t=$EPOCHREALTIME; NOW_US=$((10#${t/[.,]/})); }  # sets NOW_US
-
-# One HTTP/1.1 GET over bash's /dev/tcp; sets HTTP_CODE (empty if no answer).
-http_status() {
-    local port=$1 path=$2 fd line
-    HTTP_CODE=
-    { exec {fd}<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 1
-    printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$path" >&"$fd"
-    read -r -t 5 -u "$fd" line
-    exec {fd}>&-
-    line=${line%$'\r'}
-    [[ $line == HTTP/1.?\ * ]] || return 1
-    line=${line#* }
-    HTTP_CODE=${line%% *}
-}
-
-port_free() {
-    local fd
-    if { exec {fd}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; then
-        exec {fd}>&-
-        return 1
-    fi
-}
 port_free "$BARE_PORT" || die "port $BARE_PORT is in use (set BARE_PORT)"
 port_free "$ARCLIGHT_PORT" || die "port $ARCLIGHT_PORT is in use (set ARCLIGHT_PORT)"
 
@@ -218,7 +161,6 @@ start_bare() {
     die "bench_bare_server did not start: $(cat "$WORK/bare.log")"
 }
 
-pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.1f", 100 * a / b }'; }
 num() { awk -v v="$1" 'BEGIN { if (v == "" || v == "-") print "-"; else printf "%.0f", v }'; }
 div() { awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" 'BEGIN { if (a == "" || b == "" || a == "-" || b == "-" || b + 0 == 0) print "-"; else printf f, a / b }'; }
 
@@ -326,14 +268,7 @@ check_flow() {
 # ---------------------------------------------------------------------------------------------
 # wrk (as in http_bench.sh). RESULTS: label|db|route|req/s|p50|p99|cpu|us/req|rows/run|rows/batch|writer%|errors
 RESULTS=()
-to_ms() {
-    awk -v v="$1" 'BEGIN {
-        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
-        printf "%.2f", n }'
-}
 CLK_TCK=$(getconf CLK_TCK)
-busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 children_ticks() {  # user+sys ticks of this shell's reaped children; runs in this shell
     times >"$WORK/times"

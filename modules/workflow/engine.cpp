@@ -739,21 +739,28 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         asio::co_spawn(io, std::move(body), asio::detached);
     }
 
-    void arm_timeout(const RunPtr& r, int k, std::uint64_t token, long long deadline) {
-        auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(std::max(0LL, deadline - now_ms())));
+    // Task k's timer: at epoch ms `at`, `fn` runs on the run's driver (unless the timer was
+    // cancelled: a result, a cancel or a newer timer came first).
+    void arm_task_timer(const RunPtr& r, int k, long long at, std::function<void(Run&)> fn) {
+        auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(std::max(0LL, at - now_ms())));
         r->tasks[k].timer = timer;
         auto self = shared_from_this();
-        timer->async_wait([self, r, k, token, timer](boost::system::error_code ec) {
+        timer->async_wait([self, r, timer, fn = std::move(fn)](boost::system::error_code ec) mutable {
             if (ec) return;
-            self->notify(r, [self, r, k, token](Run& run) {
-                auto& ts = run.tasks[k];
-                if (ts.token != token || ts.status != TS::running) return;
-                ++ts.token;  // the late result is ignored
-                bool run_deadline = run.deadline_at > 0 && now_ms() >= run.deadline_at;
-                auto ms = run.def().tasks[k].timeout_ms;
-                self->fail_task(r, k, run_deadline ? "the run timed out" : "timed out after " + std::to_string(ms) + " ms",
-                                !run_deadline);
-            });
+            self->notify(r, std::move(fn));
+        });
+    }
+
+    void arm_timeout(const RunPtr& r, int k, std::uint64_t token, long long deadline) {
+        auto self = shared_from_this();
+        arm_task_timer(r, k, deadline, [self, r, k, token](Run& run) {
+            auto& ts = run.tasks[k];
+            if (ts.token != token || ts.status != TS::running) return;
+            ++ts.token;  // the late result is ignored
+            bool run_deadline = run.deadline_at > 0 && now_ms() >= run.deadline_at;
+            auto ms = run.def().tasks[k].timeout_ms;
+            self->fail_task(r, k, run_deadline ? "the run timed out" : "timed out after " + std::to_string(ms) + " ms",
+                            !run_deadline);
         });
     }
 
@@ -792,37 +799,32 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
 
     // Timer for a retry back-off or a delay: at `due` the task is launched again / completes.
     void arm_wake(const RunPtr& r, int k, long long due, std::uint64_t token) {
-        auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(std::max(0LL, due - now_ms())));
-        r->tasks[k].timer = timer;
         auto self = shared_from_this();
-        timer->async_wait([self, r, k, token, timer](boost::system::error_code ec) {
-            if (ec) return;
-            self->notify(r, [self, r, k, token](Run& run) {
-                auto& ts = run.tasks[k];
-                if (ts.token != token) return;
-                ts.timer.reset();
-                if (ts.status == TS::retrying) {
-                    ts.status = TS::pending;  // schedule() launches the next attempt
-                } else if (ts.status == TS::waiting && run.def().tasks[k].type != "delay") {
-                    self->unregister_wait(run.id, run.def().tasks[k].id);
-                    self->fail_task(r, k, "timed out waiting for " +
-                                              std::string(run.def().tasks[k].type == "approval" ? "an approval" : "the event"),
-                                    false);
-                    if (run.status == RS::waiting) {
-                        bool still = false;
-                        for (const auto& t : run.tasks)
-                            if (t.status == TS::waiting) still = true;
-                        if (!still) run.status = RS::running;
-                    }
-                } else if (ts.status == TS::waiting) {
-                    auto waited = now_ms() - ts.started_at;
-                    if (run.status == RS::waiting) {
-                        run.status = RS::running;
-                        run.wake_at = 0;
-                    }
-                    self->finish_task(r, k, TS::succeeded, json::object{{"waited_ms", waited}}, {});
+        arm_task_timer(r, k, due, [self, r, k, token](Run& run) {
+            auto& ts = run.tasks[k];
+            if (ts.token != token) return;
+            ts.timer.reset();
+            if (ts.status == TS::retrying) {
+                ts.status = TS::pending;  // schedule() launches the next attempt
+            } else if (ts.status == TS::waiting && run.def().tasks[k].type != "delay") {
+                self->unregister_wait(run.id, run.def().tasks[k].id);
+                self->fail_task(r, k, "timed out waiting for " +
+                                          std::string(run.def().tasks[k].type == "approval" ? "an approval" : "the event"),
+                                false);
+                if (run.status == RS::waiting) {
+                    bool still = false;
+                    for (const auto& t : run.tasks)
+                        if (t.status == TS::waiting) still = true;
+                    if (!still) run.status = RS::running;
                 }
-            });
+            } else if (ts.status == TS::waiting) {
+                auto waited = now_ms() - ts.started_at;
+                if (run.status == RS::waiting) {
+                    run.status = RS::running;
+                    run.wake_at = 0;
+                }
+                self->finish_task(r, k, TS::succeeded, json::object{{"waited_ms", waited}}, {});
+            }
         });
     }
 

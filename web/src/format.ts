@@ -62,3 +62,10 @@ export function formatWhen(iso: string, now: Date = new Date()): string {
   if (t.toDateString() === now.toDateString()) return t.toLocaleTimeString(undefined, { timeStyle: 'medium' });
   return t.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 }
+
+/** A cost in USD: cents precision above a dollar, more digits for the fractions of a cent that model calls cost. */
+export function formatCost(usd: number): string {
+  if (!Number.isFinite(usd)) return '';
+  if (usd >= 1) return `$${usd.toFixed(2)}`;
+  return `$${Number(usd.toPrecision(3))}`;
+}

@@ -6,7 +6,7 @@
 import { api, ApiError } from '../api';
 import { authStore } from '../auth';
 import { h, replace, type Child } from '../dom';
-import { elapsedMs, formatDateTimeSeconds, formatDuration, formatWhen } from '../format';
+import { elapsedMs, formatCost, formatDateTimeSeconds, formatDuration, formatWhen } from '../format';
 import { live } from '../live';
 import { navigate } from '../router';
 import { notice } from './common';
@@ -171,6 +171,7 @@ function taskDetail(t: TaskRun | undefined, runStart: string | null, now: number
       ['Type', h('code', null, t.type)],
       ['Attempts', String(t.attempts ?? 0)],
       ['Agent', t.agent ? h('code', null, t.agent) : none()],
+      ...(t.cost ? [['Cost', h('span', { 'data-testid': 'task-cost' }, formatCost(t.cost))] as [string, Child]] : []),
       ['Depends on', (t.depends_on ?? []).length ? h('div', { class: 'chips' }, t.depends_on.map((d) => h('code', { class: 'chip' }, d))) : none('nothing')],
       ['Started', t.started_at ? h('span', { title: formatDateTimeSeconds(t.started_at) }, formatWhen(t.started_at), offset !== null && h('span', { class: 'muted small' }, ` (+${formatDuration(offset)})`)) : none()],
       ['Finished', t.finished_at ? h('span', { title: formatDateTimeSeconds(t.finished_at) }, formatWhen(t.finished_at)) : none()],
@@ -402,6 +403,7 @@ export function renderRunView(el: HTMLElement, setHead: HeaderSetter, runId: str
       if (data.started_at !== undefined) t.started_at = data.started_at;
       if (data.finished_at !== undefined) t.finished_at = data.finished_at;
       if (typeof data.agent === 'string') t.agent = data.agent;
+      if (typeof data.cost === 'number') t.cost = data.cost;
       if (data.error !== undefined) t.error = data.error;
       else if (ACTIVE_TASK.has(data.status) || data.status === 'succeeded') t.error = null;
       // A task's input and output only come with the run; fetch them when someone is looking.

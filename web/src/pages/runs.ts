@@ -19,12 +19,10 @@ import {
   WORKFLOWS,
   errorText,
   isRunEvent,
-  lacks,
-  moduleGate,
   none,
-  pageHead,
   runBadge,
   triggerLabel,
+  workflowPage,
   type HeaderSetter,
   type RunSummary,
   type WorkflowSummary,
@@ -34,22 +32,12 @@ const PAGE = 50;
 const MAX_LIMIT = 500;
 
 export function renderRuns(root: HTMLElement, entry: NavEntry, path: string): () => void {
-  const rest = path.slice(entry.path.length).replace(/^\//, '');
-  const head = pageHead();
-  head.set(entry.label, entry.about);
-  const body = h('div');
-  replace(root, head.el, body);
-  if (rest.includes('/')) {
-    replace(body, notice('info', `There is no page at ${path}. `, h('a', { href: entry.path, 'data-link': true }, 'Go to the runs')));
-    return () => undefined;
-  }
-  return moduleGate(body, 'workflow', (el) => {
-    if (!authStore.can('runs.read')) {
-      replace(el, lacks('runs.read', 'see runs'));
-      return;
-    }
-    if (rest === '') return renderRunList(el, head.set, entry);
-    return renderRunView(el, head.set, decodeURIComponent(rest));
+  return workflowPage(root, entry, path, {
+    permission: 'runs.read',
+    toSee: 'see runs',
+    backTo: 'Go to the runs',
+    list: renderRunList,
+    item: (el, set, rest) => renderRunView(el, set, decodeURIComponent(rest)),
   });
 }
 

@@ -2,8 +2,11 @@
 // shapes, status badges, trigger summaries, the module gate, JSON blocks
 // and a refetch limiter for live updates.
 
+import { authStore } from '../auth';
 import { h, replace, type Child } from '../dom';
+import type { NavEntry } from '../nav';
 import { systemStore } from '../system';
+import { notice } from './common';
 import { renderModuleState } from './module';
 
 export const WORKFLOWS = '/api/v1/workflows';
@@ -72,6 +75,8 @@ export interface TaskRun {
   finished_at: string | null;
   depends_on: string[];
   agent: string | null;
+  /** What the task's attempts cost (agent and model tasks), USD; 0 otherwise. */
+  cost?: number;
 }
 
 export interface Run extends RunSummary {
@@ -99,6 +104,7 @@ export interface TaskEvent {
   finished_at: string | null;
   error?: unknown;
   agent?: string;
+  cost?: number;
 }
 
 export function isRunEvent(v: unknown): v is RunEvent {
@@ -220,6 +226,40 @@ export function moduleGate(body: HTMLElement, moduleName: string, render: (el: H
 }
 
 /** A notice for a missing permission. */
+/**
+ * The frame of a workflow-module page at `entry.path` (a list) and `entry.path/<id>` (one item):
+ * header, "no such page" for deeper paths, the module gate and the permission check.
+ */
+export function workflowPage(
+  root: HTMLElement,
+  entry: NavEntry,
+  path: string,
+  opts: {
+    permission: string;
+    toSee: string;
+    backTo: string;
+    list: (el: HTMLElement, set: HeaderSetter, entry: NavEntry) => (() => void) | void;
+    item: (el: HTMLElement, set: HeaderSetter, rest: string) => (() => void) | void;
+  },
+): () => void {
+  const rest = path.slice(entry.path.length).replace(/^\//, '');
+  const head = pageHead();
+  head.set(entry.label, entry.about);
+  const body = h('div');
+  replace(root, head.el, body);
+  if (rest.includes('/')) {
+    replace(body, notice('info', `There is no page at ${path}. `, h('a', { href: entry.path, 'data-link': true }, opts.backTo)));
+    return () => undefined;
+  }
+  return moduleGate(body, 'workflow', (el) => {
+    if (!authStore.can(opts.permission)) {
+      replace(el, lacks(opts.permission, opts.toSee));
+      return;
+    }
+    return rest === '' ? opts.list(el, head.set, entry) : opts.item(el, head.set, rest);
+  });
+}
+
 export function lacks(permission: string, what: string): HTMLElement {
   return h('div', { class: 'notice notice-warn', 'data-testid': 'notice' }, `Your account lacks the permission "${permission}" needed to ${what}.`);
 }

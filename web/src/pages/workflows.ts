@@ -15,12 +15,10 @@ import {
   WORKFLOWS,
   idempotencyKey,
   kvList,
-  lacks,
-  moduleGate,
   none,
-  pageHead,
   triggerSummary,
   workflowPath,
+  workflowPage,
   type HeaderSetter,
   type WorkflowDoc,
   type WorkflowSummary,
@@ -36,22 +34,12 @@ function takeFlash(): HTMLElement | null {
 }
 
 export function renderWorkflows(root: HTMLElement, entry: NavEntry, path: string): () => void {
-  const rest = path.slice(entry.path.length).replace(/^\//, '');
-  const head = pageHead();
-  head.set(entry.label, entry.about);
-  const body = h('div');
-  replace(root, head.el, body);
-  if (rest.includes('/')) {
-    replace(body, notice('info', `There is no page at ${path}. `, h('a', { href: entry.path, 'data-link': true }, 'Go to the workflows')));
-    return () => undefined;
-  }
-  return moduleGate(body, 'workflow', (el) => {
-    if (!authStore.can('flows.read')) {
-      replace(el, lacks('flows.read', 'see workflows'));
-      return;
-    }
-    if (rest === '') return renderList(el, head.set, entry);
-    return renderEditor(el, head.set, rest === 'new' ? null : decodeURIComponent(rest));
+  return workflowPage(root, entry, path, {
+    permission: 'flows.read',
+    toSee: 'see workflows',
+    backTo: 'Go to the workflows',
+    list: renderList,
+    item: (el, set, rest) => renderEditor(el, set, rest === 'new' ? null : decodeURIComponent(rest)),
   });
 }
 
