@@ -148,6 +148,48 @@ TEST_CASE("workflow: a change made by another instance reaches the start route t
     CHECK(version == 2);
 }
 
+TEST_CASE("workflow: PostgreSQL state writers survive losing their connections") {
+    if (!use_postgres()) return;
+    TestServer srv;
+    Api api{srv};
+    auto id = api.create(R"({"name":"w","tasks":[{"id":"a","type":"set","config":{"values":1}},
+        {"id":"b","type":"set","depends_on":["a"],"config":{"values":2}}]})");
+    // Cut every writer connection over and over while runs start and finish.
+    std::atomic<bool> done{false};
+    std::atomic<int> cut{0};
+    std::thread cutter([&] {
+        while (!done) {
+            int n = 0;
+            srv.app().db().with_session([&](soci::session& s) {
+                s << "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                     "WHERE application_name = 'arclight workflow writer' AND datname = current_database()",
+                    soci::into(n);
+            });
+            cut += n;
+            std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        }
+    });
+    struct Stop {
+        std::atomic<bool>& done;
+        std::thread& t;
+        ~Stop() {
+            done = true;
+            if (t.joinable()) t.join();
+        }
+    } stop{done, cutter};
+    std::vector<std::string> runs;
+    for (int i = 0; i < 60; ++i) runs.push_back(api.start(id));
+    done = true;
+    cutter.join();
+    CHECK(cut > 0);
+    for (const auto& r : runs) {
+        auto run = api.wait(r);
+        CHECK(str(run.at("status")) == "succeeded");
+        CHECK(run.at("output") == json::value(2));
+        CHECK(task(run, "a").at("status").as_string() == "succeeded");
+    }
+}
+
 TEST_CASE("workflow: create, read, version, list, delete") {
     TestServer srv;
     Api api{srv};

@@ -77,6 +77,7 @@ bool is_constraint_violation(const std::string& what) {
 struct Writer::Session {
     virtual ~Session() = default;
     virtual void commit(Op* ops, std::size_t n, char* applied) = 0;
+    virtual bool run_exists(const std::string& id) = 0;
 };
 
 // SQLite (and the generic path): SOCI statements prepared once, executed one by one.
@@ -132,6 +133,12 @@ struct Writer::SociSession final : Writer::Session {
         return task_st.get_affected_rows() > 0;
     }
 
+    bool run_exists(const std::string& id) override {
+        int n = 0;
+        s << "SELECT COUNT(*) FROM workflow_runs WHERE id = :id", soci::into(n), soci::use(id);
+        return n > 0;
+    }
+
     void commit(Op* ops, std::size_t n, char* applied) override {
         WriteTransaction tx(s, sqlite);
         for (std::size_t i = 0; i < n; ++i) applied[i] = apply(ops[i]);
@@ -151,6 +158,8 @@ struct Writer::PgSession final : Writer::Session {
 
     explicit PgSession(Db& db) : own(db.open_dedicated()) {
         conn = static_cast<soci::postgresql_session_backend*>(own->get_backend())->conn_;
+        // Named in pg_stat_activity, for operators (and the test that cuts these connections).
+        PQclear(PQexec(conn, "SET application_name = 'arclight workflow writer'"));
         prepare("arclight_wf_run_up", kUpsertRun, 20);
         prepare("arclight_wf_run_in", kInsertRun, 20);
         prepare("arclight_wf_task_up", kUpsertTask, 14);
@@ -197,10 +206,21 @@ struct Writer::PgSession final : Writer::Session {
         send("arclight_wf_task_up");
     }
 
+    bool run_exists(const std::string& id) override {
+        const char* params[] = {id.c_str()};
+        PGresult* r = PQexecParams(conn, "SELECT 1 FROM workflow_runs WHERE id = $1", 1, nullptr, params, nullptr, nullptr, 0);
+        auto st = PQresultStatus(r);
+        bool found = st == PGRES_TUPLES_OK && PQntuples(r) > 0;
+        std::string error = st == PGRES_TUPLES_OK ? "" : PQresultErrorMessage(r);
+        PQclear(r);
+        if (!error.empty()) throw std::runtime_error(error);
+        return found;
+    }
+
     void commit(Op* ops, std::size_t n, char* applied) override {
         if (PQenterPipelineMode(conn) != 1) throw std::runtime_error(std::string("pipeline mode: ") + PQerrorMessage(conn));
         std::string error;
-        bool synced = false;
+        std::size_t answered = 0;  // statements that answered OK, in order
         try {
             send_plain("BEGIN");
             for (std::size_t i = 0; i < n; ++i) send_op(ops[i]);
@@ -212,25 +232,30 @@ struct Writer::PgSession final : Writer::Session {
                     auto st = PQresultStatus(r);
                     if (st != PGRES_COMMAND_OK && error.empty())
                         error = st == PGRES_PIPELINE_ABORTED ? "pipeline aborted" : PQresultErrorMessage(r);
-                    if (st == PGRES_COMMAND_OK && q >= 1 && q <= n) {
-                        const char* rows = PQcmdTuples(r);
-                        applied[q - 1] = rows && *rows && std::strcmp(rows, "0") != 0;
+                    if (st == PGRES_COMMAND_OK) {
+                        if (answered == q) ++answered;
+                        if (q >= 1 && q <= n) {
+                            const char* rows = PQcmdTuples(r);
+                            applied[q - 1] = rows && *rows && std::strcmp(rows, "0") != 0;
+                        }
                     }
                     PQclear(r);
                 }
             }
-            PGresult* sync = PQgetResult(conn);
-            synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
-            PQclear(sync);
+            PQclear(PQgetResult(conn));  // the sync (absent when the connection is gone)
         } catch (const std::exception& e) {
             error = e.what();
         }
-        if (PQexitPipelineMode(conn) != 1 && error.empty()) error = std::string("pipeline mode: ") + PQerrorMessage(conn);
-        if (error.empty() && !synced) error = "no pipeline sync";
+        PQexitPipelineMode(conn);
+        // Durable exactly when COMMIT answered OK (and so did everything before it); what happens
+        // to the connection afterwards does not matter (the next batch reconnects).
+        if (error.empty() && answered != n + 2)
+            error = std::string("connection lost before the commit was confirmed: ") + PQerrorMessage(conn);
         if (!error.empty()) {
-            // Nothing was committed. A statement that failed leaves the BEGIN's block open and
-            // aborted: end it so the session can be used again. A broken connection is reopened
-            // by the caller (it drops this session on any error but a constraint violation).
+            // Not committed, or not known to be: the caller retries change by change, and the
+            // upserts are idempotent (a run insert whose first attempt did commit is recognised
+            // by its id). A statement that failed leaves the BEGIN's block open and aborted: end
+            // it so the session can be used again. A broken connection is reopened by the caller.
             if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE) PQclear(PQexec(conn, "ROLLBACK"));
             throw std::runtime_error(error);
         }
@@ -354,8 +379,23 @@ void Writer::loop() {
                 }
             }
         }
-        for (std::size_t i = 0; i < batch.size(); ++i)
-            if (batch[i].insert && !applied[i] && errors[i].empty()) errors[i] = "duplicate: a run with this idempotency key exists";
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (!batch[i].insert || applied[i] || !errors[i].empty()) continue;
+            // Nothing inserted. Run ids are fresh, so a row with this id is this insert's own,
+            // committed by an attempt whose answer was lost with its connection; otherwise the
+            // idempotency key belongs to another run.
+            bool ours = false;
+            try {
+                if (!session) session = open_session();
+                ours = session->run_exists(batch[i].run->id);
+            } catch (const std::exception& e) {
+                session.reset();
+                errors[i] = std::string("database unavailable: ") + e.what();
+                continue;
+            }
+            if (ours) applied[i] = 1;
+            else errors[i] = "duplicate: a run with this idempotency key exists";
+        }
         {
             std::lock_guard lk(m_);
             ++stats_.batches;
