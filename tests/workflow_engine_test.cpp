@@ -665,6 +665,50 @@ TEST_CASE("workflow: wait_for_event resumes the run with the matching event") {
     CHECK(run.at("output") == json::value(7));
 }
 
+TEST_CASE("workflow: cancelling a run cancels the child runs it waits for, not fire-and-forget ones") {
+    TestServer srv;
+    Api api{srv};
+    auto sleeper = api.create(R"({"name":"sleeper","tasks":[{"id":"nap","type":"delay","config":{"seconds":60}}]})");
+    auto middle = api.create(R"({"name":"middle","tasks":[{"id":"down","type":"subworkflow","config":{"workflow_id":")" +
+                             sleeper + R"(","input":{"tag":"chained"}}}]})");
+    auto top = api.create(R"({"name":"top","tasks":[
+        {"id":"call","type":"subworkflow","config":{"workflow_id":")" + middle + R"("}},
+        {"id":"free","type":"subworkflow","config":{"workflow_id":")" + sleeper + R"(","input":{"tag":"free"},"wait":false}}]})");
+    auto top_run = api.start(top);
+    // Wait until the chain stands: top -> middle -> sleeper (chained), and the free sleeper.
+    auto runs_of = [&](const std::string& wf) {
+        auto list = api.call("GET", "/api/v1/runs?workflow_id=" + wf).json();
+        std::map<std::string, std::string> out;  // id -> status
+        for (const auto& r : list.at("items").as_array()) out[str(r.at("id"))] = str(r.at("status"));
+        return out;
+    };
+    std::map<std::string, std::string> sleepers, middles;
+    for (int i = 0; i < 500; ++i) {
+        sleepers = runs_of(sleeper);
+        middles = runs_of(middle);
+        int waiting = 0;
+        for (auto& [id, st] : sleepers) waiting += st == "waiting";
+        if (waiting == 2 && middles.size() == 1) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    REQUIRE(sleepers.size() == 2);
+    REQUIRE(middles.size() == 1);
+    std::string chained, free_run;
+    for (auto& [id, st] : sleepers) {
+        auto tag = str(api.run(id).at("input").at("tag"));
+        (tag == "chained" ? chained : free_run) = id;
+    }
+    REQUIRE(!chained.empty());
+    REQUIRE(!free_run.empty());
+
+    CHECK(api.call("POST", "/api/v1/runs/" + top_run + "/cancel").status == 200);
+    CHECK(str(api.wait(top_run).at("status")) == "cancelled");
+    CHECK(str(api.wait(middles.begin()->first).at("status")) == "cancelled");
+    CHECK(str(api.wait(chained).at("status")) == "cancelled");  // the grandchild too
+    CHECK(str(api.run(free_run).at("status")) == "waiting");     // started with "wait": false: left alone
+    CHECK(api.call("POST", "/api/v1/runs/" + free_run + "/cancel").status == 200);
+}
+
 TEST_CASE("workflow: subworkflow runs a child run and takes its output; failures and fire-and-forget") {
     TestServer srv;
     Api api{srv};

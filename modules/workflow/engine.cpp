@@ -186,6 +186,7 @@ struct Run : std::enable_shared_from_this<Run> {
     std::string trigger_json, input_json;
     std::optional<std::string> idempotency_key;
     std::string parent_run_id, parent_task_id;
+    bool parent_waits = true;  // false for a fire-and-forget child ("wait": false)
     long long created_at = 0, started_at = 0, finished_at = 0, deadline_at = 0, wake_at = 0;
     json::value output;
     std::string error;
@@ -1176,7 +1177,8 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         json::object trigger{{"type", "subworkflow"},
                              {"parent_run_id", r->id},
                              {"parent_task_id", r->def().tasks[k].id},
-                             {"depth", depth}};
+                             {"depth", depth},
+                             {"wait", wait}};
         std::uint64_t token = ts.token;
         auto self = shared_from_this();
         auto body = [self, r, k, token, wf_id, key, trigger, input, wait, plan, plan_text]() mutable -> asio::awaitable<void> {
@@ -1668,6 +1670,12 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         auto trig = json::parse(r->trigger_json, ec);
         auto input = json::parse(r->input_json, ec);
         init_ctx(*r, input, trig.is_object() ? trig.as_object() : json::object());
+        if (trig.is_object() && r->trigger_type == "subworkflow") {
+            const auto& t = trig.as_object();
+            if (auto* p = t.if_contains("parent_run_id"); p && p->is_string()) r->parent_run_id = std::string(p->as_string());
+            if (auto* p = t.if_contains("parent_task_id"); p && p->is_string()) r->parent_task_id = std::string(p->as_string());
+            if (auto* w = t.if_contains("wait"); w && w->is_bool()) r->parent_waits = w->as_bool();
+        }
         soci::rowset<soci::row> trows =
             (s.prepare << "SELECT task_id, status, attempts, input, output, error, started_at, finished_at, due_at, agent, cost "
                           "FROM workflow_tasks WHERE run_id = :id",
@@ -2001,6 +2009,7 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
     if (req.trigger_type == "subworkflow") {
         if (auto* p = req.trigger.if_contains("parent_run_id"); p && p->is_string()) r->parent_run_id = std::string(p->as_string());
         if (auto* p = req.trigger.if_contains("parent_task_id"); p && p->is_string()) r->parent_task_id = std::string(p->as_string());
+        if (auto* w = req.trigger.if_contains("wait"); w && w->is_bool()) r->parent_waits = w->as_bool();
     }
     r->created_at = r->started_at = now_ms();
     if (def.timeout_ms > 0) r->deadline_at = r->created_at + def.timeout_ms;
@@ -2068,6 +2077,7 @@ asio::awaitable<bool> Engine::cancel(std::string run_id) {
             return true;
         };
         bool result = co_await self->on_driver<bool>(r, std::move(fn));
+        if (result) co_await cancel_children(run_id);
         co_return result;
     }
     long long now = now_ms();
@@ -2087,8 +2097,48 @@ asio::awaitable<bool> Engine::cancel(std::string run_id) {
         I.bus.publish("workflow.run.cancelled", json::object{{"run_id", run_id}, {"workflow_id", workflow_id},
                                                              {"status", "cancelled"}, {"error", "cancelled"}});
         I.notify_peers("cancel:" + run_id);  // the owner stops its tasks now
+        co_await cancel_children(run_id);
     }
     co_return changed;
+}
+
+// The unfinished child runs a cancelled run was waiting for (subworkflow and decompose tasks;
+// not fire-and-forget children started with "wait": false) are cancelled too, and theirs in turn.
+asio::awaitable<void> Engine::cancel_children(std::string run_id) {
+    auto& I = *impl_;
+    auto waited = [](const json::value& trigger) {
+        if (!trigger.is_object()) return true;
+        auto* w = trigger.as_object().if_contains("wait");
+        return !(w && w->is_bool() && !w->as_bool());
+    };
+    std::vector<std::string> children;
+    {
+        std::lock_guard lk(I.runs_m);
+        for (const auto& [id, r] : I.runs)
+            if (r->parent_run_id == run_id && r->parent_waits) children.push_back(id);
+    }
+    auto q = [run_id, waited](soci::session& s) {
+        std::vector<std::string> ids;
+        soci::rowset<soci::row> rows = (s.prepare << "SELECT id, trigger_data FROM workflow_runs WHERE parent_run_id = :p "
+                                                     "AND status IN ('queued', 'running', 'waiting')",
+                                        soci::use(run_id));
+        for (const auto& row : rows) {
+            boost::system::error_code ec;
+            auto trigger = json::parse(row_text(row, 1), ec);
+            if (!ec && waited(trigger)) ids.push_back(row.get<std::string>(0));
+        }
+        return ids;
+    };
+    auto stored = co_await I.db.run(std::move(q));
+    for (auto& id : stored)
+        if (std::find(children.begin(), children.end(), id) == children.end()) children.push_back(std::move(id));
+    for (const auto& child : children) {
+        try {
+            co_await cancel(child);
+        } catch (const std::exception& e) {
+            log::warn("workflow", "cancelling child run {} of {} failed: {}", child, run_id, e.what());
+        }
+    }
 }
 
 asio::awaitable<int> Engine::decide(std::string run_id, std::string task_id, std::string type, bool ok,

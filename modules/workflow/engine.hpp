@@ -116,7 +116,8 @@ public:
     /// arclight::Error (conflict) when the idempotency key is in use by a different request.
     boost::asio::awaitable<StartResult> start_run(StartRequest request);
 
-    /// Cancels a run (local or owned elsewhere). Returns false when it is already finished / unknown.
+    /// Cancels a run (local or owned elsewhere) and the child runs it waits for. Returns false
+    /// when it is already finished / unknown.
     boost::asio::awaitable<bool> cancel(std::string run_id);
 
     /// Completes a waiting `approval` / `wait_for_event` task (type must match) with `output`
@@ -142,6 +143,7 @@ public:
     // Internal, used by the engine's own callbacks.
     struct Impl;
 private:
+    boost::asio::awaitable<void> cancel_children(std::string run_id);
     std::shared_ptr<Impl> impl_;
 };
 
