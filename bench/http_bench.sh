@@ -194,21 +194,7 @@ wrk_once() {
     # softirq work for loopback, and any other process: a high "other" means a noisy machine).
     cpu=$(awk -v us=$((t1 - t0)) -v hz="$CLK_TCK" -v s=$((srv1 - srv0)) -v w=$((wrk1 - wrk0)) -v b=$((sys1 - sys0)) \
         'BEGIN { k = 100 / hz / (us / 1e6); o = b - s - w; if (o < 0) o = 0; printf "%.0f/%.0f/%.0f", s * k, w * k, o * k }')
-    local rps p50 p99 errs uspr
-    rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
-    # Server CPU time per request: unlike req/s, barely moved by other load on the machine.
-    uspr=$(awk -v s=$((srv1 - srv0)) -v hz="$CLK_TCK" '/ requests in / { if ($1 > 0) printf "%.1f", s * 1e6 / hz / $1 }' "$out")
-    p50=$(awk '$1 == "50%" { print $2 }' "$out")
-    p99=$(awk '$1 == "99%" { print $2 }' "$out")
-    errs=$(awk '/Socket errors:/ { sub(/^ *Socket errors: */, ""); printf "socket errors: %s; ", $0 }
-                /Non-2xx or 3xx responses:/ { printf "non-2xx: %s; ", $NF }' "$out")
-    errs=${errs%; }
-    alive "$pid" || errs="SERVER DIED during the run${errs:+; $errs}"
-    if [[ -z $rps || -z $p50 || -z $p99 ]]; then
-        WRK_LINE="-|-|-|$cpu|-|wrk failed: $(tr '\n' ' ' <"$out")"
-        return
-    fi
-    WRK_LINE="$rps|$(to_ms "$p50")|$(to_ms "$p99")|$cpu|${uspr:--}|${errs:--}"
+    wrk_line "$out" "$pid" "$cpu" $((srv1 - srv0))
 }
 
 # run_wrk LABEL PORT PATH PID [HEADER]: a warm-up, then $ROUNDS measured runs; appends the run

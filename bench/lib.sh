@@ -77,3 +77,24 @@ to_ms() {
 }
 
 busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+
+# wrk_line OUT PID CPU SERVER_TICKS: sets WRK_LINE to "req/s|p50 ms|p99 ms|CPU|server µs per
+# request|errors" from wrk's --latency output in OUT (SERVER_TICKS: the server's CPU ticks during
+# the run; CLK_TCK set by the caller). "-" fields and the output itself when wrk failed.
+wrk_line() {
+    local out=$1 pid=$2 cpu=$3 ticks=$4 rps p50 p99 errs uspr
+    rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
+    # Server CPU time per request: unlike req/s, barely moved by other load on the machine.
+    uspr=$(awk -v s="$ticks" -v hz="$CLK_TCK" '/ requests in / { if ($1 > 0) printf "%.1f", s * 1e6 / hz / $1 }' "$out")
+    p50=$(awk '$1 == "50%" { print $2 }' "$out")
+    p99=$(awk '$1 == "99%" { print $2 }' "$out")
+    errs=$(awk '/Socket errors:/ { sub(/^ *Socket errors: */, ""); printf "socket errors: %s; ", $0 }
+                /Non-2xx or 3xx responses:/ { printf "non-2xx: %s; ", $NF }' "$out")
+    errs=${errs%; }
+    alive "$pid" || errs="SERVER DIED during the run${errs:+; $errs}"
+    if [[ -z $rps || -z $p50 || -z $p99 ]]; then
+        WRK_LINE="-|-|-|$cpu|-|wrk failed: $(tr '\n' ' ' <"$out")"
+        return
+    fi
+    WRK_LINE="$rps|$(to_ms "$p50")|$(to_ms "$p99")|$cpu|${uspr:--}|${errs:--}"
+}

@@ -321,20 +321,7 @@ wrk_once() {
     cpu_begin "$pid"
     run_child "$WRK" -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" >"$out" 2>&1
     cpu_end "$pid"
-    local rps p50 p99 errs uspr
-    rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
-    uspr=$(awk -v s="$SRV_TICKS" -v hz="$CLK_TCK" '/ requests in / { if ($1 > 0) printf "%.1f", s * 1e6 / hz / $1 }' "$out")
-    p50=$(awk '$1 == "50%" { print $2 }' "$out")
-    p99=$(awk '$1 == "99%" { print $2 }' "$out")
-    errs=$(awk '/Socket errors:/ { sub(/^ *Socket errors: */, ""); printf "socket errors: %s; ", $0 }
-                /Non-2xx or 3xx responses:/ { printf "non-2xx: %s; ", $NF }' "$out")
-    errs=${errs%; }
-    alive "$pid" || errs="SERVER DIED during the run${errs:+; $errs}"
-    if [[ -z $rps || -z $p50 || -z $p99 ]]; then
-        WRK_LINE="-|-|-|$CPU|-|wrk failed: $(tr '\n' ' ' <"$out")"
-        return
-    fi
-    WRK_LINE="$rps|$(to_ms "$p50")|$(to_ms "$p99")|$CPU|${uspr:--}|${errs:--}"
+    wrk_line "$out" "$pid" "$CPU" "$SRV_TICKS"
 }
 
 # run_wrk LABEL DB PORT PATH PID [wrk args...]: warm-up, $ROUNDS measured runs, the median run is
