@@ -367,15 +367,19 @@ run_wrk() {
     RESULTS+=("$label|$db|$path|${picked%|*}|$rows_run|$rows_batch|$busy|${errs:--}")
 }
 
-# Field of a RESULTS line: res_of LABEL DB FIELD (4 = req/s, 5 = p50, 6 = p99, 9 = rows/run).
-res_of() {
+# field_of ARRAY LABEL DB FIELD: field FIELD (1-based) of the line of ARRAY (RESULTS, RUNRES)
+# whose label and db match, or "-".
+field_of() {
+    local -n lines=$1
     local r f
-    for r in "${RESULTS[@]}"; do
+    for r in "${lines[@]}"; do
         IFS='|' read -r -a f <<<"$r"
-        [[ ${f[0]} == "$1" && ${f[1]} == "$2" ]] && { echo "${f[$3 - 1]}"; return; }
+        [[ ${f[0]} == "$2" && ${f[1]} == "$3" ]] && { echo "${f[$4 - 1]}"; return; }
     done
     echo -
 }
+# Field of a RESULTS line: res_of LABEL DB FIELD (4 = req/s, 5 = p50, 6 = p99, 9 = rows/run).
+res_of() { field_of RESULTS "$@"; }
 
 # ---------------------------------------------------------------------------------------------
 # bench_workflow_runs. RUNRES: label|db|runs/s|tasks/s|p50|p99|srv p50|srv p99|rows/run|rows/task|rows/batch|commits/s|writer%|us/run|cpu|notes
@@ -428,14 +432,7 @@ run_programs() {
         RUNRES+=("${PROGRAM_LABEL[$p]}|$db|$(num "$(kv runs_per_s)")|$(num "$(kv tasks_per_s)")|$(kv p50_ms | awk "$f1")|$(kv p99_ms | awk "$f1")|$(kv srv_p50_ms | awk "$f0")|$(kv srv_p99_ms | awk "$f0")|$rows_run|$(kv rows_per_task | awk '{ printf "%.2f", $1 }')|$(kv rows_per_batch | awk "$f1")|$(kv commits_per_s | awk "$f0")|$(kv writer_busy_pct | awk "$f0")|$(kv us_per_run)|$(kv cpu)|${notes:--}")
     done
 }
-runres_of() {  # runres_of LABEL DB FIELD
-    local r f
-    for r in "${RUNRES[@]}"; do
-        IFS='|' read -r -a f <<<"$r"
-        [[ ${f[0]} == "$1" && ${f[1]} == "$2" ]] && { echo "${f[$3 - 1]}"; return; }
-    done
-    echo -
-}
+runres_of() { field_of RUNRES "$@"; }  # runres_of LABEL DB FIELD
 
 # bench_db_ceiling: CEILRES: db|1-row commits/s|rows/s in 100-row tx|rows/s pipelined|settings
 CEILRES=()
