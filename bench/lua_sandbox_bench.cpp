@@ -30,8 +30,8 @@
 //                                                       functions (sandbox/budgeted.cpp) vs Lua's
 //        (bench_lua_sandbox --worker FD ...     is how the supervisor starts a worker)
 
-#include "modules/workflow/sandbox/budgeted.hpp"
-#include "modules/workflow/sandbox/lua_sandbox.hpp"
+#include "core/lua/budgeted.hpp"
+#include "core/lua/sandbox.hpp"
 
 #include <boost/json.hpp>
 #include <lua.hpp>
@@ -71,7 +71,7 @@
 #include <vector>
 
 namespace json = boost::json;
-namespace sb = arclight::workflow::sandbox;
+namespace sb = arclight::lua;
 
 namespace {
 

@@ -1,7 +1,7 @@
 #include "modules/workflow/definition.hpp"
 
 #include "core/bus/bus.hpp"
-#include "modules/workflow/jsonschema.hpp"
+#include "core/json/schema.hpp"
 
 #include <boost/json.hpp>
 
@@ -238,9 +238,9 @@ void parse_triggers(Ctx& c, const json::value* v, Definition& d) {
                 } else {
                     try {
                         auto text = condition_text(f->as_string());
-                        if (!text) throw ExprError(std::string(f->as_string()), "a filter must be one expression");
-                        t.filter = Expr::parse(*text);
-                    } catch (const ExprError& e) {
+                        if (!text) throw expr::ExprError(std::string(f->as_string()), "a filter must be one expression");
+                        t.filter = expr::Expr::parse(*text);
+                    } catch (const expr::ExprError& e) {
                         c.err(base + "/filter", e.what());
                     }
                 }
@@ -265,7 +265,7 @@ std::optional<std::string_view> condition_text(std::string_view text) {
     return std::nullopt;
 }
 
-std::optional<Expr> parse_condition(Ctx& c, const json::value& v, const std::string& pointer) {
+std::optional<expr::Expr> parse_condition(Ctx& c, const json::value& v, const std::string& pointer) {
     if (!v.is_string()) {
         c.err(pointer, "must be an expression string, e.g. \"{{ tasks.check.output.ok }}\"");
         return std::nullopt;
@@ -276,8 +276,8 @@ std::optional<Expr> parse_condition(Ctx& c, const json::value& v, const std::str
         return std::nullopt;
     }
     try {
-        return Expr::parse(*text);
-    } catch (const ExprError& e) {
+        return expr::Expr::parse(*text);
+    } catch (const expr::ExprError& e) {
         c.err(pointer, e.what());
         return std::nullopt;
     }
@@ -313,9 +313,9 @@ void compile_config(Ctx& c, TaskDef& t, const std::string& base, bool inner) {
                 if (auto* f = t.config.as_object().if_contains("filter"); f && f->is_string()) {
                     auto text = condition_text(f->as_string());
                     try {
-                        if (!text) throw ExprError(std::string(f->as_string()), "a filter must be one expression");
-                        Expr::parse(*text);
-                    } catch (const ExprError& e) {
+                        if (!text) throw expr::ExprError(std::string(f->as_string()), "a filter must be one expression");
+                        expr::Expr::parse(*text);
+                    } catch (const expr::ExprError& e) {
                         c.err(base + "/config/filter", e.what());
                     }
                 }
@@ -338,12 +338,12 @@ void compile_config(Ctx& c, TaskDef& t, const std::string& base, bool inner) {
         return;
     }
     std::size_t before = c.errors.size();
-    validate_json(schema, t.config, base + "/config", c.errors);
+    jsonschema::validate_json(schema, t.config, base + "/config", c.errors);
     if (c.errors.size() == before && t.impl) t.impl->validate(t.config, base + "/config", c.errors);
     try {
         std::string ptr;
-        t.config_template = ValueTemplate::compile(t.config, raw, &ptr);
-    } catch (const ExprError& e) {
+        t.config_template = expr::ValueTemplate::compile(t.config, raw, &ptr);
+    } catch (const expr::ExprError& e) {
         c.err(base + "/config", e.what());
     }
 }
@@ -366,10 +366,10 @@ json::value builtin_schema(std::string_view type) {
     return nullptr;
 }
 
-Expr parse_condition_text(std::string_view text) {
+expr::Expr parse_condition_text(std::string_view text) {
     auto t = condition_text(text);
-    if (!t) throw ExprError(std::string(text), "must be one expression: \"{{ ... }}\" or a bare expression");
-    return Expr::parse(*t);
+    if (!t) throw expr::ExprError(std::string(text), "must be one expression: \"{{ ... }}\" or a bare expression");
+    return expr::Expr::parse(*t);
 }
 
 std::vector<std::string> builtin_type_names() {
@@ -413,7 +413,7 @@ std::shared_ptr<const Definition> parse_definition(const json::value& doc, const
     d->timeout_ms = int_member(c, o, "timeout_ms", "", 0, 0, 366LL * 24 * 3600 * 1000);
     d->concurrency = static_cast<int>(int_member(c, o, "concurrency", "", 0, 0, 100000));
     if (auto* v = o.if_contains("input_schema"); v && !v->is_null()) {
-        check_schema(*v, "/input_schema", errors);
+        jsonschema::check_schema(*v, "/input_schema", errors);
         d->input_schema = *v;
     }
     parse_triggers(c, o.if_contains("triggers"), *d);

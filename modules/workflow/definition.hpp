@@ -4,7 +4,7 @@
 // resolved). Format documented in docs/workflows.md.
 #include "modules/workflow/api.hpp"
 #include "modules/workflow/cron.hpp"
-#include "modules/workflow/expr.hpp"
+#include "core/expr/expr.hpp"
 #include <boost/json/object.hpp>
 #include <cstdint>
 #include <memory>
@@ -34,9 +34,9 @@ struct TaskDef {
     std::string id;
     std::string type;
     boost::json::value config;            ///< as written
-    ValueTemplate config_template;        ///< compiled
+    expr::ValueTemplate config_template;        ///< compiled
     std::vector<std::string> depends_on;
-    std::optional<Expr> when;
+    std::optional<expr::Expr> when;
     RetryPolicy retry;
     std::int64_t timeout_ms = 0;          ///< per attempt, 0 = the type's default
     OnError on_error = OnError::fail;
@@ -63,7 +63,7 @@ struct TriggerDef {
     bool missed_run_once = false;         ///< missed fires: "skip" (default) or "run_once"
     // event
     std::string topic;
-    std::optional<Expr> filter;
+    std::optional<expr::Expr> filter;
 };
 
 struct Definition {
@@ -90,7 +90,7 @@ boost::json::value builtin_schema(std::string_view type);
 std::vector<std::string> builtin_type_names();
 
 /// A condition ("{{ expr }}" or a bare "expr") compiled; throws ExprError.
-Expr parse_condition_text(std::string_view text);
+expr::Expr parse_condition_text(std::string_view text);
 
 /// Parses and validates. On success returns the definition; otherwise nullptr with every error
 /// appended to `errors` (pointers into the submitted document, e.g. "/tasks/2/depends_on/0").

@@ -11,8 +11,8 @@
 #include "core/db/row.hpp"
 #include "core/log/log.hpp"
 #include "core/util/ids.hpp"
-#include "modules/workflow/json_util.hpp"
-#include "modules/workflow/jsonschema.hpp"
+#include "core/json/compare.hpp"
+#include "core/json/schema.hpp"
 #include "modules/workflow/writer.hpp"
 
 #include <boost/asio/async_result.hpp>
@@ -142,7 +142,7 @@ json::value iso_or_null(long long ms) {
     return json::string(iso8601(ms));
 }
 
-class OverlayScope final : public Scope {
+class OverlayScope final : public expr::Scope {
 public:
     OverlayScope(const json::object& base, const json::value& item, const json::value& index)
         : base_(base), item_(item), index_(index) {}
@@ -627,12 +627,12 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     void launch(const RunPtr& r, int k) {
         const auto& td = r->def().tasks[k];
         auto& ts = r->tasks[k];
-        ObjectScope scope(r->ctx.as_object());
+        expr::ObjectScope scope(r->ctx.as_object());
         if (td.when) {
             bool go = false;
             try {
                 go = td.when->truthy(scope);
-            } catch (const ExprError& e) {
+            } catch (const expr::ExprError& e) {
                 ts.attempts = std::max(ts.attempts, 1);
                 fail_task(r, k, std::string("when: ") + e.what(), false);
                 return;
@@ -645,7 +645,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         json::value input;
         try {
             input = td.config_template.is_literal() ? td.config : td.config_template.eval(scope);
-        } catch (const ExprError& e) {
+        } catch (const expr::ExprError& e) {
             ts.attempts = std::max(ts.attempts, 1);
             fail_task(r, k, std::string("config: ") + e.what(), false);
             return;
@@ -949,10 +949,10 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
         const auto& cfg = input.as_object();
         auto* topic = cfg.if_contains("topic");
         if (!topic || !topic->is_string() || !valid_topic_pattern(topic->as_string())) return;
-        std::shared_ptr<Expr> filter;
+        std::shared_ptr<expr::Expr> filter;
         if (auto* f = cfg.if_contains("filter"); f && f->is_string()) {
             try {
-                filter = std::make_shared<Expr>(parse_condition_text(f->as_string()));
+                filter = std::make_shared<expr::Expr>(parse_condition_text(f->as_string()));
             } catch (const std::exception&) {
                 return;
             }
@@ -980,7 +980,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
             if (filter) {
                 json::object root{{"event", event}};
                 try {
-                    if (!filter->truthy(ObjectScope(root))) return;
+                    if (!filter->truthy(expr::ObjectScope(root))) return;
                 } catch (const std::exception&) {
                     return;
                 }
@@ -1443,7 +1443,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
                     json::value config;
                     try {
                         config = inner->config_template.eval(scope);
-                    } catch (const ExprError& e) {
+                    } catch (const expr::ExprError& e) {
                         st->errors[i] = std::string("config: ") + e.what();
                         continue;
                     }
@@ -1998,7 +1998,7 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
     const auto& def = *req.wf->def;
     if (!def.input_schema.is_null()) {
         std::vector<FieldError> errs;
-        validate_json(def.input_schema, req.input, "/input", errs);
+        jsonschema::validate_json(def.input_schema, req.input, "/input", errs);
         if (!errs.empty()) throw Error(ErrorCode::validation_failed, "the input does not match the workflow's input_schema", errs);
     }
     auto r = I.make_run(req.wf);

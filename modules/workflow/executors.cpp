@@ -2,8 +2,8 @@
 
 #include "core/bus/bus.hpp"
 #include "core/util/ids.hpp"
-#include "modules/workflow/expr.hpp"
-#include "modules/workflow/json_util.hpp"
+#include "core/expr/expr.hpp"
+#include "core/json/compare.hpp"
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/json.hpp>
@@ -35,7 +35,7 @@ namespace {
 
 class ScriptType final : public TaskType {
 public:
-    ScriptType(sandbox::ScriptRunner& r, ScriptDefaults d) : runner_(r), defaults_(d) {}
+    ScriptType(lua::ScriptRunner& r, ScriptDefaults d) : runner_(r), defaults_(d) {}
     std::string name() const override { return "script"; }
     std::string description() const override {
         return "Lua 5.4 in a sandbox: the global `input` holds trigger, tasks.<id>.output, input and run; "
@@ -67,17 +67,17 @@ public:
         if (r.ok()) return TaskOutcome::success(std::move(r.output));
         // A script's own error or a broken limit does not get better by retrying the same code,
         // but the user may still ask for retries; only syntax errors are final.
-        return TaskOutcome::failure(std::string(sandbox::to_string(r.status)) + ": " + r.error,
-                                    r.status != sandbox::ScriptResult::Status::syntax_error);
+        return TaskOutcome::failure(std::string(lua::to_string(r.status)) + ": " + r.error,
+                                    r.status != lua::ScriptResult::Status::syntax_error);
     }
 private:
-    sandbox::ScriptRunner& runner_;
+    lua::ScriptRunner& runner_;
     ScriptDefaults defaults_;
 };
 
 class HttpType final : public TaskType {
 public:
-    explicit HttpType(HttpClient& c) : client_(c) {}
+    explicit HttpType(net::HttpClient& c) : client_(c) {}
     std::string name() const override { return "http"; }
     std::string description() const override {
         return "An outbound HTTP(S) request through the shared client (timeouts, SSRF guard). Output: "
@@ -94,7 +94,7 @@ public:
     }
     asio::awaitable<TaskOutcome> run(const TaskCall& call) override {
         const auto& cfg = call.config.as_object();
-        FetchRequest req;
+        net::FetchRequest req;
         if (auto* m = cfg.if_contains("method"); m && m->is_string()) req.method = std::string(m->as_string());
         auto* url = cfg.if_contains("url");
         if (!url || !url->is_string()) co_return TaskOutcome::failure("config.url must evaluate to a string", false);
@@ -153,15 +153,15 @@ public:
                 co_return o;
             }
             co_return TaskOutcome::success(std::move(out));
-        } catch (const OutboundError& e) {
-            bool retry = e.kind() == OutboundError::Kind::timeout || e.kind() == OutboundError::Kind::connect ||
-                         e.kind() == OutboundError::Kind::dns || e.kind() == OutboundError::Kind::tls ||
-                         e.kind() == OutboundError::Kind::protocol;
+        } catch (const net::OutboundError& e) {
+            bool retry = e.kind() == net::OutboundError::Kind::timeout || e.kind() == net::OutboundError::Kind::connect ||
+                         e.kind() == net::OutboundError::Kind::dns || e.kind() == net::OutboundError::Kind::tls ||
+                         e.kind() == net::OutboundError::Kind::protocol;
             co_return TaskOutcome::failure(std::string(to_string(e.kind())) + ": " + e.what(), retry);
         }
     }
 private:
-    HttpClient& client_;
+    net::HttpClient& client_;
 };
 
 class SetType final : public TaskType {
@@ -271,8 +271,8 @@ private:
 
 }  // namespace
 
-void add_builtin_types(TaskTypeRegistry& registry, sandbox::ScriptRunner& scripts, ScriptDefaults script_defaults,
-                       HttpClient& http, EventBus& bus) {
+void add_builtin_types(TaskTypeRegistry& registry, lua::ScriptRunner& scripts, ScriptDefaults script_defaults,
+                       net::HttpClient& http, EventBus& bus) {
     registry.add(std::make_shared<ScriptType>(scripts, script_defaults));
     registry.add(std::make_shared<HttpType>(http));
     registry.add(std::make_shared<SetType>());

@@ -2,8 +2,8 @@
 // The task types the workflow module itself provides through the TaskTypes extension point:
 // script, http, set, condition, switch, emit. (delay, map and respond are engine built-ins.)
 #include "modules/workflow/api.hpp"
-#include "modules/workflow/http_client.hpp"
-#include "modules/workflow/sandbox/lua_sandbox.hpp"
+#include "core/net/http_client.hpp"
+#include "core/lua/sandbox.hpp"
 #include <map>
 #include <memory>
 
@@ -24,11 +24,11 @@ private:
 };
 
 struct ScriptDefaults {
-    sandbox::ScriptLimits limits;
+    lua::ScriptLimits limits;
 };
 
 /// Registers the module's own task types.
-void add_builtin_types(TaskTypeRegistry& registry, sandbox::ScriptRunner& scripts, ScriptDefaults script_defaults,
-                       HttpClient& http, EventBus& bus);
+void add_builtin_types(TaskTypeRegistry& registry, lua::ScriptRunner& scripts, ScriptDefaults script_defaults,
+                       net::HttpClient& http, EventBus& bus);
 
 }  // namespace arclight::workflow

@@ -92,8 +92,8 @@ public:
     Health health() const override { return Health::ok(); }
 
 private:
-    static OutboundPolicy outbound_policy(const ConfigSection& c) {
-        OutboundPolicy p;
+    static net::OutboundPolicy outbound_policy(const ConfigSection& c) {
+        net::OutboundPolicy p;
         p.allow = c.get_list("http_allow");
         p.default_timeout_ms = static_cast<int>(c.get_int("http_timeout_ms"));
         p.max_redirects = static_cast<int>(c.get_int("http_max_redirects"));
@@ -153,8 +153,8 @@ private:
     ModuleContext& ctx_;
     Store store_;
     TaskTypeRegistry types_;
-    sandbox::ScriptRunner scripts_;
-    HttpClient http_;
+    lua::ScriptRunner scripts_;
+    net::HttpClient http_;
     CurrentVersions current_;
     Engine engine_;
     Triggers triggers_;

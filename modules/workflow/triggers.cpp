@@ -55,7 +55,7 @@ void Triggers::install(std::vector<std::shared_ptr<const WorkflowVersion>> activ
                     if (trig.filter) {
                         json::object root{{"event", event}};
                         try {
-                            if (!trig.filter->truthy(ObjectScope(root))) return;
+                            if (!trig.filter->truthy(expr::ObjectScope(root))) return;
                         } catch (const std::exception& e) {
                             log::warn("workflow", "workflow {}: event filter failed on {}: {}", wf->id, ev->topic, e.what());
                             return;

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace arclight::workflow {
+namespace arclight::net {
 
 struct OutboundPolicy {
     /// Entries that are allowed even though the guard would refuse them: CIDR blocks
@@ -75,4 +75,4 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace arclight::workflow
+}  // namespace arclight::net

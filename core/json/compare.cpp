@@ -1,8 +1,8 @@
-#include "modules/workflow/json_util.hpp"
+#include "core/json/compare.hpp"
 
 #include <boost/json.hpp>
 
-namespace arclight::workflow {
+namespace arclight {
 namespace json = boost::json;
 
 namespace {
@@ -59,4 +59,4 @@ bool json_equal(const json::value& a, const json::value& b) noexcept {
     }
 }
 
-}  // namespace arclight::workflow
+}  // namespace arclight

@@ -1,5 +1,5 @@
-#include "modules/workflow/jsonschema.hpp"
-#include "modules/workflow/json_util.hpp"
+#include "core/json/schema.hpp"
+#include "core/json/compare.hpp"
 
 // A small JSON Schema (2020-12 subset) validator. Validation walks the schema and the value
 // together, appending one FieldError per problem; it never throws (other than on allocation
@@ -14,7 +14,7 @@
 #include <compare>
 #include <optional>
 
-namespace arclight::workflow {
+namespace arclight::jsonschema {
 
 namespace json = boost::json;
 
@@ -371,4 +371,4 @@ void check_schema(const boost::json::value& schema, const std::string& base, std
     SchemaChecker(out).check(schema, ptr, 0);
 }
 
-}  // namespace arclight::workflow
+}  // namespace arclight::jsonschema

@@ -11,7 +11,7 @@
 
 struct lua_State;
 
-namespace arclight::workflow::sandbox::budgeted {
+namespace arclight::lua::budgeted {
 
 /// What the budgeted functions charge their work to: one unit per matcher step, per 64 bytes
 /// copied or scanned, per table.move element (the same unit as one VM instruction).
@@ -35,4 +35,4 @@ Meter* meter(lua_State* L);
 /// self-test only): Lua's versions stay reachable as builtin_find, ..., builtin_move.
 void install(lua_State* L, int string_lib, int table_lib, bool keep_builtins = false);
 
-}  // namespace arclight::workflow::sandbox::budgeted
+}  // namespace arclight::lua::budgeted

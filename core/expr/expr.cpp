@@ -1,6 +1,6 @@
-#include "modules/workflow/expr.hpp"
-#include "modules/workflow/json_util.hpp"
-#include "modules/workflow/jsonschema.hpp"  // pointer_escape
+#include "core/expr/expr.hpp"
+#include "core/json/compare.hpp"
+#include "core/json/schema.hpp"  // pointer_escape
 
 // The expression language: a tokenizer, a recursive-descent parser into an immutable AST (built
 // once per expression) and a tree-walking evaluator. Evaluation never re-parses and works on
@@ -21,7 +21,7 @@
 #include <system_error>
 #include <utility>
 
-namespace arclight::workflow {
+namespace arclight::expr {
 
 namespace json = boost::json;
 
@@ -1212,7 +1212,7 @@ VNode compile_value(const json::value& v, const std::vector<std::string>* raw_ke
         for (const auto& kv : o) {
             const auto size = pointer.size();
             pointer += '/';
-            pointer += pointer_escape(kv.key());
+            pointer += jsonschema::pointer_escape(kv.key());
             VNode child;
             if (raw_keys && std::find(raw_keys->begin(), raw_keys->end(), kv.key()) != raw_keys->end())
                 child.literal = kv.value();
@@ -1315,4 +1315,4 @@ void ValueTemplate::references(std::vector<std::string>& roots, std::vector<std:
     if (root_) value_references(*root_, roots, task_ids);
 }
 
-}  // namespace arclight::workflow
+}  // namespace arclight::expr

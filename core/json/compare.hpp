@@ -3,7 +3,7 @@
 #include <boost/json/value.hpp>
 #include <compare>
 
-namespace arclight::workflow {
+namespace arclight {
 
 /// Numeric comparison across int64/uint64/double, exact for all integers (x86-64 long double
 /// has a 64-bit mantissa, and integer pairs are compared as integers). Both must be numbers.
@@ -12,4 +12,4 @@ std::partial_ordering compare_numbers(const boost::json::value& a, const boost::
 /// Deep JSON equality where numbers compare by value (1 == 1.0).
 bool json_equal(const boost::json::value& a, const boost::json::value& b) noexcept;
 
-}  // namespace arclight::workflow
+}  // namespace arclight

@@ -5,7 +5,7 @@
 // watchdog, the tcp_stream timers and the coroutine itself never run concurrently even on a
 // multi-threaded io_context. The only state shared between fetches is the read-only policy and
 // allow list, and the ssl::context (creating streams from one SSL_CTX is thread-safe).
-#include "modules/workflow/http_client.hpp"
+#include "core/net/http_client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_executor.hpp>
@@ -38,7 +38,7 @@
 #include <string_view>
 #include <utility>
 
-namespace arclight::workflow {
+namespace arclight::net {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -691,4 +691,4 @@ asio::awaitable<FetchResponse> HttpClient::fetch(FetchRequest request) {
     co_return co_await std::move(spawned);
 }
 
-}  // namespace arclight::workflow
+}  // namespace arclight::net

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace arclight::workflow {
+namespace arclight::jsonschema {
 
 /// Validates `value` against `schema`, appending one FieldError per problem, each pointer being
 /// `base` + the JSON pointer of the offending value (RFC 6901 escaping: ~0, ~1). Never throws on
@@ -26,4 +26,4 @@ void check_schema(const boost::json::value& schema, const std::string& base, std
 /// "~" -> "~0", "/" -> "~1".
 std::string pointer_escape(std::string_view token);
 
-}  // namespace arclight::workflow
+}  // namespace arclight::jsonschema

@@ -5,7 +5,7 @@
 #include "modules/workflow/agent_task.hpp"
 #include "modules/workflow/definition.hpp"
 #include "modules/workflow/executors.hpp"
-#include "modules/workflow/jsonschema.hpp"
+#include "core/json/schema.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -184,11 +184,11 @@ TEST_CASE("agent task: type facts and a usable schema") {
     for (auto p : {"fixed", "round_robin", "least_loaded", "learned"}) CHECK(rig.type->description().find(p) != std::string::npos);
     auto schema = rig.type->config_schema();
     std::vector<FieldError> bad_schema;
-    check_schema(schema, "", bad_schema);
+    jsonschema::check_schema(schema, "", bad_schema);
     CHECK_MESSAGE(bad_schema.empty(), dump(bad_schema));
     CHECK(schema.at("additionalProperties") == json::value(false));
     std::vector<FieldError> e;
-    validate_json(schema, json::parse(R"({"pool":"p","policy":"fastest","agent":"","extra":1})"), "/config", e);
+    jsonschema::validate_json(schema, json::parse(R"({"pool":"p","policy":"fastest","agent":"","extra":1})"), "/config", e);
     CHECK(has(e, "/config/policy"));
     CHECK(has(e, "/config/agent"));
     CHECK(has(e, "/config/extra"));

@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-namespace arclight::workflow {
+namespace arclight::expr {
 
 /// A syntax or evaluation error; `expression` is the source text of the {{ }} part.
 class ExprError : public std::runtime_error {
@@ -105,4 +105,4 @@ private:
     bool literal_only_ = true;
 };
 
-}  // namespace arclight::workflow
+}  // namespace arclight::expr

@@ -7,7 +7,7 @@
 // The `script` task's Lua sandbox (modules/workflow/sandbox): JSON in/out, refused escapes, state
 // isolation, limits. Every limit test uses small limits so the file runs in a few seconds, also
 // under ASan.
-#include "modules/workflow/sandbox/lua_sandbox.hpp"
+#include "core/lua/sandbox.hpp"
 
 #include <doctest/doctest.h>
 
@@ -24,9 +24,9 @@
 #include <vector>
 
 namespace json = boost::json;
-using arclight::workflow::sandbox::ScriptLimits;
-using arclight::workflow::sandbox::ScriptResult;
-using arclight::workflow::sandbox::ScriptRunner;
+using arclight::lua::ScriptLimits;
+using arclight::lua::ScriptResult;
+using arclight::lua::ScriptRunner;
 using Status = ScriptResult::Status;
 
 namespace {

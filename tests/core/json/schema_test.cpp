@@ -1,4 +1,4 @@
-#include "modules/workflow/jsonschema.hpp"
+#include "core/json/schema.hpp"
 
 #include <doctest/doctest.h>
 
@@ -7,7 +7,7 @@
 #include <string>
 
 using namespace arclight;
-using namespace arclight::workflow;
+using namespace arclight::jsonschema;
 namespace json = boost::json;
 
 namespace {

@@ -41,7 +41,7 @@
 #include <string>
 #include <string_view>
 
-namespace arclight::workflow::sandbox {
+namespace arclight::lua {
 
 /// Per call. 0 (or a negative number) means no limit.
 struct ScriptLimits {
@@ -80,4 +80,4 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace arclight::workflow::sandbox
+}  // namespace arclight::lua

@@ -1,7 +1,7 @@
 // The workflow module's outbound HTTP client: the SSRF guard (address classes, allow list, every
 // redirect hop), timeouts, size limits, redirects, TLS verification, bad URLs. Everything runs
 // against tiny servers on 127.0.0.x inside this file; nothing leaves the machine.
-#include "modules/workflow/http_client.hpp"
+#include "core/net/http_client.hpp"
 
 #include <doctest/doctest.h>
 
@@ -39,7 +39,7 @@
 #include <vector>
 
 using namespace arclight;
-using namespace arclight::workflow;
+using namespace arclight::net;
 
 namespace {
 

@@ -4,7 +4,7 @@
 #pragma GCC diagnostic ignored "-Warray-bounds"
 #pragma GCC diagnostic ignored "-Wstringop-overflow"
 #endif
-#include "modules/workflow/expr.hpp"
+#include "core/expr/expr.hpp"
 
 #include <doctest/doctest.h>
 
@@ -12,7 +12,7 @@
 
 #include <string>
 
-using namespace arclight::workflow;
+using namespace arclight::expr;
 namespace json = boost::json;
 
 namespace {

@@ -2,7 +2,7 @@
 //
 // Lua errors are longjmps (liblua5.4 is C): the frames of these functions hold only trivially
 // destructible objects, so an error never skips a destructor.
-#include "modules/workflow/sandbox/budgeted.hpp"
+#include "core/lua/budgeted.hpp"
 
 #include <lua.hpp>
 
@@ -14,7 +14,7 @@
 #include <cstring>
 #include <initializer_list>
 
-namespace arclight::workflow::sandbox::budgeted {
+namespace arclight::lua::budgeted {
 
 void set_meter(lua_State* L, Meter* m) { *static_cast<Meter**>(lua_getextraspace(L)) = m; }
 Meter* meter(lua_State* L) { return *static_cast<Meter**>(lua_getextraspace(L)); }
@@ -602,4 +602,4 @@ void install(lua_State* L, int string_lib, int table_lib, bool keep_builtins) {
     lua_setfield(L, table_lib, "move");
 }
 
-}  // namespace arclight::workflow::sandbox::budgeted
+}  // namespace arclight::lua::budgeted

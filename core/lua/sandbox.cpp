@@ -8,9 +8,9 @@
 // wrappers, the hook) keeps only trivially destructible objects in its frame, so an error never
 // skips a destructor; C++ exceptions are thrown only by the output conversion, which runs outside
 // any Lua call and uses only API functions that cannot raise.
-#include "modules/workflow/sandbox/lua_sandbox.hpp"
+#include "core/lua/sandbox.hpp"
 
-#include "modules/workflow/sandbox/budgeted.hpp"
+#include "core/lua/budgeted.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -38,7 +38,7 @@
 #include <utility>
 #include <vector>
 
-namespace arclight::workflow::sandbox {
+namespace arclight::lua {
 
 namespace json = boost::json;
 
@@ -1576,4 +1576,4 @@ std::string ScriptRunner::check_syntax(std::string_view code) {
     }
 }
 
-}  // namespace arclight::workflow::sandbox
+}  // namespace arclight::lua
