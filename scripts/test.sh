@@ -32,6 +32,9 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DARCLIGHT_WERROR
   -DARCLIGHT_BUILD_BENCH=ON >/dev/null
 cmake --build build -j "$jobs"
 
+step "layer boundaries (core includes no module; a module cannot include another's private header)"
+bash scripts/check-boundaries.sh build
+
 step "doctest suite on SQLite"
 ARCLIGHT_TEST_DB=sqlite build/tests/arclight_tests
 
@@ -41,6 +44,23 @@ echo "$pg_url"
 
 step "doctest suite on PostgreSQL"
 ARCLIGHT_TEST_DB=postgres ARCLIGHT_TEST_PG_URL=$pg_url build/tests/arclight_tests
+
+step "scripts/new-module: a new module builds and passes its test at once (scratch clone)"
+scratch=$work/new-module
+git clone -q "$root" "$scratch"
+(cd "$scratch" && scripts/new-module demo >/dev/null)
+touched=$(cd "$scratch" && git status --porcelain --untracked-files=all | cut -c4- |
+  grep -vE '^(modules/demo/|schema/demo/|tests/modules/demo/|web/src/pages/demo)' || true)
+if [ -n "$touched" ]; then echo "new-module touched files outside the new module: $touched" >&2; exit 1; fi
+ln -s "$root/web/node_modules" "$scratch/web/node_modules"
+(cd "$scratch/web" && npx tsc --noEmit)
+CCACHE_BASEDIR=$scratch cmake -S "$scratch" -B "$scratch/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DARCLIGHT_WERROR=ON -DARCLIGHT_BUILD_TESTS=ON -DARCLIGHT_BUILD_BENCH=OFF -DARCLIGHT_WEB_DIST="$root/build/web-dist" >/dev/null
+CCACHE_BASEDIR=$scratch cmake --build "$scratch/build" -j "$jobs" --target arclight_tests
+bash scripts/check-boundaries.sh "$scratch/build"
+ARCLIGHT_TEST_DB=sqlite "$scratch/build/tests/arclight_tests" -tc='demo*'
+ARCLIGHT_TEST_DB=postgres ARCLIGHT_TEST_PG_URL=$pg_url "$scratch/build/tests/arclight_tests" -tc='demo*'
+rm -rf "$scratch"
 
 step "sanitizer build (ASan + UBSan)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DARCLIGHT_SANITIZE=ON -DARCLIGHT_WERROR=ON \

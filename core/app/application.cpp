@@ -150,6 +150,7 @@ struct Application::Runtime {
     std::unique_ptr<StaticFiles> ui;
     std::unique_ptr<HttpServer> server;
     ServiceRegistry services;
+    PermissionCatalog permissions;
     std::vector<ModuleDescriptor> descriptors;
     struct Loaded {
         const ModuleDescriptor* descriptor;
@@ -220,12 +221,16 @@ Application::Application(const Config& config, std::vector<ModuleDescriptor> mod
     for (const auto& d : rt_->descriptors) {
         if (config.section(d.name).get_bool("enabled")) enabled.push_back(&d);
     }
+    for (const auto* d : enabled) {
+        for (const auto& p : d->permissions) rt_->permissions.add(d->name, p);
+    }
     for (const auto* d : order_modules(enabled)) {
         Runtime::Loaded l;
         l.descriptor = d;
         // Sections point into rt_->config, which lives as long as the modules (the parameter does not).
         l.context = std::make_unique<ModuleContext>(ModuleContext{rt_->config.section(d->name), *rt_->db, *rt_->bus, *rt_->ws,
-                                                                  rt_->access, rt_->services, rt_->ioc.get_executor(),
+                                                                  rt_->access, rt_->services, rt_->permissions,
+                                                                  rt_->ioc.get_executor(),
                                                                   rt_->blocking->get_executor(), info_});
         l.module = d->create(*l.context);
         rt_->loaded.push_back(std::move(l));
@@ -241,6 +246,21 @@ Db& Application::db() { return *rt_->db; }
 Router& Application::router() { return rt_->router; }
 WsHub& Application::ws() { return *rt_->ws; }
 ServiceRegistry& Application::services() { return rt_->services; }
+const PermissionCatalog& Application::permissions() const { return rt_->permissions; }
+
+void Application::check_permissions() const {
+    const auto& catalog = rt_->permissions;
+    for (const auto& r : rt_->router.routes()) {
+        if (r.permission == kPublic || catalog.known(r.permission)) continue;
+        throw std::logic_error(fmt::format("route {} {} ({}) needs permission '{}', which no enabled module declares",
+                                           r.method, r.pattern, r.tag, r.permission));
+    }
+    for (const auto& [prefix, permission] : rt_->ws->topic_permissions()) {
+        if (catalog.known(permission)) continue;
+        throw std::logic_error(fmt::format("WebSocket topics '{}.*' need permission '{}', which no enabled module declares",
+                                           prefix, permission));
+    }
+}
 
 std::vector<ModuleStatus> Application::modules() const {
     std::vector<ModuleStatus> out;
@@ -305,6 +325,7 @@ unsigned short Application::start() {
     }
     register_core_routes();
     for (auto& l : rt_->loaded) l.module->register_routes(rt_->router);
+    check_permissions();
     for (auto& l : rt_->loaded) l.module->subscribe(*rt_->bus);
     port_ = rt_->server->listen();
     for (std::size_t i = 0; i < rt_->io_thread_count; ++i) {

@@ -54,12 +54,16 @@ public:
     Router& router();
     WsHub& ws();
     ServiceRegistry& services();
+    /// Every permission the enabled modules declared.
+    const PermissionCatalog& permissions() const;
     const AppInfo& info() const noexcept { return info_; }
     std::vector<ModuleStatus> modules() const override;
 
 private:
     struct Runtime;
     void register_core_routes();
+    /// Throws std::logic_error when a route or WebSocket topic names an undeclared permission.
+    void check_permissions() const;
     std::unique_ptr<Runtime> rt_;
     AppInfo info_;
     unsigned short port_ = 0;

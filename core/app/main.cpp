@@ -1,51 +1,20 @@
-// arclight: the command line. serve | migrate | config check | config schema | version
+// arclight: the command line. serve | migrate | config check | config schema | version, and the
+// subcommands modules contribute through their descriptors (e.g. auth's `user add`).
 #include "core/app/application.hpp"
 #include "core/errors/error.hpp"
 #include "core/log/log.hpp"
-#include "modules/auth/api.hpp"
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
-#include <termios.h>
-#include <unistd.h>
-
-#include <cstdio>
-#include <cstdlib>
 #include <iostream>
 
 namespace {
 
-arclight::Config load_config(const std::string& path) {
+arclight::Config load_config(const std::string& path, const std::vector<arclight::ModuleDescriptor>& modules) {
     std::optional<std::filesystem::path> file;
     if (!path.empty()) file = path;
-    return arclight::Config::load(arclight::Application::config_schema(), file);
-}
-
-// The password for `user add`: ARCLIGHT_ADMIN_PASSWORD, else a prompt without echo (twice) on a
-// terminal, else one line from standard input.
-std::string read_password() {
-    if (const char* env = std::getenv("ARCLIGHT_ADMIN_PASSWORD")) return env;
-    if (!isatty(STDIN_FILENO)) {
-        std::string line;
-        std::getline(std::cin, line);
-        return line;
-    }
-    auto prompt = [](const char* text) {
-        std::cerr << text << std::flush;
-        termios old{};
-        tcgetattr(STDIN_FILENO, &old);
-        termios quiet = old;
-        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-        tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-        std::string line;
-        std::getline(std::cin, line);
-        tcsetattr(STDIN_FILENO, TCSANOW, &old);
-        std::cerr << "\n";
-        return line;
-    };
-    auto first = prompt("Password: ");
-    if (prompt("Repeat password: ") != first) throw std::runtime_error("the passwords do not match");
-    return first;
+    return arclight::Config::load(arclight::Application::config_schema(modules), file);
 }
 
 }  // namespace
@@ -67,16 +36,33 @@ int main(int argc, char** argv) {
     auto* check = config->add_subcommand("check", "Validate a config file (and environment overrides) without starting");
     add_config(check);
     auto* schema = config->add_subcommand("schema", "Print every key with its default and description");
-    auto* user = cli.add_subcommand("user", "Manage users");
-    user->require_subcommand(1);
-    auto* user_add = user->add_subcommand(
-        "add", "Create a user (password from ARCLIGHT_ADMIN_PASSWORD, a prompt, or one line of standard input)");
-    add_config(user_add);
-    std::string user_name, user_role = "viewer";
-    bool user_admin = false;
-    user_add->add_option("name", user_name, "Username")->required();
-    user_add->add_flag("--admin", user_admin, "Make the user an admin (same as --role admin)");
-    user_add->add_option("--role", user_role, "admin | editor | operator | viewer")->capture_default_str();
+    // Subcommands the modules contribute (CliCommand): groups are created on first use.
+    const auto descriptors = arclight::builtin_modules();
+    struct Contributed {
+        const arclight::ModuleDescriptor* module;
+        const arclight::CliCommand* command;
+        CLI::App* app;
+    };
+    std::vector<Contributed> contributed;
+    for (const auto& d : descriptors) {
+        for (const auto& c : d.commands) {
+            CLI::App* parent = &cli;
+            for (std::size_t i = 0; i + 1 < c.path.size(); ++i) {
+                CLI::App* group = nullptr;
+                try {
+                    group = parent->get_subcommand(c.path[i]);
+                } catch (const CLI::OptionNotFound&) {
+                    group = parent->add_subcommand(c.path[i], i == 0 ? c.group_description : std::string());
+                    group->require_subcommand(1);
+                }
+                parent = group;
+            }
+            auto* sub = parent->add_subcommand(c.path.back(), c.description);
+            add_config(sub);
+            if (c.options) c.options(*sub);
+            contributed.push_back({&d, &c, sub});
+        }
+    }
     auto* version = cli.add_subcommand("version", "Print the version");
     CLI11_PARSE(cli, argc, argv);
 
@@ -86,11 +72,11 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (*schema) {
-            std::cout << arclight::describe_schema(arclight::Application::config_schema());
+            std::cout << arclight::describe_schema(arclight::Application::config_schema(descriptors));
             return 0;
         }
         if (*check) {
-            auto cfg = load_config(config_path);
+            auto cfg = load_config(config_path, descriptors);
             std::cout << "configuration ok" << (config_path.empty() ? " (built-in defaults)" : " (" + config_path + ")")
                       << "\n";
             for (const auto& [key, source] : cfg.sources()) {
@@ -98,26 +84,25 @@ int main(int argc, char** argv) {
             }
             return 0;
         }
-        auto cfg = load_config(config_path);
+        auto cfg = load_config(config_path, descriptors);
         if (*migrate) {
-            arclight::Application app(cfg);
+            arclight::Application app(cfg, descriptors);
             auto report = app.migrate();
             std::cout << "applied " << report.applied.size() << " migrations (" << report.already_applied
                       << " already applied)\n";
             for (const auto& m : report.applied) std::cout << "  " << m << "\n";
             return 0;
         }
-        if (*user_add) {
-            arclight::Application app(cfg);
+        for (const auto& c : contributed) {
+            if (!*c.app) continue;
+            if (!cfg.section(c.module->name).get_bool("enabled")) {
+                throw std::runtime_error(fmt::format("the {0} module is disabled ([{0}] enabled = false)", c.module->name));
+            }
+            arclight::Application app(cfg, descriptors);
             app.migrate();
-            auto* admin = app.services().find<arclight::auth::UserAdmin>();
-            if (!admin) throw std::runtime_error("the auth module is disabled ([auth] enabled = false)");
-            auto password = read_password();
-            auto id = admin->create_user(user_name, password, user_admin ? "admin" : user_role);
-            std::cout << "created user " << user_name << " (" << (user_admin ? "admin" : user_role) << ", id " << id << ")\n";
-            return 0;
+            return c.command->run(app.services());
         }
-        arclight::Application app(cfg);
+        arclight::Application app(cfg, descriptors);
         return app.run(true);
     } catch (const arclight::Error& e) {
         std::cerr << "arclight: " << e.detail();

@@ -1,9 +1,13 @@
 #pragma once
 // The module contract. A module is one folder modules/<name>/ with one class implementing Module,
-// listed once in core/app/module_list.cpp. Phases: construct (config + declared dependencies, no
-// I/O) -> core runs migrations -> register_routes + subscribe -> start() -> ... -> stop() in
-// reverse order.
+// described by a ModuleDescriptor. Core never names a module: the build generates the list of
+// compiled-in modules (builtin_modules(), see modules/CMakeLists.txt). Phases: construct (config +
+// declared dependencies, no I/O) -> core runs migrations -> register_routes + subscribe -> start()
+// -> ... -> stop() in reverse order. A module contributes through its descriptor: config keys,
+// permissions, command-line subcommands; and through its Module: routes, topics, services,
+// background tasks. Its migrations are schema/<name>/.
 
+#include "core/app/permissions.hpp"
 #include "core/config/config.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -17,6 +21,10 @@
 #include <typeindex>
 #include <unordered_map>
 #include <vector>
+
+namespace CLI {
+class App;
+}
 
 namespace arclight {
 
@@ -80,6 +88,7 @@ struct ModuleContext {
     WsHub& ws;
     AccessControl& access;                   ///< where the auth module installs its request check
     ServiceRegistry& services;
+    const PermissionCatalog& permissions;    ///< every permission the enabled modules declared
     boost::asio::any_io_executor io;         ///< for network I/O and background coroutines
     boost::asio::any_io_executor blocking;   ///< for blocking work (queries, scripts)
     const AppInfo& app;
@@ -100,16 +109,31 @@ public:
     virtual Health health() const { return Health::ok(); }
 };
 
-/// How core knows a module before constructing it: name, dependencies, config keys, factory.
+/// A subcommand of the `arclight` command line that a module adds, e.g. auth's `user add`.
+/// The command line gives it `--config`; `run` is called with the enabled modules constructed and
+/// the database migrated (no listener, no background work).
+struct CliCommand {
+    std::vector<std::string> path;            ///< {"user", "add"} for `arclight user add`
+    std::string description;
+    std::string group_description;            ///< for path[0] when this module introduces that group
+    std::function<void(CLI::App&)> options;   ///< adds the command's arguments and flags
+    std::function<int(ServiceRegistry&)> run; ///< the exit code
+};
+
+/// How core knows a module before constructing it: name, dependencies, config keys, factory,
+/// and what it adds to the whole: permissions and command-line subcommands.
 struct ModuleDescriptor {
     std::string name;                        ///< names the config table, schema folder and log channel
     std::vector<std::string> dependencies;   ///< modules that must start first
     std::string description;
     std::vector<ConfigKey> config;           ///< the module's keys (an `enabled` key is added by core)
     std::function<std::unique_ptr<Module>(ModuleContext&)> create;
+    std::vector<Permission> permissions = {}; ///< every permission its routes and topics name
+    std::vector<CliCommand> commands = {};
 };
 
-/// The compiled-in modules, in the order they are listed in module_list.cpp.
+/// The compiled-in modules. Defined by the build (a generated file that lists every module under
+/// modules/), so core depends on no module.
 std::vector<ModuleDescriptor> builtin_modules();
 
 /// Sorts descriptors so every module comes after its dependencies. Throws std::runtime_error

@@ -54,6 +54,8 @@ public:
     /// (e.g. "workflow" -> "runs.read"). Call during start-up. With a principal, a pattern whose
     /// first segment is a wildcard or undeclared is refused.
     void declare_topic(std::string prefix, std::string permission);
+    /// Every declared topic prefix and its permission (read at start-up, before connections).
+    const std::map<std::string, std::string, std::less<>>& topic_permissions() const noexcept { return topic_permissions_; }
     /// Whether `principal` may subscribe to `pattern` (true for everyone without auth).
     bool may_subscribe(const Principal* principal, std::string_view pattern) const;
     /// Sends a "going away" close to every connection (graceful shutdown).

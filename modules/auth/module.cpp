@@ -4,6 +4,7 @@
 #include "core/http/access.hpp"
 #include "core/log/log.hpp"
 #include "core/ws/ws_hub.hpp"
+#include "modules/auth/cli.hpp"
 #include "modules/auth/routes.hpp"
 #include "modules/auth/service.hpp"
 
@@ -32,7 +33,7 @@ AuthConfig read_config(const ConfigSection& c, bool tls) {
 
 class AuthModule final : public Module {
 public:
-    explicit AuthModule(ModuleContext& ctx) : ctx_(ctx), service_(ctx.db, read_config(ctx.config, ctx.app.tls)), purge_task_(ctx.io, "auth") {
+    explicit AuthModule(ModuleContext& ctx) : ctx_(ctx), service_(ctx.db, read_config(ctx.config, ctx.app.tls), ctx.permissions), purge_task_(ctx.io, "auth") {
         ctx.services.provide<AuditLog>(&service_);
         ctx.services.provide<UserAdmin>(&service_);
         ctx.access.install(make_access_check(service_));
@@ -56,7 +57,7 @@ private:
 }  // namespace
 
 ModuleDescriptor descriptor() {
-    return {"auth",
+    ModuleDescriptor d{"auth",
             {},
             "Users, roles, sessions, API keys, login throttling and the audit log.",
             {
@@ -83,6 +84,13 @@ ModuleDescriptor descriptor() {
                  "loopback). Without it, use `arclight user add --admin NAME`."},
             },
             [](ModuleContext& ctx) { return std::make_unique<AuthModule>(ctx); }};
+    d.permissions = {
+        {"auth.self", "See yourself, change your password, manage your own API keys.", {"editor", "operator", "viewer"}},
+        {"users.admin", "Create, change, disable and delete users.", {}},
+        {"audit.read", "Read the audit log (and its live topic).", {}},
+    };
+    d.commands = cli_commands();
+    return d;
 }
 
 }  // namespace arclight::auth

@@ -1,5 +1,8 @@
 #pragma once
-// Roles and the permissions each one holds. Permissions are named strings that routes declare.
+// What a role or an API key may do, derived from the permissions the enabled modules declared
+// (core's PermissionCatalog). The roles themselves are core's (role_names()).
+
+#include "core/app/permissions.hpp"
 
 #include <set>
 #include <string>
@@ -8,15 +11,13 @@
 
 namespace arclight::auth {
 
-/// The roles, from most to least privileged.
-const std::vector<std::string>& roles();
-bool valid_role(std::string_view role);
-/// Every permission name the built-in modules use (for the API-key scope picker).
-const std::vector<std::string>& known_permissions();
+using PermissionSet = std::set<std::string, std::less<>>;
+
 /// Permissions of a role. admin holds "*" (every permission, including future modules').
-std::set<std::string, std::less<>> role_permissions(std::string_view role);
+PermissionSet role_permissions(const PermissionCatalog& catalog, std::string_view role);
 /// The permissions a key with `scopes` gets from an owner with `role`: the intersection
 /// ("*" in scopes means all of the owner's permissions).
-std::set<std::string, std::less<>> scoped_permissions(std::string_view role, const std::vector<std::string>& scopes);
+PermissionSet scoped_permissions(const PermissionCatalog& catalog, std::string_view role,
+                                 const std::vector<std::string>& scopes);
 
 }  // namespace arclight::auth

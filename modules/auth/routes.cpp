@@ -234,17 +234,28 @@ void add_routes(Router& r, AuthService& svc) {
               co_return res;
           },
           true);
-    route("GET", "/api/v1/auth/permissions", "auth.self", "Roles and the permissions each holds.",
-          [](HttpRequest&) -> asio::awaitable<HttpResponse> {
+    route("GET", "/api/v1/auth/permissions", "auth.self",
+          "Roles, the permissions each holds, and every permission the enabled modules declare.",
+          [s](HttpRequest&) -> asio::awaitable<HttpResponse> {
+              const auto& catalog = s->permissions();
               json::object roles_json;
-              for (const auto& role : roles()) {
+              for (const auto& role : role_names()) {
                   json::array a;
-                  for (const auto& p : role_permissions(role)) a.push_back(json::string(p));
+                  for (const auto& p : role_permissions(catalog, role)) a.push_back(json::string(p));
                   roles_json[role] = a;
               }
-              json::array all;
-              for (const auto& p : known_permissions()) all.push_back(json::string(p));
-              co_return HttpResponse::json(json::object{{"roles", roles_json}, {"permissions", all}});
+              json::array all, described;
+              for (const auto& e : catalog.all()) {
+                  all.push_back(json::string(e.permission.name));
+                  json::array held{"admin"};
+                  for (const auto& r : e.permission.roles) held.push_back(json::string(r));
+                  described.push_back({{"name", e.permission.name},
+                                       {"description", e.permission.description},
+                                       {"module", e.module},
+                                       {"roles", std::move(held)}});
+              }
+              co_return HttpResponse::json(
+                  json::object{{"roles", roles_json}, {"permissions", all}, {"declared", std::move(described)}});
           });
 
     route("GET", "/api/v1/auth/users", "users.admin", "List users.",

@@ -50,10 +50,11 @@ bool is_loopback(std::string_view a) {
     return a.rfind("127.", 0) == 0 || a == "::1";
 }
 
-AuthService::AuthService(Db& db, AuthConfig config)
+AuthService::AuthService(Db& db, AuthConfig config, const PermissionCatalog& permissions)
     : db_(db),
       store_(db),
       config_(config),
+      permissions_(permissions),
       accounts_(config.login_free_attempts, config.max_delay),
       addresses_(config.address_free_attempts, config.max_delay) {}
 
@@ -119,7 +120,7 @@ boost::asio::awaitable<std::shared_ptr<const Principal>> AuthService::authentica
             p->user_id = user.id;
             p->username = user.username;
             p->role = user.role;
-            p->permissions = scoped_permissions(user.role, key.scopes);
+            p->permissions = scoped_permissions(permissions_, user.role, key.scopes);
             p->via = Principal::Via::api_key;
             p->credential_id = key.id;
             return p;
@@ -158,7 +159,7 @@ boost::asio::awaitable<std::shared_ptr<const Principal>> AuthService::authentica
         p->user_id = user.id;
         p->username = user.username;
         p->role = user.role;
-        p->permissions = role_permissions(user.role);
+        p->permissions = role_permissions(permissions_, user.role);
         p->via = Principal::Via::session;
         p->credential_id = hash;
         p->csrf_token = sess.csrf_token;
@@ -395,10 +396,10 @@ boost::asio::awaitable<AuthService::NewKey> AuthService::create_key(const Princi
     std::vector<FieldError> errors;
     if (name.empty() || name.size() > 100) errors.push_back({"/name", "1-100 characters"});
     if (scopes.empty()) errors.push_back({"/scopes", "at least one scope (\"*\" for all of your permissions)"});
-    auto owner = role_permissions(who.role);
+    auto owner = role_permissions(permissions_, who.role);
     for (std::size_t i = 0; i < scopes.size(); ++i) {
         const auto& sc = scopes[i];
-        bool known = sc == "*" || std::find(known_permissions().begin(), known_permissions().end(), sc) != known_permissions().end() ||
+        bool known = sc == "*" || permissions_.known(sc) ||
                      owner.count("*");
         if (!known || !(sc == "*" || owner.count("*") || owner.count(sc))) {
             errors.push_back({fmt::format("/scopes/{}", i), "not one of your permissions: " + sc});

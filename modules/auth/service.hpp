@@ -2,6 +2,7 @@
 // AuthService: authentication (sessions, API keys), login with throttling, users, API keys and
 // the audit log. No HTTP types beyond HttpRequest for reading credentials.
 
+#include "core/app/permissions.hpp"
 #include "core/errors/error.hpp"
 #include "core/http/message.hpp"
 #include "core/http/principal.hpp"
@@ -48,7 +49,7 @@ inline constexpr std::string_view kSessionCookie = "arclight_session";
 
 class AuthService final : public AuditLog, public UserAdmin {
 public:
-    AuthService(Db& db, AuthConfig config);
+    AuthService(Db& db, AuthConfig config, const PermissionCatalog& permissions);
 
     /// Establishes the principal of a request from `Authorization: Bearer ak_...` or the session
     /// cookie. Null when the request carries no credentials; throws Error(unauthorized) when it
@@ -99,6 +100,7 @@ public:
     /// Deletes expired sessions (called periodically by the module).
     boost::asio::awaitable<void> purge_sessions();
     const AuthConfig& config() const noexcept { return config_; }
+    const PermissionCatalog& permissions() const noexcept { return permissions_; }
 
 private:
     std::string hash_slowly(const std::string& password);
@@ -120,6 +122,7 @@ private:
     Db& db_;
     AuthStore store_;
     AuthConfig config_;
+    const PermissionCatalog& permissions_;
     LoginThrottle accounts_, addresses_;
     // Argon2id takes 64 MiB per hash: at most two run at once, whatever the login rate.
     std::counting_semaphore<2> hashing_{2};

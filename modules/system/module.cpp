@@ -139,12 +139,16 @@ private:
 }  // namespace
 
 ModuleDescriptor descriptor() {
-    return {"system",
+    ModuleDescriptor d{"system",
             {},
             "Server information, module health and the instance heartbeat.",
             {{"heartbeat_seconds", std::int64_t{5},
               "Seconds between system.heartbeat events (and instance liveness updates).", int_range(1, 3600)}},
             [](ModuleContext& ctx) { return std::make_unique<SystemModule>(ctx); }};
+    d.permissions = {
+        {"system.read", "See server information, module health, instances and the heartbeat.", {"editor", "operator", "viewer"}},
+    };
+    return d;
 }
 
 }  // namespace arclight::system

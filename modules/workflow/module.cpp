@@ -169,7 +169,7 @@ private:
 }  // namespace
 
 ModuleDescriptor descriptor() {
-    return {"workflow",
+    ModuleDescriptor d{"workflow",
             {},
             "Durable DAG workflows: definitions, runs, webhooks, cron and event triggers, script/http/map/delay tasks.",
             {
@@ -205,6 +205,14 @@ ModuleDescriptor descriptor() {
                 {"http_max_response_mb", std::int64_t{10}, "Largest response body an http task accepts.", int_range(1, 1024)},
             },
             [](ModuleContext& ctx) { return std::make_unique<WorkflowModule>(ctx); }};
+    d.permissions = {
+        {"flows.read", "See workflows, their versions and task types.", {"editor", "operator", "viewer"}},
+        {"flows.write", "Create, change, activate and delete workflows.", {"editor"}},
+        {"runs.read", "See runs, their tasks and their live events.", {"editor", "operator", "viewer"}},
+        {"runs.start", "Start, retry and re-run runs; approve or reject their approval tasks.", {"editor", "operator"}},
+        {"runs.cancel", "Cancel runs that have not finished.", {"editor", "operator"}},
+    };
+    return d;
 }
 
 }  // namespace arclight::workflow

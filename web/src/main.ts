@@ -10,6 +10,7 @@ import { renderDashboard } from './pages/dashboard';
 import { errorLines } from './pages/forms';
 import { renderLogin, renderSetup } from './pages/login';
 import { renderModulePage } from './pages/module';
+import { MODULE_PAGES } from './pages/registry';
 import { renderRuns } from './pages/runs';
 import { renderSettings } from './pages/settings';
 import { renderWorkflows } from './pages/workflows';
@@ -232,6 +233,8 @@ const router = new Router((path) => {
   if (entry.path === '/settings') return renderSettings(content, entry, path);
   if (entry.path === '/workflows') return renderWorkflows(content, entry, path);
   if (entry.path === '/runs') return renderRuns(content, entry, path);
+  const modulePage = MODULE_PAGES.find((p) => p.nav.path === entry.path);
+  if (modulePage) return modulePage.render(content, entry, path);
   return renderModulePage(content, entry);
 });
 

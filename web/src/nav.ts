@@ -1,5 +1,7 @@
 // The navigation entries and which server module backs each page.
 
+import { MODULE_PAGES } from './pages/registry';
+
 export interface NavEntry {
   path: string;
   label: string;
@@ -12,7 +14,7 @@ export interface NavEntry {
   children?: boolean;
 }
 
-export const NAV: NavEntry[] = [
+const BUILT_IN: NavEntry[] = [
   { path: '/', label: 'Dashboard', section: 'Overview', about: 'Server status and module health.' },
   { path: '/flows', label: 'Flows', section: 'Build', module: 'visual', about: 'Design flows visually.' },
   { path: '/workflows', label: 'Workflows', section: 'Build', module: 'workflow', about: 'Workflow definitions: triggers and tasks.', children: true },
@@ -24,6 +26,28 @@ export const NAV: NavEntry[] = [
   { path: '/monitoring', label: 'Monitoring', section: 'Operate', module: 'monitoring', about: 'Metrics, traces and alerts.' },
   { path: '/settings', label: 'Settings', section: 'Operate', module: 'auth', about: 'Your account, API keys, users and server information.', children: true },
 ];
+
+// Each module page (pages/*.page.ts) goes after the last entry of its section, or before Settings
+// when its section is new; a page replaces a built-in placeholder with the same path.
+function withModulePages(entries: NavEntry[]): NavEntry[] {
+  const out = [...entries];
+  for (const { nav } of MODULE_PAGES) {
+    const same = out.findIndex((e) => e.path === nav.path);
+    if (same >= 0) {
+      out[same] = nav;
+      continue;
+    }
+    let at = -1;
+    out.forEach((e, i) => {
+      if (e.section === nav.section) at = i + 1;
+    });
+    if (at < 0) at = Math.max(0, out.findIndex((e) => e.path === '/settings'));
+    out.splice(at, 0, nav);
+  }
+  return out;
+}
+
+export const NAV: NavEntry[] = withModulePages(BUILT_IN);
 
 export function normalizePath(path: string): string {
   const p = path.replace(/\/+$/, '');
