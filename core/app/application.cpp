@@ -8,6 +8,7 @@
 #include "core/http/static_files.hpp"
 #include "core/log/log.hpp"
 #include "core/util/embedded.hpp"
+#include "core/time/time.hpp"
 #include "core/util/ids.hpp"
 #include "core/ws/ws_hub.hpp"
 

@@ -1,6 +1,7 @@
 #include "core/bus/bus.hpp"
 
 #include "core/log/log.hpp"
+#include "core/time/time.hpp"
 #include "core/util/ids.hpp"
 
 #include <boost/asio/post.hpp>

@@ -2,7 +2,7 @@
 
 #include "core/log/log.hpp"
 #include "core/util/crypto.hpp"
-#include "core/util/ids.hpp"
+#include "core/time/time.hpp"
 
 #include <soci/soci.h>
 

@@ -1,7 +1,6 @@
 #include "core/util/ids.hpp"
 
-#include <chrono>
-#include <ctime>
+#include <cstdint>
 #include <random>
 
 #include <fmt/format.h>
@@ -15,19 +14,6 @@ std::string new_uuid() {
     lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
     return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff, lo >> 48,
                        lo & 0xffffffffffffULL);
-}
-
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-std::string iso8601(std::int64_t epoch_ms) {
-    std::time_t secs = static_cast<std::time_t>(epoch_ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                       tm.tm_hour, tm.tm_min, tm.tm_sec, epoch_ms % 1000);
 }
 
 }  // namespace arclight

@@ -1,7 +1,7 @@
 #include "core/ws/ws_hub.hpp"
 
 #include "core/log/log.hpp"
-#include "core/util/ids.hpp"
+#include "core/time/time.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -230,7 +230,7 @@ asio::awaitable<void> WsHub::run(Next stream, beast::http::request<beast::http::
                     auto text = json::serialize(json::object{{"type", "event"},
                                                              {"topic", ev->topic},
                                                              {"id", ev->id},
-                                                             {"time", iso8601(ev->time_ms)},
+                                                             {"time", format_rfc3339(ev->time_ms)},
                                                              {"data", ev->data}});
                     asio::post(conn->ws.get_executor(), [conn, id = ev->id, text = std::move(text)]() mutable {
                         if (conn->first_delivery(id)) conn->send(std::move(text));

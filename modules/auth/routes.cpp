@@ -1,12 +1,10 @@
 #include "modules/auth/routes.hpp"
 
+#include "core/time/json.hpp"
 #include "core/util/crypto.hpp"
-#include "core/util/ids.hpp"
 #include "modules/auth/permissions.hpp"
 
 #include <boost/json.hpp>
-
-#include <ctime>
 
 namespace arclight::auth {
 namespace {
@@ -14,18 +12,13 @@ namespace {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-json::value time_or_null(std::int64_t ms) {
-    if (ms == 0) return nullptr;
-    return json::string(iso8601(ms));
-}
-
 json::object user_json(const User& u) {
     return {{"id", u.id},
             {"username", u.username},
             {"role", u.role},
             {"disabled", u.disabled},
-            {"created_at", time_or_null(u.created_at)},
-            {"last_login_at", time_or_null(u.last_login_at)}};
+            {"created_at", rfc3339_or_null(u.created_at)},
+            {"last_login_at", rfc3339_or_null(u.last_login_at)}};
 }
 
 json::object key_json(const ApiKey& k) {
@@ -35,10 +28,10 @@ json::object key_json(const ApiKey& k) {
             {"name", k.name},
             {"prefix", k.prefix},
             {"scopes", scopes},
-            {"created_at", time_or_null(k.created_at)},
-            {"expires_at", time_or_null(k.expires_at)},
-            {"last_used_at", time_or_null(k.last_used_at)},
-            {"revoked_at", time_or_null(k.revoked_at)}};
+            {"created_at", rfc3339_or_null(k.created_at)},
+            {"expires_at", rfc3339_or_null(k.expires_at)},
+            {"last_used_at", rfc3339_or_null(k.last_used_at)},
+            {"revoked_at", rfc3339_or_null(k.revoked_at)}};
 }
 
 const json::object& body_object(const HttpRequest& req) {
@@ -62,35 +55,6 @@ std::optional<std::string> optional_string(const json::object& o, std::string_vi
         throw Error(ErrorCode::validation_failed, fmt::format("\"{}\" must be a string", key), {{"/" + std::string(key), "must be a string"}});
     }
     return std::string(v->as_string());
-}
-
-// Parses RFC 3339 UTC ("2027-01-31T00:00:00Z", fractional seconds allowed) into epoch ms.
-std::optional<std::int64_t> parse_time(const std::string& s) {
-    std::tm tm{};
-    int ms = 0;
-    char z = 0;
-    if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-                    &tm.tm_sec) != 6) {
-        return std::nullopt;
-    }
-    auto rest = s.substr(19);
-    if (!rest.empty() && rest[0] == '.') {
-        std::size_t i = 1;
-        int digits = 0;
-        while (i < rest.size() && std::isdigit(static_cast<unsigned char>(rest[i]))) {
-            if (digits < 3) ms = ms * 10 + (rest[i] - '0'), ++digits;
-            ++i;
-        }
-        while (digits++ < 3) ms *= 10;
-        rest = rest.substr(i);
-    }
-    z = rest.empty() ? 0 : rest[0];
-    if (rest.size() != 1 || (z != 'Z' && z != 'z')) return std::nullopt;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    auto t = timegm(&tm);
-    if (t == -1) return std::nullopt;
-    return static_cast<std::int64_t>(t) * 1000 + ms;
 }
 
 std::string session_cookie(const AuthService& svc, const std::string& sid) {
@@ -328,9 +292,9 @@ void add_routes(Router& r, AuthService& svc) {
               }
               std::int64_t expires = 0;
               if (auto e = optional_string(o, "expires_at")) {
-                  auto t = parse_time(*e);
+                  auto t = parse_rfc3339(*e);
                   if (!t) {
-                      throw Error(ErrorCode::validation_failed, "\"expires_at\" must be an RFC 3339 UTC time",
+                      throw Error(ErrorCode::validation_failed, "\"expires_at\" must be an RFC 3339 time",
                                   {{"/expires_at", "e.g. 2027-01-31T00:00:00Z"}});
                   }
                   expires = *t;
@@ -371,7 +335,7 @@ void add_routes(Router& r, AuthService& svc) {
               json::array items;
               for (const auto& a : page.items) {
                   items.push_back({{"id", a.id},
-                                   {"at", iso8601(a.at)},
+                                   {"at", format_rfc3339(a.at)},
                                    {"actor", a.entry.actor},
                                    {"actor_id", a.entry.actor_id},
                                    {"action", a.entry.action},

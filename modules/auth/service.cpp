@@ -2,6 +2,7 @@
 
 #include "core/log/log.hpp"
 #include "core/util/crypto.hpp"
+#include "core/time/time.hpp"
 #include "core/util/ids.hpp"
 #include "modules/auth/passwords.hpp"
 #include "modules/auth/permissions.hpp"

@@ -6,7 +6,7 @@
 #include "core/db/db.hpp"
 #include "core/http/router.hpp"
 #include "core/log/log.hpp"
-#include "core/util/ids.hpp"
+#include "core/time/time.hpp"
 #include "core/ws/ws_hub.hpp"
 #include "modules/system/store.hpp"
 
@@ -86,8 +86,8 @@ private:
                 instances.push_back({{"id", i.id},
                                      {"hostname", i.hostname},
                                      {"version", i.version},
-                                     {"started_at", iso8601(i.started_at_ms)},
-                                     {"last_seen_at", iso8601(i.last_seen_at_ms)},
+                                     {"started_at", format_rfc3339(i.started_at_ms)},
+                                     {"last_seen_at", format_rfc3339(i.last_seen_at_ms)},
                                      {"self", i.id == ctx_.app.instance_id}});
             }
         }
@@ -95,7 +95,7 @@ private:
         co_return json::object{{"name", "arclight"},
                                {"version", ctx_.app.version},
                                {"instance_id", ctx_.app.instance_id},
-                               {"started_at", iso8601(ctx_.app.started_at_ms)},
+                               {"started_at", format_rfc3339(ctx_.app.started_at_ms)},
                                {"uptime_seconds", (now - ctx_.app.started_at_ms) / 1000},
                                {"database", {{"backend", ctx_.db.backend_name()}, {"ok", db_ok}}},
                                {"modules", std::move(mods)},

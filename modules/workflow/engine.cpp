@@ -10,6 +10,7 @@
 #include "core/db/db.hpp"
 #include "core/db/row.hpp"
 #include "core/log/log.hpp"
+#include "core/time/json.hpp"
 #include "core/util/ids.hpp"
 #include "core/json/compare.hpp"
 #include "core/json/schema.hpp"
@@ -137,11 +138,6 @@ TS task_status(std::string_view s) {
 bool terminal(RS s) { return s == RS::succeeded || s == RS::failed || s == RS::cancelled; }
 bool terminal(TS s) { return s == TS::succeeded || s == TS::failed || s == TS::skipped || s == TS::cancelled; }
 
-json::value iso_or_null(long long ms) {
-    if (ms <= 0) return nullptr;
-    return json::string(iso8601(ms));
-}
-
 class OverlayScope final : public expr::Scope {
 public:
     OverlayScope(const json::object& base, const json::value& item, const json::value& index)
@@ -226,8 +222,8 @@ json::object snapshot(const Run& r) {
                                      {"input", t.input},
                                      {"output", t.output},
                                      {"error", text_or_null(t.error)},
-                                     {"started_at", iso_or_null(t.started_at)},
-                                     {"finished_at", iso_or_null(t.finished_at)},
+                                     {"started_at", rfc3339_or_null(t.started_at)},
+                                     {"finished_at", rfc3339_or_null(t.finished_at)},
                                      {"depends_on", std::move(deps)},
                                      {"agent", text_or_null(t.agent)},
                                      {"cost", t.cost}});
@@ -241,9 +237,9 @@ json::object snapshot(const Run& r) {
                         {"input", r.ctx.as_object().at("input")},
                         {"output", r.output},
                         {"error", text_or_null(r.error)},
-                        {"created_at", iso_or_null(r.created_at)},
-                        {"started_at", iso_or_null(r.started_at)},
-                        {"finished_at", iso_or_null(r.finished_at)},
+                        {"created_at", rfc3339_or_null(r.created_at)},
+                        {"started_at", rfc3339_or_null(r.started_at)},
+                        {"finished_at", rfc3339_or_null(r.finished_at)},
                         {"execution_data", to_string(def.execution_data)},
                         {"durable", r.durable},
                         {"tasks", std::move(tasks)}};
@@ -477,8 +473,8 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
                        {"type", r.def().tasks[k].type},
                        {"status", name(t.status)},
                        {"attempts", t.attempts},
-                       {"started_at", iso_or_null(t.started_at)},
-                       {"finished_at", iso_or_null(t.finished_at)}};
+                       {"started_at", rfc3339_or_null(t.started_at)},
+                       {"finished_at", rfc3339_or_null(t.finished_at)}};
         if (!t.error.empty()) d["error"] = t.error;
         if (!t.agent.empty()) {
             // The per-task record the rl module learns from: agent, outcome (status), latency, cost.
@@ -976,7 +972,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
                 }
                 if (!v || !json_equal(*v, expected)) return;
             }
-            json::object event{{"topic", ev->topic}, {"id", ev->id}, {"time", iso8601(ev->time_ms)}, {"data", ev->data}};
+            json::object event{{"topic", ev->topic}, {"id", ev->id}, {"time", format_rfc3339(ev->time_ms)}, {"data", ev->data}};
             if (filter) {
                 json::object root{{"event", event}};
                 try {

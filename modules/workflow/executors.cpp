@@ -1,7 +1,7 @@
 #include "modules/workflow/executors.hpp"
 
 #include "core/bus/bus.hpp"
-#include "core/util/ids.hpp"
+#include "core/time/time.hpp"
 #include "core/expr/expr.hpp"
 #include "core/json/compare.hpp"
 

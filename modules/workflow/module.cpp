@@ -4,7 +4,7 @@
 #include "core/bus/bus.hpp"
 #include "core/db/db.hpp"
 #include "core/log/log.hpp"
-#include "core/util/ids.hpp"
+#include "core/time/time.hpp"
 #include "core/ws/ws_hub.hpp"
 #include "modules/workflow/agent_task.hpp"
 #include "modules/workflow/internal.hpp"

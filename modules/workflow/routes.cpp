@@ -8,6 +8,7 @@
 #endif
 #include "core/db/db.hpp"
 #include "core/http/router.hpp"
+#include "core/time/json.hpp"
 #include "core/util/ids.hpp"
 #include "modules/workflow/internal.hpp"
 
@@ -22,11 +23,6 @@ namespace {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
-
-json::value iso(long long ms) {
-    if (ms <= 0) return nullptr;
-    return json::string(iso8601(ms));
-}
 
 bool valid_id(std::string_view id) {
     return !id.empty() && id.size() <= 64 &&
@@ -49,8 +45,8 @@ json::object workflow_view(const WorkflowRecord& w, bool full) {
                       {"name", w.name},
                       {"version", w.version},
                       {"active", w.active},
-                      {"created_at", iso(w.created_at)},
-                      {"updated_at", iso(w.updated_at)}};
+                      {"created_at", rfc3339_or_null(w.created_at)},
+                      {"updated_at", rfc3339_or_null(w.updated_at)}};
     if (!full) {
         base["triggers"] = triggers_summary(o);
         std::size_t n = 0;
@@ -108,20 +104,10 @@ json::object run_view(json::object run, const WorkflowVersion* wf) {
     return run;
 }
 
-std::optional<long long> parse_time(const std::string& s) {
-    if (s.empty()) return std::nullopt;
-    if (std::all_of(s.begin(), s.end(), ::isdigit)) return std::stoll(s);
-    std::tm tm{};
-    int ms = 0;
-    char z = 0;
-    if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-                    &tm.tm_sec) != 6)
-        return std::nullopt;
-    auto dot = s.find('.');
-    if (dot != std::string::npos) std::sscanf(s.c_str() + dot, ".%3d%c", &ms, &z);
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return static_cast<long long>(timegm(&tm)) * 1000 + ms;
+// A query-string time: epoch milliseconds or RFC 3339.
+std::optional<std::int64_t> parse_time(const std::string& s) {
+    if (!s.empty() && s.size() <= 15 && std::all_of(s.begin(), s.end(), ::isdigit)) return std::stoll(s);
+    return parse_rfc3339(s);
 }
 
 Error definition_error(std::vector<FieldError> errors) {
@@ -434,7 +420,7 @@ void register_routes(Router& r, Shared& S) {
                for (auto [name, target] : {std::pair{"since", &f.since}, std::pair{"until", &f.until}}) {
                    if (auto v = req.query_param(name); v && !v->empty()) {
                        auto t = parse_time(*v);
-                       if (!t) errs.push_back({std::string("/") + name, "must be ISO 8601 (2026-11-26T12:00:00Z) or epoch milliseconds"});
+                       if (!t) errs.push_back({std::string("/") + name, "must be RFC 3339 (2026-11-26T12:00:00Z) or epoch milliseconds"});
                        else *target = *t;
                    }
                }
@@ -532,7 +518,7 @@ void register_routes(Router& r, Shared& S) {
                co_await load_run(id);  // 404 for an unknown run
                bool ok = approved->as_bool();
                std::string by = req.principal ? req.principal->username : "";
-               json::object out{{"approved", ok}, {"by", by}, {"comment", comment}, {"decided_at", iso8601(now_ms())}};
+               json::object out{{"approved", ok}, {"by", by}, {"comment", comment}, {"decided_at", format_rfc3339(now_ms())}};
                std::string error = ok ? "" : "rejected by " + by + (comment.empty() ? "" : ": " + comment);
                int res = co_await s->engine.decide(id, task, "approval", ok, out, error);
                if (res == 0) throw Error(ErrorCode::conflict, "task " + task + " of run " + id + " is not waiting for an approval");

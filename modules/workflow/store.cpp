@@ -2,7 +2,7 @@
 
 #include "core/db/db.hpp"
 #include "core/db/row.hpp"
-#include "core/util/ids.hpp"
+#include "core/time/json.hpp"
 
 #include <boost/json.hpp>
 #include <soci/soci.h>
@@ -12,10 +12,6 @@ namespace json = boost::json;
 
 namespace {
 
-json::value iso(long long ms) {
-    if (ms <= 0) return nullptr;
-    return json::string(iso8601(ms));
-}
 json::value text_or_null(const std::string& s) { return s.empty() ? json::value(nullptr) : json::value(json::string(s)); }
 json::value parse_or_null(const std::string& s) {
     boost::system::error_code ec;
@@ -158,9 +154,9 @@ json::array Store::list_runs(soci::session& s, const RunFilter& f) {
                                    {"version", row_int(row, 3)},
                                    {"status", row.get<std::string>(4)},
                                    {"trigger", row.get<std::string>(5)},
-                                   {"created_at", iso(row_int(row, 6))},
-                                   {"started_at", iso(row_int(row, 7))},
-                                   {"finished_at", iso(row_int(row, 8))},
+                                   {"created_at", rfc3339_or_null(row_int(row, 6))},
+                                   {"started_at", rfc3339_or_null(row_int(row, 7))},
+                                   {"finished_at", rfc3339_or_null(row_int(row, 8))},
                                    {"error", text_or_null(row_text(row, 9))}});
     }
     return out;
@@ -183,9 +179,9 @@ std::optional<json::object> Store::get_run(soci::session& s, const std::string& 
                            {"input", parse_or_null(row_text(r, 6))},
                            {"output", parse_or_null(row_text(r, 7))},
                            {"error", text_or_null(row_text(r, 8))},
-                           {"created_at", iso(row_int(r, 9))},
-                           {"started_at", iso(row_int(r, 10))},
-                           {"finished_at", iso(row_int(r, 11))},
+                           {"created_at", rfc3339_or_null(row_int(r, 9))},
+                           {"started_at", rfc3339_or_null(row_int(r, 10))},
+                           {"finished_at", rfc3339_or_null(row_int(r, 11))},
                            {"trigger_data", parse_or_null(row_text(r, 12))}};
         break;
     }
@@ -203,8 +199,8 @@ std::optional<json::object> Store::get_run(soci::session& s, const std::string& 
                                                         {"input", parse_or_null(row_text(t, 4))},
                                                         {"output", parse_or_null(row_text(t, 5))},
                                                         {"error", text_or_null(row_text(t, 6))},
-                                                        {"started_at", iso(row_int(t, 7))},
-                                                        {"finished_at", iso(row_int(t, 8))},
+                                                        {"started_at", rfc3339_or_null(row_int(t, 7))},
+                                                        {"finished_at", rfc3339_or_null(row_int(t, 8))},
                                                         {"agent", text_or_null(row_text(t, 9))},
                                                         {"cost", row_double(t, 11)},
                                                         {"instance", text_or_null(row_text(t, 10))}};

@@ -9,7 +9,7 @@
 #include "core/bus/bus.hpp"
 #include "core/db/db.hpp"
 #include "core/log/log.hpp"
-#include "core/util/ids.hpp"
+#include "core/time/time.hpp"
 #include "modules/workflow/store.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -51,7 +51,7 @@ void Triggers::install(std::vector<std::shared_ptr<const WorkflowVersion>> activ
                 auto index = static_cast<int>(i);
                 auto handler = [engine, wf, index](const EventPtr& ev) {
                     const auto& trig = wf->def->triggers[index];
-                    json::object event{{"topic", ev->topic}, {"id", ev->id}, {"time", iso8601(ev->time_ms)}, {"data", ev->data}};
+                    json::object event{{"topic", ev->topic}, {"id", ev->id}, {"time", format_rfc3339(ev->time_ms)}, {"data", ev->data}};
                     if (trig.filter) {
                         json::object root{{"event", event}};
                         try {
@@ -189,9 +189,9 @@ asio::awaitable<int> Triggers::tick(std::int64_t now) {
         for (auto fire : fires) {
             StartRequest req;
             req.wf = c.wf;
-            req.input = json::object{{"scheduled_at", iso8601(fire)}};
+            req.input = json::object{{"scheduled_at", format_rfc3339(fire)}};
             req.trigger_type = "cron";
-            req.trigger = json::object{{"type", "cron"}, {"schedule", trig.schedule->text()}, {"scheduled_at", iso8601(fire)}};
+            req.trigger = json::object{{"type", "cron"}, {"schedule", trig.schedule->text()}, {"scheduled_at", format_rfc3339(fire)}};
             req.idempotency_key = "cron:" + std::to_string(c.index) + ":" + std::to_string(fire);
             try {
                 auto res = co_await engine_.start_run(std::move(req));

@@ -6,7 +6,7 @@
 
 #include "core/db/db.hpp"
 #include "core/db/row.hpp"
-#include "core/util/ids.hpp"
+#include "core/time/time.hpp"
 #include "modules/workflow/store.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/fake_http.hpp"
