@@ -2,7 +2,6 @@
 
 #include "core/log/log.hpp"
 #include "core/util/crypto.hpp"
-#include "core/time/time.hpp"
 #include "core/util/ids.hpp"
 #include "modules/auth/passwords.hpp"
 #include "modules/auth/permissions.hpp"
@@ -51,8 +50,9 @@ bool is_loopback(std::string_view a) {
     return a.rfind("127.", 0) == 0 || a == "::1";
 }
 
-AuthService::AuthService(Db& db, AuthConfig config, const PermissionCatalog& permissions)
+AuthService::AuthService(Db& db, AuthConfig config, const PermissionCatalog& permissions, const Clock& clock)
     : db_(db),
+      clock_(clock),
       store_(db),
       config_(config),
       permissions_(permissions),
@@ -98,7 +98,7 @@ boost::asio::awaitable<std::shared_ptr<const Principal>> AuthService::authentica
             throw Error(ErrorCode::unauthorized, "the Authorization header must be \"Bearer ak_...\"");
         }
         auto hash = sha256_hex(authz.substr(7));
-        auto now = now_ms();
+        auto now = clock_.now_ms();
         auto mono = std::chrono::steady_clock::now();
         if (config_.api_key_cache_ms > 0) {
             std::lock_guard lk(key_cache_m_);
@@ -146,7 +146,7 @@ boost::asio::awaitable<std::shared_ptr<const Principal>> AuthService::authentica
     auto sid = cookie_value(req, kSessionCookie);
     if (sid.empty()) co_return nullptr;
     auto hash = sha256_hex(sid);
-    auto now = now_ms();
+    auto now = clock_.now_ms();
     auto lookup = [this, hash, now](soci::session& s) -> std::shared_ptr<const Principal> {
         auto found = store_.find_session(s, hash);
         if (!found) return nullptr;
@@ -173,7 +173,7 @@ boost::asio::awaitable<std::shared_ptr<const Principal>> AuthService::authentica
 
 AuthService::LoginResult AuthService::open_session(soci::session& s, const User& u, const HttpRequest& req) {
     LoginResult r{u, random_token(32), random_token(32)};
-    auto now = now_ms();
+    auto now = clock_.now_ms();
     Session sess{sha256_hex(r.session_id), u.id, r.csrf_token, now, now, now + config_.session_absolute_ms};
     store_.insert_session(s, sess, req.remote_address, std::string(req.header("User-Agent").substr(0, 256)));
     store_.touch_login(s, u.id, now);
@@ -238,7 +238,7 @@ boost::asio::awaitable<AuthService::LoginResult> AuthService::change_password(co
         auto user = store_.find_user(s, id);
         if (!user || !verify_slowly(current, &user->password_hash)) return std::nullopt;
         user->password_hash = hash_slowly(next);
-        user->updated_at = now_ms();
+        user->updated_at = clock_.now_ms();
         WriteTransaction tx(s, db_.backend() == DbBackend::sqlite);
         store_.update_user(s, *user);
         store_.delete_user_sessions(s, id);
@@ -276,7 +276,7 @@ User AuthService::validate_new_user(const std::string& username, const std::stri
                     errors.size() == 1 ? errors[0].pointer.substr(1) + " " + errors[0].message : "the user is invalid",
                     errors);
     }
-    auto now = now_ms();
+    auto now = clock_.now_ms();
     return User{new_uuid(), username, "", role, false, now, now, 0};
 }
 
@@ -348,7 +348,7 @@ boost::asio::awaitable<User> AuthService::patch_user(Actor actor, std::string id
         if (was_active_admin && (user->role != "admin" || user->disabled) && store_.count_active_admins(s) <= 1) {
             return {Outcome::last_admin, {}, {}};
         }
-        user->updated_at = now_ms();
+        user->updated_at = clock_.now_ms();
         store_.update_user(s, *user);
         if (revoke) store_.delete_user_sessions(s, user->id);
         tx.commit();
@@ -406,11 +406,11 @@ boost::asio::awaitable<AuthService::NewKey> AuthService::create_key(const Princi
             errors.push_back({fmt::format("/scopes/{}", i), "not one of your permissions: " + sc});
         }
     }
-    if (expires_at != 0 && expires_at <= now_ms()) errors.push_back({"/expires_at", "must be in the future"});
+    if (expires_at != 0 && expires_at <= clock_.now_ms()) errors.push_back({"/expires_at", "must be in the future"});
     if (!errors.empty()) throw Error(ErrorCode::validation_failed, "the API key request is invalid", errors);
     NewKey k;
     k.secret = "ak_" + random_token(32);
-    k.key = ApiKey{new_uuid(), who.user_id, name, k.secret.substr(0, 11), scopes, now_ms(), expires_at, 0, 0};
+    k.key = ApiKey{new_uuid(), who.user_id, name, k.secret.substr(0, 11), scopes, clock_.now_ms(), expires_at, 0, 0};
     auto hash = sha256_hex(k.secret);
     auto key = k.key;
     auto q4 = [this, key, hash](soci::session& s) { store_.insert_api_key(s, key, hash); };
@@ -437,7 +437,7 @@ boost::asio::awaitable<ApiKey> AuthService::get_key(const Principal& who, std::s
 
 boost::asio::awaitable<void> AuthService::revoke_key(const Principal& who, std::string id, const HttpRequest& req) {
     auto key = co_await get_key(who, id);
-    auto now = now_ms();
+    auto now = clock_.now_ms();
     auto q7 = [this, id, now](soci::session& s) { store_.revoke_api_key(s, id, now); };
     co_await db_.run(std::move(q7));
     forget_keys();
@@ -469,7 +469,7 @@ boost::asio::awaitable<AuthService::AuditPage> AuthService::list_audit(std::size
 }
 
 boost::asio::awaitable<void> AuthService::record(AuditEntry e) {
-    AuditRow row{new_uuid(), now_ms(), std::move(e)};
+    AuditRow row{new_uuid(), clock_.now_ms(), std::move(e)};
     auto q9 = [this, row](soci::session& s) { store_.insert_audit(s, row); };
     co_await db_.run(std::move(q9));
 }
@@ -480,7 +480,7 @@ std::string AuthService::create_user(const std::string& username, const std::str
     bool ok = db_.with_session([&](soci::session& s) { return store_.insert_user(s, user); });
     if (!ok) throw Error(ErrorCode::conflict, "a user named " + username + " already exists");
     db_.with_session([&](soci::session& s) {
-        store_.insert_audit(s, AuditRow{new_uuid(), now_ms(),
+        store_.insert_audit(s, AuditRow{new_uuid(), clock_.now_ms(),
                                         AuditEntry{"", "command line", "auth.user.create", username, "success", "",
                                                    {{"role", role}}}});
     });
@@ -488,7 +488,7 @@ std::string AuthService::create_user(const std::string& username, const std::str
 }
 
 boost::asio::awaitable<void> AuthService::purge_sessions() {
-    auto now = now_ms();
+    auto now = clock_.now_ms();
     auto idle = now - config_.session_idle_ms;
     auto q10 = [this, now, idle](soci::session& s) { store_.delete_expired_sessions(s, now, idle); };
     co_await db_.run(std::move(q10));

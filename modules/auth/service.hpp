@@ -6,6 +6,7 @@
 #include "core/errors/error.hpp"
 #include "core/http/message.hpp"
 #include "core/http/principal.hpp"
+#include "core/time/time.hpp"
 #include "modules/auth/api.hpp"
 #include "modules/auth/store.hpp"
 #include "modules/auth/throttle.hpp"
@@ -49,7 +50,9 @@ inline constexpr std::string_view kSessionCookie = "arclight_session";
 
 class AuthService final : public AuditLog, public UserAdmin {
 public:
-    AuthService(Db& db, AuthConfig config, const PermissionCatalog& permissions);
+    /// `clock` gives the time of every expiry check and stored time (sessions, API keys, audit);
+    /// tests pass a ManualClock. It must outlive the service.
+    AuthService(Db& db, AuthConfig config, const PermissionCatalog& permissions, const Clock& clock = system_clock());
 
     /// Establishes the principal of a request from `Authorization: Bearer ak_...` or the session
     /// cookie. Null when the request carries no credentials; throws Error(unauthorized) when it
@@ -120,6 +123,7 @@ private:
     std::uint64_t key_generation_ = 0;                       ///< bumped by forget_keys()
 
     Db& db_;
+    const Clock& clock_;
     AuthStore store_;
     AuthConfig config_;
     const PermissionCatalog& permissions_;
