@@ -1,11 +1,7 @@
 // The workflow module's HTTP API (docs/api.md, OpenAPI at /api/v1/openapi.json) and the
 // public webhook receiver /hooks/<path>.
 
-// GCC 12 reports a false -Wmismatched-new-delete on some coroutine frames here
-// (awaitable_frame_base's operator new/delete are a matching pair).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
+#include "core/util/suppress_coroutine_frame_warning.hpp"
 #include "core/db/db.hpp"
 #include "core/http/router.hpp"
 #include "core/time/json.hpp"

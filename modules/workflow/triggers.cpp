@@ -1,10 +1,6 @@
 #include "modules/workflow/triggers.hpp"
 
-// GCC 12 reports a false -Wmismatched-new-delete on the coroutine frame of Triggers::tick
-// (awaitable_frame_base's operator new/delete are a matching pair).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
+#include "core/util/suppress_coroutine_frame_warning.hpp"
 
 #include "core/bus/bus.hpp"
 #include "core/db/db.hpp"
