@@ -14,7 +14,7 @@
 //       table.move; and the hook also fires on calls (LUA_MASKCALL) to look at the clock, so a
 //       loop of expensive-but-bounded C calls (table.sort) cannot run ~250 of them between two
 //       count events. C' is the shipped sandbox: this bench runs the product library
-//       (arclight_lua_sandbox: ScriptRunner in modules/workflow/sandbox/, one runner shared by the
+//       (arclight_lua: ScriptRunner in core/lua/, one runner shared by the
 //       client threads), so it measures exactly what the `script` task runs.
 //   A   a pool of worker processes (fork + exec of this binary, socketpair, length-prefixed JSON;
 //       the worker sets RLIMIT_AS and re-arms RLIMIT_CPU per request and runs the C sandbox; the
@@ -27,7 +27,7 @@
 //                          [--pin] [--filter LABEL-SUBSTRING]
 //        bench_lua_sandbox --eval[-budgeted] SCRIPT     one script in the C (C': ScriptRunner) sandbox, timed
 //        bench_lua_sandbox --selftest [CASES [SEED]]   differential test: the shipped budgeted
-//                                                       functions (sandbox/budgeted.cpp) vs Lua's
+//                                                       functions (core/lua/budgeted.cpp) vs Lua's
 //        (bench_lua_sandbox --worker FD ...     is how the supervisor starts a worker)
 
 #include "core/lua/budgeted.hpp"
