@@ -285,6 +285,15 @@ void Writer::stop() {
     }
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
+    // A change queued after the loop's last look (a timer of a run that fired while the engine was
+    // stopping) can no longer commit: the run stays as last committed and is resumed from there by
+    // whoever claims it next. Dropping it frees what its callback holds (the run, the engine).
+    std::deque<Op> late;
+    {
+        std::lock_guard lk(m_);
+        stopped_ = true;
+        late.swap(queue_);
+    }
 }
 
 void Writer::put_run(RunRow row, Done done) {
@@ -310,9 +319,14 @@ void Writer::put_task(TaskRow row, Done done) {
 }
 
 void Writer::enqueue(Op op) {
+    Op late;  // destroyed outside the lock
     {
         std::lock_guard lk(m_);
-        queue_.push_back(std::move(op));
+        if (stopped_) {
+            late = std::move(op);
+        } else {
+            queue_.push_back(std::move(op));
+        }
     }
     cv_.notify_one();
 }

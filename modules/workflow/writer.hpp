@@ -91,6 +91,7 @@ private:
     std::condition_variable cv_;
     std::deque<Op> queue_;
     bool stopping_ = false;
+    bool stopped_ = false;  // the loop has ended: later changes are dropped
     WriterStats stats_;
     std::thread thread_;
 };
