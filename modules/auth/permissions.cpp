@@ -4,13 +4,9 @@
 
 namespace arclight::auth {
 
-PermissionSet role_permissions(const PermissionCatalog& catalog, std::string_view role) {
-    return catalog.held_by(role);
-}
-
 PermissionSet scoped_permissions(const PermissionCatalog& catalog, std::string_view role,
                                  const std::vector<std::string>& scopes) {
-    auto owner = role_permissions(catalog, role);
+    auto owner = catalog.held_by(role);
     if (std::find(scopes.begin(), scopes.end(), "*") != scopes.end()) return owner;
     PermissionSet out;
     bool all = owner.count("*") > 0;

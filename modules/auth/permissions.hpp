@@ -1,6 +1,6 @@
 #pragma once
 // What a role or an API key may do, derived from the permissions the enabled modules declared
-// (core's PermissionCatalog). The roles themselves are core's (role_names()).
+// (core's PermissionCatalog: held_by(role) gives a role's). The roles themselves are core's (role_names()).
 
 #include "core/app/permissions.hpp"
 
@@ -13,8 +13,6 @@ namespace arclight::auth {
 
 using PermissionSet = std::set<std::string, std::less<>>;
 
-/// Permissions of a role. admin holds "*" (every permission, including future modules').
-PermissionSet role_permissions(const PermissionCatalog& catalog, std::string_view role);
 /// The permissions a key with `scopes` gets from an owner with `role`: the intersection
 /// ("*" in scopes means all of the owner's permissions).
 PermissionSet scoped_permissions(const PermissionCatalog& catalog, std::string_view role,

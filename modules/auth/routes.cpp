@@ -205,7 +205,7 @@ void add_routes(Router& r, AuthService& svc) {
               json::object roles_json;
               for (const auto& role : role_names()) {
                   json::array a;
-                  for (const auto& p : role_permissions(catalog, role)) a.push_back(json::string(p));
+                  for (const auto& p : catalog.held_by(role)) a.push_back(json::string(p));
                   roles_json[role] = a;
               }
               json::array all, described;

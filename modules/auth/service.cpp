@@ -160,7 +160,7 @@ boost::asio::awaitable<std::shared_ptr<const Principal>> AuthService::authentica
         p->user_id = user.id;
         p->username = user.username;
         p->role = user.role;
-        p->permissions = role_permissions(permissions_, user.role);
+        p->permissions = permissions_.held_by(user.role);
         p->via = Principal::Via::session;
         p->credential_id = hash;
         p->csrf_token = sess.csrf_token;
@@ -397,7 +397,7 @@ boost::asio::awaitable<AuthService::NewKey> AuthService::create_key(const Princi
     std::vector<FieldError> errors;
     if (name.empty() || name.size() > 100) errors.push_back({"/name", "1-100 characters"});
     if (scopes.empty()) errors.push_back({"/scopes", "at least one scope (\"*\" for all of your permissions)"});
-    auto owner = role_permissions(permissions_, who.role);
+    auto owner = permissions_.held_by(who.role);
     for (std::size_t i = 0; i < scopes.size(); ++i) {
         const auto& sc = scopes[i];
         bool known = sc == "*" || permissions_.known(sc) ||
