@@ -1,5 +1,8 @@
 #include "modules/workflow/definition.hpp"
 
+#include "modules/workflow/events.hpp"
+#include "modules/workflow/tasks/control_task.hpp"
+
 #include "core/bus/bus.hpp"
 #include "core/json/schema.hpp"
 
@@ -29,64 +32,6 @@ std::int64_t RetryPolicy::delay_before(int next_attempt, double random01) const 
 }
 
 namespace {
-
-json::value parse_schema(const char* text) { return json::parse(text); }
-
-const json::value& delay_schema() {
-    static const json::value s = parse_schema(R"j({"type":"object","required":["seconds"],
-      "properties":{"seconds":{"type":["number","string"],"description":"How long to wait (a number, or a {{ }} expression giving one). Durable: survives restarts."}},
-      "additionalProperties":false})j");
-    return s;
-}
-const json::value& respond_schema() {
-    static const json::value s = parse_schema(R"j({"type":"object",
-      "properties":{"status":{"type":["integer","string"],"description":"HTTP status (100-599), default 200"},
-                    "headers":{"type":["object","string"],"description":"Response headers"},
-                    "body":{"description":"Response body: a string is sent as text/plain unless a content-type header says otherwise; other JSON values as application/json"}},
-      "additionalProperties":false})j");
-    return s;
-}
-const json::value& approval_schema() {
-    static const json::value s = parse_schema(R"j({"type":"object",
-      "properties":{"message":{"type":"string","description":"What the approver is asked (shown in the run view)"},
-                    "timeout_seconds":{"type":["number","string"],"description":"Fail the task when nobody decided by then (default: wait forever)"}},
-      "additionalProperties":false})j");
-    return s;
-}
-const json::value& wait_schema() {
-    static const json::value s = parse_schema(R"j({"type":"object","required":["topic"],
-      "properties":{"topic":{"type":"string","minLength":1,"description":"Bus topic pattern to wait for (may use {{ }})"},
-                    "match":{"type":"object","description":"Paths into the event data and the values they must equal, e.g. {\"order_id\": \"{{ input.id }}\"}"},
-                    "filter":{"type":"string","description":"An expression over `event` (topic, id, time, data) that must be true"},
-                    "timeout_seconds":{"type":["number","string"],"description":"Fail the task when no event came by then (default: wait forever)"}},
-      "additionalProperties":false})j");
-    return s;
-}
-const json::value& subworkflow_schema() {
-    static const json::value s = parse_schema(R"j({"type":"object","required":["workflow_id"],
-      "properties":{"workflow_id":{"type":"string","minLength":1,"description":"The workflow to run (its current version)"},
-                    "input":{"description":"The child run's input (templated); default {}"},
-                    "wait":{"type":"boolean","description":"Wait for the child run and take its output (default true); false: start it and go on"}},
-      "additionalProperties":false})j");
-    return s;
-}
-const json::value& decompose_schema() {
-    static const json::value s = parse_schema(R"j({"type":"object",
-      "properties":{"goal":{"description":"What to achieve (templated); the subtasks see it as {{ input.goal }}"},
-                    "tasks":{"type":"array","minItems":1,"description":"A template: task definitions (same format as a workflow's tasks), validated when the workflow is saved"},
-                    "plan":{"type":"string","description":"Instead of tasks: an expression giving the task list at run time (e.g. a model task's output), validated against the same schema when it runs"}},
-      "additionalProperties":false})j");
-    return s;
-}
-const json::value& map_schema() {
-    static const json::value s = parse_schema(R"j({"type":"object","required":["items","task"],
-      "properties":{"items":{"description":"The list to fan out over: an array or a {{ }} expression giving one"},
-                    "concurrency":{"type":"integer","minimum":1,"maximum":1000,"description":"Items run at once (default 10)"},
-                    "task":{"type":"object","required":["type"],"properties":{"type":{"type":"string"},"config":{"type":"object"}},
-                            "additionalProperties":false,"description":"The task run per item; its config may use {{ item }} and {{ index }}"}},
-      "additionalProperties":false})j");
-    return s;
-}
 
 bool valid_task_id(std::string_view id) {
     if (id.empty() || id.size() > 64) return false;
@@ -229,7 +174,7 @@ void parse_triggers(Ctx& c, const json::value* v, Definition& d) {
                 c.err(base + "/topic", "is required: a topic pattern such as \"hub.event.received\" or \"hub.**\"");
             } else {
                 t.topic = std::string(s->as_string());
-                if (t.topic.rfind("workflow.", 0) == 0)
+                if (events::is_own_topic(t.topic))
                     c.err(base + "/topic", "workflow.* events cannot trigger workflows (a run would trigger runs)");
             }
             if (auto* f = o.if_contains("filter"); f && !f->is_null()) {
@@ -287,39 +232,15 @@ std::optional<expr::Expr> parse_condition(Ctx& c, const json::value& v, const st
 void compile_config(Ctx& c, TaskDef& t, const std::string& base, bool inner) {
     json::value schema;
     std::vector<std::string> raw;
-    if (is_builtin_type(t.type)) {
+    if (const auto* control = find_control_task(t.type)) {
         if (inner) {
             c.err(base + "/type", "\"" + t.type + "\" cannot run inside a map");
             return;
         }
-        schema = builtin_schema(t.type);
-        if (t.type == "map") raw.push_back("task");  // compiled separately, evaluated per item
-        if (t.type == "decompose") {
-            raw.push_back("tasks");  // the subtasks' expressions run in the child run
-            const auto* cfg = t.config.is_object() ? &t.config.as_object() : nullptr;
-            bool has_tasks = cfg && cfg->contains("tasks"), has_plan = cfg && cfg->contains("plan");
-            if (has_tasks == has_plan) c.err(base + "/config", "needs exactly one of \"tasks\" (a template) or \"plan\" (an expression)");
-            if (has_tasks && cfg->at("tasks").is_array()) {
-                json::object doc{{"name", "decompose"}, {"tasks", cfg->at("tasks")}};
-                std::vector<FieldError> inner;
-                parse_definition(doc, c.types, inner);
-                for (auto& e : inner)
-                    if (e.pointer.rfind("/tasks", 0) == 0) c.err(base + "/config" + e.pointer, e.message);
-            }
-        }
-        if (t.type == "wait_for_event") {
-            raw.push_back("filter");  // evaluated against the event when it arrives
-            if (t.config.is_object())
-                if (auto* f = t.config.as_object().if_contains("filter"); f && f->is_string()) {
-                    auto text = condition_text(f->as_string());
-                    try {
-                        if (!text) throw expr::ExprError(std::string(f->as_string()), "a filter must be one expression");
-                        expr::Expr::parse(*text);
-                    } catch (const expr::ExprError& e) {
-                        c.err(base + "/config/filter", e.what());
-                    }
-                }
-        }
+        t.control = control;
+        schema = control->config_schema();
+        raw = control->raw_keys();
+        control->check(t.config, base + "/config", c.types, c.errors);
     } else if (auto* impl = c.types.find(t.type)) {
         t.impl = impl;
         schema = impl->config_schema();
@@ -350,20 +271,11 @@ void compile_config(Ctx& c, TaskDef& t, const std::string& base, bool inner) {
 
 }  // namespace
 
-bool is_builtin_type(std::string_view type) {
-    return type == "delay" || type == "map" || type == "respond" || type == "approval" || type == "wait_for_event" ||
-           type == "subworkflow" || type == "decompose";
-}
+bool is_builtin_type(std::string_view type) { return find_control_task(type) != nullptr; }
 
 json::value builtin_schema(std::string_view type) {
-    if (type == "delay") return delay_schema();
-    if (type == "map") return map_schema();
-    if (type == "respond") return respond_schema();
-    if (type == "approval") return approval_schema();
-    if (type == "wait_for_event") return wait_schema();
-    if (type == "subworkflow") return subworkflow_schema();
-    if (type == "decompose") return decompose_schema();
-    return nullptr;
+    const auto* t = find_control_task(type);
+    return t ? t->config_schema() : json::value(nullptr);
 }
 
 expr::Expr parse_condition_text(std::string_view text) {
@@ -372,8 +284,12 @@ expr::Expr parse_condition_text(std::string_view text) {
     return expr::Expr::parse(*t);
 }
 
-std::vector<std::string> builtin_type_names() {
-    return {"approval", "decompose", "delay", "map", "respond", "subworkflow", "wait_for_event"};
+std::vector<std::string> builtin_type_names() { return control_task_names(); }
+
+expr::Expr parse_filter_text(std::string_view text) {
+    auto t = condition_text(text);
+    if (!t) throw expr::ExprError(std::string(text), "a filter must be one expression");
+    return expr::Expr::parse(*t);
 }
 
 json::object stored_document(const json::object& submitted) {

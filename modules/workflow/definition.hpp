@@ -15,6 +15,8 @@
 
 namespace arclight::workflow {
 
+class ControlTask;
+
 enum class ExecutionData { full, errors, none };
 const char* to_string(ExecutionData);
 
@@ -43,6 +45,7 @@ struct TaskDef {
     std::string error_task;               ///< on_error = branch: the task that handles the failure
     bool join_any = false;                ///< run when any dependency succeeded (all finished)
     const TaskType* impl = nullptr;       ///< null for engine built-ins (delay, map, respond, ...)
+    const ControlTask* control = nullptr; ///< the engine built-in (tasks/control_task.hpp), else null
     // Resolved indexes.
     std::vector<int> deps;
     std::vector<int> dependents;
@@ -84,13 +87,15 @@ struct Definition {
     }
 };
 
-/// Engine built-in task types (not in the TaskTypes registry): their config schemas.
+/// Engine built-in task types (control tasks, not in the TaskTypes registry): their config schemas.
 bool is_builtin_type(std::string_view type);
 boost::json::value builtin_schema(std::string_view type);
 std::vector<std::string> builtin_type_names();
 
 /// A condition ("{{ expr }}" or a bare "expr") compiled; throws ExprError.
 expr::Expr parse_condition_text(std::string_view text);
+/// The same for a filter (an event trigger's or a wait's); its own error message.
+expr::Expr parse_filter_text(std::string_view text);
 
 /// Parses and validates. On success returns the definition; otherwise nullptr with every error
 /// appended to `errors` (pointers into the submitted document, e.g. "/tasks/2/depends_on/0").

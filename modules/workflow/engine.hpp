@@ -3,9 +3,10 @@
 // workflow_runs); every state change of a durable run goes through the group-commit Writer and
 // is published on the bus only after it is committed. A run whose owner vanished is claimed
 // again by any instance and resumed from its recorded task states. See docs/workflows.md and
-// docs/architecture.md.
-#include "core/http/message.hpp"
+// docs/architecture.md. The engine's rooms (state machine, control tasks, claims, rows, store)
+// are private headers of the module; engine_impl.hpp lists them.
 #include "modules/workflow/definition.hpp"
+#include "modules/workflow/reply.hpp"
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
@@ -33,24 +34,6 @@ struct WorkflowVersion {
     std::string id;
     int version = 0;
     std::shared_ptr<const Definition> def;
-};
-
-/// The answer of a synchronous webhook: the first respond task (or the run's end, or the
-/// timeout) delivers it; the waiting HTTP handler takes it.
-class Responder {
-public:
-    /// First delivery wins; returns false when an answer was already delivered.
-    bool deliver(HttpResponse r);
-    /// The answer if one was delivered (moves it out).
-    std::optional<HttpResponse> take();
-    /// Waits (without blocking a thread) until an answer is delivered or `timeout_ms` passes;
-    /// on timeout returns `on_timeout`.
-    boost::asio::awaitable<HttpResponse> wait(std::int64_t timeout_ms, HttpResponse on_timeout);
-private:
-    std::mutex m_;
-    std::optional<HttpResponse> value_;
-    std::function<void()> waiter_;
-    bool taken_ = false;
 };
 
 struct StartRequest {
@@ -146,7 +129,5 @@ private:
     boost::asio::awaitable<void> cancel_children(std::string run_id);
     std::shared_ptr<Impl> impl_;
 };
-
-const char* run_status_name(int);
 
 }  // namespace arclight::workflow

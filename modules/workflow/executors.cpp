@@ -4,6 +4,7 @@
 #include "core/time/time.hpp"
 #include "core/expr/expr.hpp"
 #include "core/json/compare.hpp"
+#include "modules/workflow/events.hpp"
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/json.hpp>
@@ -248,14 +249,14 @@ public:
         const auto& t = config.as_object().at("topic").as_string();
         if (t.find("{{") == json::string::npos && !valid_topic_pattern(t))
             out.push_back({base + "/topic", "must be a dotted topic name"});
-        if (t.starts_with("workflow.")) out.push_back({base + "/topic", "workflow.* topics are the engine's own"});
+        if (events::is_own_topic(t)) out.push_back({base + "/topic", "workflow.* topics are the engine's own"});
     }
     bool synchronous() const override { return true; }
     TaskOutcome run_sync(const TaskCall& call) override {
         const auto& cfg = call.config.as_object();
         auto* t = cfg.if_contains("topic");
         if (!t || !t->is_string() || !valid_topic_pattern(t->as_string()) || t->as_string().find('*') != json::string::npos ||
-            t->as_string().starts_with("workflow."))
+            events::is_own_topic(t->as_string()))
             return TaskOutcome::failure("emit: topic must evaluate to a dotted topic name outside workflow.*", false);
         json::object data;
         if (auto* d = cfg.if_contains("data"); d && d->is_object()) data = d->as_object();

@@ -5,8 +5,10 @@
 #include "core/db/db.hpp"
 #include "core/http/router.hpp"
 #include "core/time/json.hpp"
+#include "core/time/time.hpp"
 #include "core/util/ids.hpp"
 #include "modules/workflow/internal.hpp"
+#include "modules/workflow/webhook_reply.hpp"
 
 #include <boost/json.hpp>
 #include <soci/soci.h>
@@ -559,16 +561,15 @@ void register_routes(Router& r, Shared& S) {
                    }
                    auto res = co_await s->engine.start_run(std::move(sr));
                    if (!responder) co_return HttpResponse::json(json::object{{"id", res.id}, {"status", res.status}}, 202);
-                   if (auto v = responder->take()) co_return std::move(*v);
-                   HttpResponse timeout;
+                   if (auto v = responder->take()) co_return to_http_response(std::move(*v));
+                   WebhookReply timeout;
                    timeout.status = 504;
                    timeout.content_type = "application/problem+json";
                    timeout.body = problem_json(ErrorCode::gateway_timeout,
                                                "the workflow did not respond within " + std::to_string(hook->timeout_ms) +
                                                    " ms; run " + res.id + " goes on",
                                                req.path, req.request_id);
-                   auto answer = co_await responder->wait(hook->timeout_ms, std::move(timeout));
-                   co_return answer;
+                   co_return to_http_response(co_await responder->wait(hook->timeout_ms, std::move(timeout)));
                },
                false, "workflow"});
     }

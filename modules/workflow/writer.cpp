@@ -187,19 +187,19 @@ struct Writer::PgSession final : Writer::Session {
 
     void send_op(const Op& op) {
         values.clear();
-        auto num = [this](long long v) { values.push_back(std::to_string(v)); };
+        auto num = [this](std::int64_t v) { values.push_back(std::to_string(v)); };
         if (op.run) {
             const auto& r = *op.run;
             values = {r.id, r.workflow_id, std::to_string(r.version), r.status, r.trigger_type, r.trigger_data, r.input,
                       r.output, r.error, r.idempotency_key.value_or(""), r.parent_run_id, r.parent_task_id, r.owner};
-            for (long long v : {r.lease_until, r.wake_at, r.deadline_at, r.created_at, r.started_at, r.finished_at, r.updated_at})
+            for (std::int64_t v : {r.lease_until, r.wake_at, r.deadline_at, r.created_at, r.started_at, r.finished_at, r.updated_at})
                 num(v);
             send(op.insert ? "arclight_wf_run_in" : "arclight_wf_run_up", !r.idempotency_key);
             return;
         }
         const auto& t = *op.task;
         values = {t.run_id, t.task_id, t.type, t.status, std::to_string(t.attempts), t.input, t.output, t.error};
-        for (long long v : {t.started_at, t.finished_at, t.due_at}) num(v);
+        for (std::int64_t v : {t.started_at, t.finished_at, t.due_at}) num(v);
         values.push_back(t.agent);
         values.push_back(t.instance);
         values.push_back(fmt::format("{}", t.cost));

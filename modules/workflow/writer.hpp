@@ -27,15 +27,15 @@ struct RunRow {
     std::string status, trigger_type, trigger_data = "{}", input = "null", output = "null", error;
     std::optional<std::string> idempotency_key;
     std::string parent_run_id, parent_task_id, owner;
-    long long lease_until = 0, wake_at = 0, deadline_at = 0, created_at = 0, started_at = 0, finished_at = 0,
-              updated_at = 0;
+    std::int64_t lease_until = 0, wake_at = 0, deadline_at = 0, created_at = 0, started_at = 0, finished_at = 0,
+                 updated_at = 0;
 };
 
 struct TaskRow {
     std::string run_id, task_id, type, status;
     int attempts = 0;
     std::string input = "null", output = "null", error;
-    long long started_at = 0, finished_at = 0, due_at = 0;
+    std::int64_t started_at = 0, finished_at = 0, due_at = 0;
     std::string agent, instance;
     double cost = 0;
 };

@@ -1,0 +1,662 @@
+// The run state machine: the driver, scheduling, task execution and the run's lifecycle
+// (Engine::Impl). Control task types (tasks/) hook in through ControlTask; claims and recovery
+// are in claims.cpp, SQL in run_store.cpp, rows in rows.cpp.
+#include "modules/workflow/engine_impl.hpp"
+
+#include "core/util/suppress_coroutine_frame_warning.hpp"
+
+#include "core/bus/bus.hpp"
+#include "core/db/db.hpp"
+#include "core/log/log.hpp"
+#include "core/time/time.hpp"
+#include "core/util/ids.hpp"
+#include "modules/workflow/claims.hpp"
+#include "modules/workflow/events.hpp"
+#include "modules/workflow/peers.hpp"
+#include "modules/workflow/rows.hpp"
+#include "modules/workflow/tasks/control_task.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json.hpp>
+
+namespace arclight::workflow {
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+Engine::Impl::Impl(Db& d, EventBus& b, asio::any_io_executor i, asio::any_io_executor bl, EngineOptions o,
+                   VersionLoader loader)
+    : db(d), bus(b), io(std::move(i)), blocking(std::move(bl)), opt(std::move(o)) {
+    std::size_t n = d.backend() == DbBackend::sqlite ? 1 : std::max<std::size_t>(1, opt.pg_writers);
+    for (std::size_t k = 0; k < n; ++k) writers.push_back(std::make_unique<Writer>(d, opt.max_batch));
+    claims = std::make_unique<Claims>(*this, std::move(loader));
+    peers = make_peer_link(d, io);
+}
+
+Engine::Impl::~Impl() = default;
+
+double Engine::Impl::random01() {
+    std::lock_guard lk(rng_m);
+    return std::uniform_real_distribution<double>(0, 1)(rng);
+}
+
+// ---- driver ------------------------------------------------------------------------------------
+
+void Engine::Impl::notify(const RunPtr& r, std::function<void(Run&)> fn) {
+    {
+        std::lock_guard lk(r->m);
+        r->inbox.push_back(std::move(fn));
+        if (r->driving) return;
+        r->driving = true;
+    }
+    drive(r);
+}
+
+void Engine::Impl::notify_async(const RunPtr& r, std::function<void(Run&)> fn) {
+    {
+        std::lock_guard lk(r->m);
+        r->inbox.push_back(std::move(fn));
+        if (r->driving) return;
+        r->driving = true;
+    }
+    auto self = shared_from_this();
+    asio::post(io, [self, r] { self->drive(r); });
+}
+
+void Engine::Impl::drive(const RunPtr& r) {
+    for (;;) {
+        std::deque<std::function<void(Run&)>> work;
+        {
+            std::lock_guard lk(r->m);
+            if (r->inbox.empty()) {
+                r->driving = false;
+                return;
+            }
+            work.swap(r->inbox);
+        }
+        for (auto& fn : work) {
+            try {
+                fn(*r);
+            } catch (const std::exception& e) {
+                log::error("workflow", "run {}: internal error: {}", r->id, e.what());
+                fail_run(r, std::string("internal error: ") + e.what());
+            }
+        }
+        try {
+            schedule(r);
+        } catch (const std::exception& e) {
+            log::error("workflow", "run {}: internal error: {}", r->id, e.what());
+            fail_run(r, std::string("internal error: ") + e.what());
+        }
+    }
+}
+
+// ---- persistence -------------------------------------------------------------------------------
+
+void Engine::Impl::record_task(const RunPtr& r, int k, std::function<void(Run&, bool applied)> then) {
+    if (!r->durable) {
+        then(*r, true);
+        return;
+    }
+    r->tasks[k].has_row = true;
+    ++r->tasks[k].committing;
+    ++r->pending_writes;
+    auto self = shared_from_this();
+    writer_for(r->id).put_task(task_row(*r, k, opt.instance_id),
+                               [self, r, k, then = std::move(then)](bool applied, const std::string&) {
+                                   self->notify_async(r, [k, applied, then](Run& run) {
+                                       --run.pending_writes;
+                                       --run.tasks[k].committing;
+                                       then(run, applied);
+                                   });
+                               });
+}
+
+void Engine::Impl::record_run(const RunPtr& r, std::function<void(Run&, bool applied, const std::string& error)> then) {
+    if (!r->durable) {
+        then(*r, true, {});
+        return;
+    }
+    ++r->pending_writes;
+    auto self = shared_from_this();
+    writer_for(r->id).put_run(run_row(*r, opt.instance_id, opt.lease_ms),
+                              [self, r, then = std::move(then)](bool applied, const std::string& error) {
+                                  self->notify_async(r, [applied, error, then](Run& run) {
+                                      --run.pending_writes;
+                                      then(run, applied, error);
+                                  });
+                              });
+}
+
+// The run row and every task that has a state, in one batch.
+void Engine::Impl::promote(const RunPtr& r) {
+    if (r->durable) return;
+    r->durable = true;
+    if (r->trigger_json.empty()) r->trigger_json = json::serialize(r->ctx.as_object().at("trigger"));
+    if (r->input_json.empty()) r->input_json = json::serialize(r->ctx.as_object().at("input"));
+    ++r->pending_writes;
+    auto self = shared_from_this();
+    writer_for(r->id).put_run(run_row(*r, opt.instance_id, opt.lease_ms), [self, r](bool, const std::string&) {
+        self->notify_async(r, [](Run& run) { --run.pending_writes; });
+    });
+    for (std::size_t k = 0; k < r->tasks.size(); ++k) {
+        if (r->tasks[k].status == TS::pending || r->tasks[k].committing) continue;
+        r->tasks[k].has_row = true;
+        ++r->pending_writes;
+        writer_for(r->id).put_task(task_row(*r, static_cast<int>(k), opt.instance_id), [self, r](bool, const std::string&) {
+            self->notify_async(r, [](Run& run) { --run.pending_writes; });
+        });
+    }
+}
+
+// ---- events ------------------------------------------------------------------------------------
+
+namespace {
+constexpr std::string_view kTaskTopics[] = {events::kTaskPending,   events::kTaskRunning,   events::kTaskWaiting,
+                                            events::kTaskRetrying,  events::kTaskSucceeded, events::kTaskFailed,
+                                            events::kTaskSkipped,   events::kTaskCancelled};
+constexpr std::string_view kRunTopics[] = {events::kRunQueued,    events::kRunRunning, events::kRunWaiting,
+                                           events::kRunSucceeded, events::kRunFailed,  events::kRunCancelled};
+}  // namespace
+
+void Engine::Impl::publish_task(const Run& r, int k) {
+    const auto& t = r.tasks[k];
+    auto topic = kTaskTopics[static_cast<int>(t.status)];
+    if (!bus.has_subscribers(topic)) return;
+    const auto& td = r.def().tasks[k];
+    bus.publish(std::string(topic), events::task_data({.run_id = r.id,
+                                                       .workflow_id = r.wf->id,
+                                                       .task_id = td.id,
+                                                       .type = td.type,
+                                                       .status = name(t.status),
+                                                       .attempts = t.attempts,
+                                                       .started_at = t.started_at,
+                                                       .finished_at = t.finished_at,
+                                                       .error = t.error,
+                                                       .agent = t.agent,
+                                                       .cost = t.cost}));
+}
+
+void Engine::Impl::publish_run(const Run& r) {
+    auto topic = kRunTopics[static_cast<int>(r.status)];
+    if (!bus.has_subscribers(topic)) return;
+    bus.publish(std::string(topic),
+                events::run_data({.run_id = r.id, .workflow_id = r.wf->id, .status = name(r.status), .error = r.error}));
+}
+
+// ---- scheduling --------------------------------------------------------------------------------
+
+namespace {
+// Whether dependency `d` of a task lets it run: 1 yes, 0 not yet, -1 never (skip).
+int dep_state(const Run& r, int d, int k) {
+    const auto& ts = r.tasks[d];
+    if (!terminal(ts.status) || ts.committing) return 0;
+    const auto& dd = r.def().tasks[d];
+    if (ts.status == TS::succeeded) return 1;
+    if (ts.status == TS::failed) {
+        if (dd.on_error == OnError::cont) return 1;
+        if (dd.on_error == OnError::branch && r.def().tasks[k].handles_errors_of == d) return 1;
+        return -1;
+    }
+    return -1;  // skipped / cancelled
+}
+}  // namespace
+
+void Engine::Impl::schedule(const RunPtr& r) {
+    if (r->removed) return;
+    if (terminal(r->status) || r->finishing) {
+        maybe_remove(r);
+        return;
+    }
+    if (r->status != RS::running && r->status != RS::waiting) return;
+    const auto& def = r->def();
+    bool progress = true;
+    while (progress && !terminal(r->status) && !r->finishing) {
+        progress = false;
+        for (std::size_t k = 0; k < r->tasks.size(); ++k) {
+            auto& ts = r->tasks[k];
+            if (ts.status != TS::pending || ts.committing) continue;
+            const auto& td = def.tasks[k];
+            int ready = 1;
+            bool any_ok = false;
+            if (td.handles_errors_of >= 0) {
+                int h = td.handles_errors_of;
+                if (!terminal(r->tasks[h].status) || r->tasks[h].committing) ready = 0;
+                else if (r->tasks[h].status != TS::failed) ready = -1;
+            }
+            if (ready != 0) {
+                bool all_done = true;
+                int worst = 1;
+                for (int d : td.deps) {
+                    int s = dep_state(*r, d, static_cast<int>(k));
+                    if (s == 0) all_done = false;
+                    if (s == 1) any_ok = true;
+                    worst = std::min(worst, s);
+                }
+                if (!all_done) ready = 0;
+                else if (td.join_any) ready = (ready == 1 && (any_ok || td.deps.empty())) ? 1 : -1;
+                else ready = std::min(ready, worst);
+            }
+            if (ready == 0) continue;
+            if (def.concurrency > 0 && r->in_flight >= def.concurrency && ready == 1) continue;
+            progress = true;
+            if (ready < 0) {
+                finish_task(r, static_cast<int>(k), TS::skipped, nullptr, {});
+            } else {
+                launch(r, static_cast<int>(k));
+            }
+            if (terminal(r->status) || r->finishing) break;
+        }
+    }
+    check_done(r);
+    maybe_release(r);
+}
+
+// A run whose only unfinished work is waiting for something outside it (an approval, an event,
+// a child run) leaves memory: its state is in the database (owner cleared, wake_at = the
+// earliest wait timeout), and a decision puts it back in the queue for any instance to claim.
+void Engine::Impl::maybe_release(const RunPtr& r) {
+    if (terminal(r->status) || r->finishing || r->released || r->removed || r->status != RS::waiting) return;
+    if (r->in_flight > 0 || !r->durable) return;
+    bool external = false;
+    for (std::size_t k = 0; k < r->tasks.size(); ++k) {
+        const auto& t = r->tasks[k];
+        if (t.committing || t.status == TS::running || t.status == TS::retrying) return;
+        if (t.status == TS::waiting) {
+            const auto* control = r->def().tasks[k].control;
+            if (!control || !control->waits_outside()) return;
+            external = true;
+        }
+    }
+    if (!external) return;
+    for (auto& t : r->tasks) t.cancel_timer();
+    r->released = true;
+    recompute_wake(*r);
+    record_run(r, [this](Run& run, bool, const std::string&) {
+        if (!run.released || run.removed) return;
+        publish_run(run);
+        run.removed = true;
+        std::lock_guard lk(runs_m);
+        runs.erase(run.id);
+    });
+}
+
+void Engine::Impl::check_done(const RunPtr& r) {
+    if (terminal(r->status) || r->finishing || r->status != RS::running) return;
+    for (const auto& t : r->tasks)
+        if (!terminal(t.status) || t.committing) return;
+    // Output: the single sink task's output, or {sink id: output} for several sinks.
+    const auto& def = r->def();
+    json::object sinks;
+    json::value single;
+    int n = 0;
+    for (std::size_t k = 0; k < def.tasks.size(); ++k) {
+        if (!def.tasks[k].dependents.empty() || r->tasks[k].status != TS::succeeded) continue;
+        if (def.tasks[k].control && def.tasks[k].control->excluded_from_output()) continue;
+        sinks[def.tasks[k].id] = r->tasks[k].output;
+        single = r->tasks[k].output;
+        ++n;
+    }
+    r->output = n == 1 ? single : json::value(std::move(sinks));
+    finish_run(r, RS::succeeded, {});
+}
+
+// ---- task execution ----------------------------------------------------------------------------
+
+void Engine::Impl::launch(const RunPtr& r, int k) {
+    const auto& td = r->def().tasks[k];
+    auto& ts = r->tasks[k];
+    expr::ObjectScope scope(r->ctx.as_object());
+    if (td.when) {
+        bool go = false;
+        try {
+            go = td.when->truthy(scope);
+        } catch (const expr::ExprError& e) {
+            ts.attempts = std::max(ts.attempts, 1);
+            fail_task(r, k, std::string("when: ") + e.what(), false);
+            return;
+        }
+        if (!go) {
+            finish_task(r, k, TS::skipped, nullptr, {});
+            return;
+        }
+    }
+    json::value input;
+    try {
+        input = td.config_template.is_literal() ? td.config : td.config_template.eval(scope);
+    } catch (const expr::ExprError& e) {
+        ts.attempts = std::max(ts.attempts, 1);
+        fail_task(r, k, std::string("config: ") + e.what(), false);
+        return;
+    }
+    ts.input = std::move(input);
+    ++ts.attempts;
+    ++ts.token;
+    ts.error.clear();
+    if (ts.started_at == 0 || ts.attempts == 1) ts.started_at = now_ms();
+    ts.status = TS::running;
+    ++tasks_run;
+
+    if (td.control) return td.control->start(*this, r, k);
+
+    TaskType* impl = const_cast<TaskType*>(td.impl);
+    if (impl->synchronous() && !impl->side_effects()) {
+        run_sync_now(r, k, impl);
+        return;
+    }
+    // Side effects: the attempt number is durable before the effect happens.
+    ++r->in_flight;
+    std::uint64_t token = ts.token;
+    auto go = [this, r, k, impl, token](Run& run, bool) {
+        if (run.tasks[k].token != token || run.tasks[k].status != TS::running) {
+            --run.in_flight;
+            return;
+        }
+        publish_task(run, k);
+        if (impl->synchronous()) {
+            --run.in_flight;
+            run_sync_now(r, k, impl);
+        } else {
+            start_async(r, k, impl);
+        }
+    };
+    record_task(r, k, go);
+}
+
+std::int64_t Engine::Impl::attempt_deadline(const Run& r, int k) const {
+    const auto& td = r.def().tasks[k];
+    std::int64_t d = td.timeout_ms > 0 ? now_ms() + td.timeout_ms : 0;
+    if (r.deadline_at > 0) d = d > 0 ? std::min(d, r.deadline_at) : r.deadline_at;
+    return d;
+}
+
+void Engine::Impl::run_sync_now(const RunPtr& r, int k, TaskType* impl) {
+    auto& ts = r->tasks[k];
+    TaskCall call{r->id, r->def().tasks[k].id, ts.attempts, ts.input, r->ctx, attempt_deadline(*r, k), io};
+    TaskOutcome out;
+    try {
+        out = impl->run_sync(call);
+    } catch (const std::exception& e) {
+        out = TaskOutcome::failure(std::string("executor error: ") + e.what());
+    }
+    complete(r, k, std::move(out));
+}
+
+void Engine::Impl::start_async(const RunPtr& r, int k, TaskType* impl) {
+    auto& ts = r->tasks[k];
+    struct Frame {
+        std::string run_id, task_id;
+        json::value config, context;
+        TaskCall call;
+        Frame(std::string rid, std::string tid, json::value cfg, json::value cx, int attempt, std::int64_t dl,
+              asio::any_io_executor ex)
+            : run_id(std::move(rid)), task_id(std::move(tid)), config(std::move(cfg)), context(std::move(cx)),
+              call{run_id, task_id, attempt, config, context, dl, std::move(ex)} {}
+    };
+    std::int64_t deadline = attempt_deadline(*r, k);
+    auto frame = std::make_shared<Frame>(r->id, r->def().tasks[k].id, ts.input, r->ctx, ts.attempts, deadline, io);
+    std::uint64_t token = ts.token;
+    auto self = shared_from_this();
+    if (deadline > 0) arm_timeout(r, k, token, deadline);
+    auto body = [self, r, k, impl, frame, token]() -> asio::awaitable<void> {
+        TaskOutcome out;
+        try {
+            out = co_await impl->run(frame->call);
+        } catch (const std::exception& e) {
+            out = TaskOutcome::failure(std::string("executor error: ") + e.what());
+        }
+        auto shared_out = std::make_shared<TaskOutcome>(std::move(out));
+        self->notify(r, [self, r, k, token, shared_out](Run& run) {
+            --run.in_flight;
+            if (run.tasks[k].token != token || run.tasks[k].status != TS::running) return;
+            self->complete(r, k, std::move(*shared_out));
+        });
+    };
+    asio::co_spawn(io, std::move(body), asio::detached);
+}
+
+void Engine::Impl::arm_task_timer(const RunPtr& r, int k, std::int64_t at, std::function<void(Run&)> fn) {
+    auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(std::max<std::int64_t>(0, at - now_ms())));
+    r->tasks[k].timer = timer;
+    auto self = shared_from_this();
+    timer->async_wait([self, r, timer, fn = std::move(fn)](boost::system::error_code ec) mutable {
+        if (ec) return;
+        self->notify(r, std::move(fn));
+    });
+}
+
+void Engine::Impl::arm_timeout(const RunPtr& r, int k, std::uint64_t token, std::int64_t deadline) {
+    auto self = shared_from_this();
+    arm_task_timer(r, k, deadline, [self, r, k, token](Run& run) {
+        auto& ts = run.tasks[k];
+        if (ts.token != token || ts.status != TS::running) return;
+        ++ts.token;  // the late result is ignored
+        bool run_deadline = run.deadline_at > 0 && now_ms() >= run.deadline_at;
+        auto ms = run.def().tasks[k].timeout_ms;
+        self->fail_task(r, k, run_deadline ? "the run timed out" : "timed out after " + std::to_string(ms) + " ms",
+                        !run_deadline);
+    });
+}
+
+void Engine::Impl::arm_wake(const RunPtr& r, int k, std::int64_t due, std::uint64_t token) {
+    auto self = shared_from_this();
+    arm_task_timer(r, k, due, [self, r, k, token](Run& run) {
+        auto& ts = run.tasks[k];
+        if (ts.token != token) return;
+        ts.timer.reset();
+        if (ts.status == TS::retrying) {
+            ts.status = TS::pending;  // schedule() launches the next attempt
+        } else if (ts.status == TS::waiting) {
+            if (const auto* control = run.def().tasks[k].control) control->on_due(*self, r, k);
+        }
+    });
+}
+
+void Engine::Impl::complete(const RunPtr& r, int k, TaskOutcome out) {
+    auto& ts = r->tasks[k];
+    if (!out.agent.empty()) ts.agent = out.agent;
+    ts.cost += out.cost;  // every attempt's cost counts
+    ts.cancel_timer();
+    if (out.ok) {
+        finish_task(r, k, TS::succeeded, std::move(out.output), {});
+    } else {
+        if (!out.output.is_null()) ts.output = std::move(out.output);
+        fail_task(r, k, out.error, out.retryable);
+    }
+}
+
+void Engine::Impl::fail_task(const RunPtr& r, int k, std::string error, bool retryable) {
+    auto& ts = r->tasks[k];
+    const auto& td = r->def().tasks[k];
+    if (retryable && ts.attempts < td.retry.max_attempts && !(r->deadline_at > 0 && now_ms() >= r->deadline_at)) {
+        ts.status = TS::retrying;
+        ts.error = std::move(error);
+        ts.due_at = now_ms() + td.retry.delay_before(ts.attempts + 1, random01());
+        promote(r);  // a sleeping run is durable first
+        record_task(r, k, [this, r, k](Run& run, bool) {
+            publish_task(run, k);
+            arm_wake(r, k, run.tasks[k].due_at, run.tasks[k].token);
+        });
+        return;
+    }
+    finish_task(r, k, TS::failed, std::move(ts.output), std::move(error));
+}
+
+void Engine::Impl::finish_task(const RunPtr& r, int k, TS status, json::value output, std::string error) {
+    auto& ts = r->tasks[k];
+    ts.status = status;
+    ts.output = std::move(output);
+    ts.error = std::move(error);
+    ts.finished_at = now_ms();
+    ts.due_at = 0;
+    ts.cancel_timer();
+    if (status == TS::skipped && ts.attempts == 0) ts.started_at = 0;
+    bool failed = status == TS::failed;
+    if (failed && !r->durable && r->def().execution_data == ExecutionData::errors) promote(r);
+    const auto& td = r->def().tasks[k];
+    // Results of pure tasks (no effect outside the run: script, set, condition, respond, a
+    // skip) are visible to dependents at once; their row is committed in the next batch
+    // and their event published after that. A crash before the commit re-runs them, which
+    // is harmless. Tasks with side effects wait for their completion to be durable.
+    bool pure = status == TS::skipped || (td.control && td.control->pure()) || (td.impl && !td.impl->side_effects());
+    auto apply = [this, r, k, failed](Run& run) {
+        run.tasks_ctx()[run.def().tasks[k].id] = task_context_entry(run.tasks[k]);
+        if (failed && run.def().tasks[k].on_error == OnError::fail)
+            fail_run(r, "task " + run.def().tasks[k].id + " failed: " + run.tasks[k].error);
+    };
+    if (!r->durable) {
+        apply(*r);
+        publish_task(*r, k);
+        return;
+    }
+    if (pure) {
+        // The row is queued before apply() may queue the run's final state: the writer
+        // commits in queue order, so a finished run never lacks its tasks' rows.
+        r->tasks[k].has_row = true;
+        ++r->pending_writes;
+        auto self = shared_from_this();
+        writer_for(r->id).put_task(task_row(*r, k, opt.instance_id), [self, r, k](bool, const std::string&) {
+            self->notify_async(r, [self, k](Run& run) {
+                --run.pending_writes;
+                self->publish_task(run, k);
+            });
+        });
+        apply(*r);
+        return;
+    }
+    record_task(r, k, [this, k, apply](Run& run, bool applied) {
+        if (!applied && run.tasks[k].status == TS::succeeded) {
+            log::info("workflow", "run {} task {}: completion already recorded; this attempt's result is discarded", run.id,
+                      run.def().tasks[k].id);
+        }
+        apply(run);
+        publish_task(run, k);
+    });
+}
+
+// ---- run lifecycle -----------------------------------------------------------------------------
+
+void Engine::Impl::fail_run(const RunPtr& r, std::string error) {
+    if (terminal(r->status) || r->finishing) return;
+    r->error = std::move(error);
+    stop_tasks(r);
+    if (!r->durable && r->def().execution_data == ExecutionData::errors) promote(r);
+    finish_run(r, RS::failed, r->error);
+}
+
+void Engine::Impl::stop_tasks(const RunPtr& r) {
+    for (std::size_t k = 0; k < r->tasks.size(); ++k) {
+        auto& ts = r->tasks[k];
+        if (terminal(ts.status)) continue;
+        ++ts.token;
+        ts.cancel_timer();
+        bool started = ts.status != TS::pending;
+        ts.status = TS::cancelled;
+        if (started) {
+            ts.finished_at = now_ms();
+            record_task(r, static_cast<int>(k), [this, k](Run& run, bool) { publish_task(run, static_cast<int>(k)); });
+        }
+    }
+}
+
+namespace {
+// What a synchronous webhook gets when the run ends before a respond task answered.
+WebhookReply final_reply(const Run& run) {
+    WebhookReply reply;
+    if (run.status == RS::succeeded) {
+        reply.body = json::value(json::object{{"id", run.id}, {"status", name(run.status)}, {"output", run.output}});
+        return reply;
+    }
+    reply.status = run.status == RS::cancelled ? 409 : 500;
+    reply.content_type = "application/problem+json";
+    reply.body = json::value(json::object{{"type", "about:blank"},
+                                          {"title", run.status == RS::cancelled ? "Run Cancelled" : "Workflow Run Failed"},
+                                          {"status", reply.status},
+                                          {"detail", run.error},
+                                          {"run_id", run.id}});
+    return reply;
+}
+}  // namespace
+
+void Engine::Impl::finish_run(const RunPtr& r, RS status, std::string error) {
+    if (r->finishing || terminal(r->status)) return;
+    r->finishing = true;
+    if (r->deadline_timer) r->deadline_timer->cancel();
+    r->error = std::move(error);
+    r->finished_at = now_ms();
+    r->status = status;
+    record_run(r, [this, r](Run& run, bool applied, const std::string&) {
+        if (!applied && run.durable) {
+            // The database already has a final state (cancelled elsewhere): keep that one.
+            log::info("workflow", "run {}: already finished in the database; local result discarded", run.id);
+        }
+        publish_run(run);
+        if (run.responder) run.responder->deliver(final_reply(run));
+        ++runs_finished;
+        notify_parent(*this, run);
+        maybe_remove(r);
+    });
+}
+
+void Engine::Impl::maybe_remove(const RunPtr& r) {
+    if (r->removed || !terminal(r->status) || r->pending_writes > 0) return;
+    for (const auto& t : r->tasks)
+        if (t.committing) return;
+    r->removed = true;
+    std::lock_guard lk(runs_m);
+    runs.erase(r->id);
+}
+
+void Engine::Impl::arm_run_deadline(const RunPtr& r) {
+    if (r->deadline_at <= 0) return;
+    auto timer = std::make_shared<asio::steady_timer>(
+        io, std::chrono::milliseconds(std::max<std::int64_t>(0, r->deadline_at - now_ms())));
+    r->deadline_timer = timer;
+    auto self = shared_from_this();
+    timer->async_wait([self, r, timer](boost::system::error_code ec) {
+        if (ec) return;
+        self->notify(r, [self, r](Run&) {
+            self->fail_run(r, "the run timed out after " + std::to_string(r->def().timeout_ms) + " ms");
+        });
+    });
+}
+
+void Engine::Impl::register_run(const RunPtr& r) {
+    std::lock_guard lk(runs_m);
+    runs[r->id] = r;
+}
+
+RunPtr Engine::Impl::find_run(const std::string& id) const {
+    std::lock_guard lk(runs_m);
+    auto it = runs.find(id);
+    return it == runs.end() ? nullptr : it->second;
+}
+
+std::size_t Engine::Impl::active_count() const {
+    std::lock_guard lk(runs_m);
+    return runs.size();
+}
+
+void Engine::Impl::cancel_local(const std::string& id) {
+    RunPtr r = find_run(id);
+    if (!r) return;
+    notify_async(r, [this, r](Run& run) {
+        if (terminal(run.status) || run.finishing) return;
+        stop_tasks(r);
+        finish_run(r, RS::cancelled, "cancelled");
+    });
+}
+
+void Engine::Impl::on_peer_message(const std::string& payload) {
+    if (payload.rfind("cancel:", 0) == 0) cancel_local(payload.substr(7));
+    else if (payload.rfind("workflow:", 0) == 0) {
+        if (workflow_changed) workflow_changed(payload.substr(9));
+    } else kick();
+}
+
+void Engine::Impl::notify_peers(std::string payload) { peers->send(std::move(payload)); }
+
+void Engine::Impl::kick() { claims->kick(); }
+
+}  // namespace arclight::workflow

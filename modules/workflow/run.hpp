@@ -1,0 +1,100 @@
+#pragma once
+// A run as the engine holds it in memory: its state machine's states, the per-task state and the
+// driver's inbox. Private to the workflow module (engine rooms share it).
+#include "modules/workflow/engine.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/value.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace arclight::workflow {
+
+enum class RS { queued, running, waiting, succeeded, failed, cancelled };
+enum class TS { pending, running, waiting, retrying, succeeded, failed, skipped, cancelled };
+
+const char* name(RS s);
+const char* name(TS s);
+RS run_status(std::string_view s);
+TS task_status(std::string_view s);
+inline bool terminal(RS s) { return s == RS::succeeded || s == RS::failed || s == RS::cancelled; }
+inline bool terminal(TS s) { return s == TS::succeeded || s == TS::failed || s == TS::skipped || s == TS::cancelled; }
+
+struct TaskState {
+    TS status = TS::pending;
+    int attempts = 0;
+    boost::json::value input;
+    boost::json::value output;
+    std::string error;
+    std::string agent;
+    double cost = 0;
+    std::int64_t started_at = 0, finished_at = 0, due_at = 0;
+    std::uint64_t token = 0;
+    int committing = 0;  // writes of this task in flight (a task can have two: waiting, then done)
+    bool has_row = false;
+    std::shared_ptr<boost::asio::steady_timer> timer;
+
+    void cancel_timer() {
+        if (timer) {
+            timer->cancel();
+            timer.reset();
+        }
+    }
+};
+
+struct Run : std::enable_shared_from_this<Run> {
+    std::string id;
+    std::shared_ptr<const WorkflowVersion> wf;
+    const Definition& def() const { return *wf->def; }
+    bool durable = false;
+    RS status = RS::queued;
+    boost::json::value ctx;  // {"input","trigger","tasks":{},"run":{}}
+    std::vector<TaskState> tasks;
+    std::string trigger_type;
+    std::string trigger_json, input_json;
+    std::optional<std::string> idempotency_key;
+    std::string parent_run_id, parent_task_id;
+    bool parent_waits = true;  // false for a fire-and-forget child ("wait": false)
+    std::int64_t created_at = 0, started_at = 0, finished_at = 0, deadline_at = 0, wake_at = 0;
+    boost::json::value output;
+    std::string error;
+    std::shared_ptr<Responder> responder;
+    int in_flight = 0;
+    int pending_writes = 0;
+    bool finishing = false;
+    bool removed = false;
+    bool released = false;  // waiting for an approval / event with nothing else to do: not in memory
+    std::shared_ptr<boost::asio::steady_timer> deadline_timer;
+    // Driver: one thread at a time runs the run's state machine; others leave work in the inbox.
+    std::mutex m;
+    bool driving = false;
+    std::deque<std::function<void(Run&)>> inbox;
+
+    boost::json::object& tasks_ctx() { return ctx.as_object()["tasks"].as_object(); }
+    /// Whether any task other than `except` is waiting.
+    bool any_waiting(int except = -1) const {
+        for (std::size_t i = 0; i < tasks.size(); ++i)
+            if (static_cast<int>(i) != except && tasks[i].status == TS::waiting) return true;
+        return false;
+    }
+};
+
+using RunPtr = std::shared_ptr<Run>;
+
+/// The earliest due time of a waiting task (0 = none) becomes the run's wake_at.
+void recompute_wake(Run& r);
+
+/// The parent link of a child run, read from its trigger object (subworkflow runs).
+void read_parent_link(Run& r, const boost::json::object& trigger);
+
+/// The API view of a run held in memory (same shape as the stored view in store.cpp).
+boost::json::object snapshot(const Run& r);
+
+}  // namespace arclight::workflow

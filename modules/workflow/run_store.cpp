@@ -1,0 +1,192 @@
+#include "modules/workflow/run_store.hpp"
+
+#include "core/db/db.hpp"
+#include "core/db/row.hpp"
+
+#include <soci/soci.h>
+
+namespace arclight::workflow {
+
+std::vector<std::string> RunStore::claim(soci::session& s, bool sqlite, const std::string& me, std::int64_t now,
+                                         std::int64_t lease, std::size_t n) {
+    auto limit = static_cast<std::int64_t>(n);
+    static constexpr const char* kClaimSqlite =
+        "UPDATE workflow_runs SET owner = :me, lease_until = :lease, updated_at = :now WHERE id IN ("
+        "SELECT id FROM workflow_runs WHERE status IN ('queued', 'running', 'waiting') "
+        "AND (owner = '' OR lease_until < :now2) AND (status <> 'waiting' OR (wake_at > 0 AND wake_at <= :now3)) "
+        "ORDER BY created_at LIMIT :n) RETURNING id";
+    static constexpr const char* kClaimPg =
+        "UPDATE workflow_runs SET owner = :me, lease_until = :lease, updated_at = :now WHERE id IN ("
+        "SELECT id FROM workflow_runs WHERE status IN ('queued', 'running', 'waiting') "
+        "AND (owner = '' OR lease_until < :now2) AND (status <> 'waiting' OR (wake_at > 0 AND wake_at <= :now3)) "
+        "ORDER BY created_at LIMIT :n FOR UPDATE SKIP LOCKED) RETURNING id";
+    std::vector<std::string> ids;
+    WriteTransaction tx(s, sqlite);
+    soci::rowset<soci::row> rows = (s.prepare << (sqlite ? kClaimSqlite : kClaimPg), soci::use(me), soci::use(lease),
+                                    soci::use(now), soci::use(now), soci::use(now), soci::use(limit));
+    for (const auto& row : rows) ids.push_back(row.get<std::string>(0));
+    tx.commit();
+    return ids;
+}
+
+bool RunStore::load(soci::session& s, const std::string& id, RunRow& run, std::vector<TaskRow>& tasks) {
+    soci::rowset<soci::row> rows =
+        (s.prepare << "SELECT workflow_id, version, status, trigger_type, trigger_data, input, output, error, "
+                      "idempotency_key, wake_at, deadline_at, created_at, started_at FROM workflow_runs WHERE id = :id",
+         soci::use(id));
+    auto it = rows.begin();
+    if (it == rows.end()) return false;
+    const auto& row = *it;
+    run.id = id;
+    run.workflow_id = row.get<std::string>(0);
+    run.version = static_cast<int>(row_int(row, 1));
+    run.status = row.get<std::string>(2);
+    run.trigger_type = row.get<std::string>(3);
+    run.trigger_data = row.get<std::string>(4);
+    run.input = row.get<std::string>(5);
+    auto idem = row_text(row, 8);
+    if (!idem.empty()) run.idempotency_key = idem;
+    run.wake_at = row_int(row, 9);
+    run.deadline_at = row_int(row, 10);
+    run.created_at = row_int(row, 11);
+    run.started_at = row_int(row, 12);
+    soci::rowset<soci::row> trows =
+        (s.prepare << "SELECT task_id, status, attempts, input, output, error, started_at, finished_at, due_at, agent, cost "
+                      "FROM workflow_tasks WHERE run_id = :id",
+         soci::use(id));
+    for (const auto& tr : trows) {
+        TaskRow t;
+        t.run_id = id;
+        t.task_id = tr.get<std::string>(0);
+        t.status = tr.get<std::string>(1);
+        t.attempts = static_cast<int>(row_int(tr, 2));
+        t.input = row_text(tr, 3);
+        t.output = row_text(tr, 4);
+        t.error = row_text(tr, 5);
+        t.started_at = row_int(tr, 6);
+        t.finished_at = row_int(tr, 7);
+        t.due_at = row_int(tr, 8);
+        t.agent = row_text(tr, 9);
+        t.cost = row_double(tr, 10);
+        tasks.push_back(std::move(t));
+    }
+    return true;
+}
+
+void RunStore::renew_leases(soci::session& s, const std::string& me, std::int64_t lease) {
+    s << "UPDATE workflow_runs SET lease_until = :l WHERE owner = :me AND status IN ('queued', 'running', 'waiting')",
+        soci::use(lease), soci::use(me);
+}
+
+void RunStore::release_leases(soci::session& s, const std::string& me, bool notify) {
+    s << "UPDATE workflow_runs SET owner = '', lease_until = 0 WHERE owner = :me AND status IN ('queued', 'running', 'waiting')",
+        soci::use(me);
+    if (notify) s << "SELECT pg_notify('arclight_workflow', '')";
+}
+
+void RunStore::release_others(soci::session& s, const std::string& me) {
+    s << "UPDATE workflow_runs SET owner = '', lease_until = 0 WHERE owner <> :me AND status IN ('queued', 'running', 'waiting')",
+        soci::use(me);
+}
+
+void RunStore::checkpoint(soci::session& s) { s << "PRAGMA wal_checkpoint(PASSIVE)"; }
+
+void RunStore::notify(soci::session& s, const std::string& payload) {
+    s << "SELECT pg_notify('arclight_workflow', :p)", soci::use(payload);
+}
+
+int RunStore::decide(soci::session& s, bool sqlite, const std::string& run_id, const std::string& task_id,
+                     const std::string& type, const std::string& type2, const std::string& status, const std::string& out_text,
+                     const std::string& error, std::int64_t now) {
+    WriteTransaction tx(s, sqlite);
+    std::string run_status, owner;
+    std::int64_t lease = 0;
+    soci::indicator i1 = soci::i_null, i2 = soci::i_null, i3 = soci::i_null;
+    s << "SELECT status, owner, lease_until FROM workflow_runs WHERE id = :id", soci::into(run_status, i1),
+        soci::into(owner, i2), soci::into(lease, i3), soci::use(run_id);
+    if (!s.got_data() || run_status != "waiting") return 0;
+    if (!owner.empty() && lease >= now) return 2;
+    soci::statement st = (s.prepare << "UPDATE workflow_tasks SET status = :st, output = :o, error = :e, finished_at = :f, "
+                                       "due_at = 0 WHERE run_id = :r AND task_id = :t AND status = 'waiting' AND type IN (:ty, :ty2)",
+                          soci::use(status), soci::use(out_text), soci::use(error), soci::use(now), soci::use(run_id),
+                          soci::use(task_id), soci::use(type), soci::use(type2));
+    st.execute(true);
+    if (st.get_affected_rows() == 0) return 0;
+    s << "UPDATE workflow_runs SET status = 'queued', owner = '', lease_until = 0, wake_at = 0, updated_at = :u "
+         "WHERE id = :id AND status = 'waiting'",
+        soci::use(now), soci::use(run_id);
+    tx.commit();
+    return 1;
+}
+
+std::string RunStore::cancel(soci::session& s, const std::string& run_id, std::int64_t now) {
+    soci::statement st = (s.prepare << "UPDATE workflow_runs SET status = 'cancelled', error = 'cancelled', finished_at = :f, "
+                                       "updated_at = :u, owner = '' WHERE id = :id AND status IN ('queued', 'running', 'waiting')",
+                          soci::use(now), soci::use(now), soci::use(run_id));
+    st.execute(true);
+    if (st.get_affected_rows() == 0) return {};
+    std::string wf;
+    s << "SELECT workflow_id FROM workflow_runs WHERE id = :id", soci::into(wf), soci::use(run_id);
+    return wf;
+}
+
+std::string RunStore::requeue(soci::session& s, bool sqlite, const std::string& run_id, std::int64_t now) {
+    WriteTransaction tx(s, sqlite);
+    soci::statement st = (s.prepare << "UPDATE workflow_runs SET status = 'queued', error = '', output = 'null', finished_at = 0, "
+                                       "owner = '', lease_until = 0, wake_at = 0, updated_at = :u WHERE id = :id AND status IN ('failed', 'cancelled')",
+                          soci::use(now), soci::use(run_id));
+    st.execute(true);
+    if (st.get_affected_rows() == 0) return std::string();
+    s << "DELETE FROM workflow_tasks WHERE run_id = :id AND status <> 'succeeded'", soci::use(run_id);
+    std::string wf;
+    s << "SELECT workflow_id FROM workflow_runs WHERE id = :id", soci::into(wf), soci::use(run_id);
+    tx.commit();
+    return wf;
+}
+
+std::vector<std::pair<std::string, std::string>> RunStore::active_children(soci::session& s, const std::string& run_id) {
+    std::vector<std::pair<std::string, std::string>> out;
+    soci::rowset<soci::row> rows = (s.prepare << "SELECT id, trigger_data FROM workflow_runs WHERE parent_run_id = :p "
+                                                 "AND status IN ('queued', 'running', 'waiting')",
+                                    soci::use(run_id));
+    for (const auto& row : rows) out.emplace_back(row.get<std::string>(0), row_text(row, 1));
+    return out;
+}
+
+std::vector<std::tuple<std::string, std::string, std::string>> RunStore::event_waits(soci::session& s) {
+    std::vector<std::tuple<std::string, std::string, std::string>> out;
+    soci::rowset<soci::row> rows =
+        s.prepare << "SELECT t.run_id, t.task_id, t.input FROM workflow_tasks t JOIN workflow_runs r ON r.id = t.run_id "
+                     "WHERE t.status = 'waiting' AND t.type = 'wait_for_event' AND r.status = 'waiting'";
+    for (const auto& row : rows) out.emplace_back(row.get<std::string>(0), row.get<std::string>(1), row.get<std::string>(2));
+    return out;
+}
+
+std::vector<RunStore::EndedChild> RunStore::ended_children(soci::session& s) {
+    std::vector<EndedChild> out;
+    soci::rowset<soci::row> rows =
+        s.prepare << "SELECT t.run_id, t.task_id, c.id, c.status, c.output, c.error FROM workflow_tasks t "
+                     "JOIN workflow_runs c ON c.parent_run_id = t.run_id AND c.parent_task_id = t.task_id "
+                     "WHERE t.status = 'waiting' AND t.type IN ('subworkflow', 'decompose') "
+                     "AND c.status IN ('succeeded', 'failed', 'cancelled')";
+    for (const auto& row : rows)
+        out.push_back({row.get<std::string>(0), row.get<std::string>(1), row.get<std::string>(2), row.get<std::string>(3),
+                       row_text(row, 4), row_text(row, 5)});
+    return out;
+}
+
+void RunStore::save_plan(soci::session& s, const std::string& workflow_id, const std::string& definition, std::int64_t now) {
+    s << "INSERT INTO workflow_versions (workflow_id, version, definition, created_at) "
+         "VALUES (:w, 1, :d, :c) ON CONFLICT (workflow_id, version) DO NOTHING",
+        soci::use(workflow_id), soci::use(definition), soci::use(now);
+}
+
+std::string RunStore::run_by_key(soci::session& s, const std::string& workflow_id, const std::string& key) {
+    std::string id;
+    soci::indicator ind = soci::i_null;
+    s << "SELECT id FROM workflow_runs WHERE workflow_id = :w AND idempotency_key = :k", soci::into(id, ind),
+        soci::use(workflow_id), soci::use(key);
+    return ind == soci::i_ok ? id : std::string();
+}
+
+}  // namespace arclight::workflow

@@ -1,0 +1,81 @@
+// delay: waits `seconds` (durable: the run sleeps in the database and any instance wakes it).
+#include "core/time/time.hpp"
+#include "core/util/ids.hpp"
+#include "modules/workflow/engine_impl.hpp"
+#include "modules/workflow/tasks/control_task.hpp"
+
+#include <boost/json.hpp>
+
+namespace arclight::workflow {
+namespace json = boost::json;
+
+namespace {
+
+class DelayTask final : public ControlTask {
+public:
+    std::string_view type() const override { return "delay"; }
+
+    const json::value& config_schema() const override {
+        static const json::value s = json::parse(R"j({"type":"object","required":["seconds"],
+      "properties":{"seconds":{"type":["number","string"],"description":"How long to wait (a number, or a {{ }} expression giving one). Durable: survives restarts."}},
+      "additionalProperties":false})j");
+        return s;
+    }
+
+    void start(Engine::Impl& e, const RunPtr& r, int k) const override {
+        auto& ts = r->tasks[k];
+        const auto& cfg = ts.input.as_object();
+        double seconds = 0;
+        const auto& s = cfg.at("seconds");
+        if (s.is_number()) seconds = s.to_number<double>();
+        else if (s.is_string()) {
+            try {
+                seconds = std::stod(std::string(s.as_string()));
+            } catch (...) {
+                e.fail_task(r, k, "delay: seconds must be a number, got \"" + std::string(s.as_string()) + "\"", false);
+                return;
+            }
+        }
+        if (!(seconds >= 0) || seconds > 366.0 * 86400) {
+            e.fail_task(r, k, "delay: seconds must be between 0 and 31622400", false);
+            return;
+        }
+        ts.status = TS::waiting;
+        ts.due_at = now_ms() + static_cast<std::int64_t>(seconds * 1000);
+        r->status = RS::waiting;
+        recompute_wake(*r);
+        e.promote(r);
+        std::uint64_t token = ts.token;
+        e.record_task(r, k, [&e, r, k, token](Run& run, bool) {
+            e.publish_task(run, k);
+            e.record_run(r, [&e, r, k, token](Run& run2, bool, const std::string&) {
+                e.publish_run(run2);
+                if (run2.tasks[k].token == token && run2.tasks[k].status == TS::waiting)
+                    e.arm_wake(r, k, run2.tasks[k].due_at, token);
+            });
+        });
+    }
+
+    void resume_waiting(Engine::Impl& e, const RunPtr& r, int k) const override {
+        e.arm_wake(r, k, r->tasks[k].due_at, r->tasks[k].token);
+    }
+
+    void on_due(Engine::Impl& e, const RunPtr& r, int k) const override {
+        auto& run = *r;
+        auto waited = now_ms() - run.tasks[k].started_at;
+        if (run.status == RS::waiting) {
+            run.status = RS::running;
+            run.wake_at = 0;
+        }
+        e.finish_task(r, k, TS::succeeded, json::object{{"waited_ms", waited}}, {});
+    }
+};
+
+}  // namespace
+
+const ControlTask& delay_task() {
+    static const DelayTask t;
+    return t;
+}
+
+}  // namespace arclight::workflow
