@@ -11,7 +11,6 @@
 //     null), error (only when set); tasks run by an agent also carry agent, cost and latency_ms
 //     (when started and finished: the per-task record the rl module learns from).
 #include "core/time/time.hpp"
-#include "core/util/ids.hpp"
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
