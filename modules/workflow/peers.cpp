@@ -10,6 +10,7 @@
 #include <boost/asio/detached.hpp>
 
 #include <chrono>
+#include <optional>
 
 namespace arclight::workflow {
 namespace asio = boost::asio;
@@ -36,11 +37,17 @@ public:
     ~RelayPeers() override { stop(); }
 
     void start(Handler handler) override {
-        relay_.subscribe(kChannel, [handler](std::string payload) { handler(payload); }, [handler] { handler(""); });
+        subscription_ = relay_.subscribe(kChannel, [handler](std::string payload) { handler(payload); },
+                                         [handler] { handler(""); });
         relay_.start();
     }
 
-    void stop() override { relay_.stop(std::chrono::steady_clock::now() + std::chrono::seconds(2)); }
+    // The handler holds the engine: dropping the subscription breaks that cycle.
+    void stop() override {
+        relay_.stop(std::chrono::steady_clock::now() + std::chrono::seconds(2));
+        if (subscription_) relay_.unsubscribe(*subscription_);
+        subscription_.reset();
+    }
 
     void send(std::string payload) override {
         NotifyRelay* relay = &relay_;
@@ -62,6 +69,7 @@ private:
     }
     NotifyRelay relay_;
     asio::any_io_executor io_;
+    std::optional<NotifyRelay::SubscriptionId> subscription_;
 };
 
 }  // namespace
