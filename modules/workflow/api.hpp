@@ -1,7 +1,11 @@
 #pragma once
-// What other modules use of the workflow module: the task-type extension point. The models,
-// agents, memory and hub modules register their task types (`model`, `agent`, `memory`,
-// connectors) here during construction: ctx.services.find<workflow::TaskTypes>()->add(...).
+// What other modules use of the workflow module:
+// - TaskTypes, the task-type extension point. The models, agents, memory and hub modules register
+//   their task types (`model`, `agent`, `memory`, connectors) here during construction:
+//   ctx.services.find<workflow::TaskTypes>()->add(...).
+// - WorkflowService: start, read, list and cancel runs, and the durable outcome feed of finished
+//   tasks and runs (what the rl and monitoring modules learn from): ctx.services.require<workflow::WorkflowService>().
+// - AgentRunner / AgentSelector, offered by the agents and rl modules (the `agent` task).
 #include "core/errors/error.hpp"
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -117,6 +121,84 @@ public:
     virtual ~AgentSelector() = default;
     virtual std::optional<std::string> choose(std::string_view pool, const std::vector<std::string>& candidates,
                                               const boost::json::value& task_input) = 0;
+};
+
+// ---- Runs (WorkflowService) ---------------------------------------------------------------
+
+/// A run to start: the current version of workflow `workflow_id` with `input`.
+struct RunStart {
+    std::string workflow_id;
+    boost::json::value input = boost::json::object();
+    std::optional<std::string> idempotency_key;  ///< 1-200 characters; a repeated key returns the first run
+    /// Who starts it, recorded as the run's `created_by` (docs/workflows.md, "Who started a run"):
+    /// "user:<id>" / "api_key:<id>" for a person or key, "module:<name>" for a module acting itself.
+    std::string created_by;
+};
+
+struct StartedRun {
+    std::string id;
+    std::string status;
+    bool existing = false;  ///< an earlier run with the same idempotency key
+};
+
+struct RunQuery {
+    std::string workflow_id;        ///< empty = every workflow
+    std::string status;             ///< queued|running|waiting|succeeded|failed|cancelled; empty = any
+    std::int64_t since_ms = 0;      ///< created_at >= since (0 = open)
+    std::int64_t until_ms = 0;      ///< created_at < until (0 = open)
+    int limit = 50;                 ///< 1-500
+    std::string cursor;             ///< next_cursor of the previous page; empty = newest first
+};
+
+struct RunPage {
+    /// Newest first; each as in GET /api/v1/runs: {"id","workflow_id","workflow_name","version",
+    /// "status","trigger","created_by","created_at","started_at","finished_at","error"}.
+    boost::json::array items;
+    std::optional<std::string> next_cursor;  ///< set when there may be more
+};
+
+/// One finished task or run of the outcome feed.
+struct Outcome {
+    enum class Kind { run, task };
+    Kind kind = Kind::task;
+    std::string run_id;
+    std::string task_id;             ///< empty for a run
+    std::string workflow_id;
+    int version = 0;
+    std::string type;                ///< the task type; empty for a run
+    std::string status;              ///< task: succeeded|failed|skipped|cancelled; run: succeeded|failed|cancelled
+    int attempts = 0;                ///< attempts of a task (0 for a run)
+    std::optional<std::int64_t> latency_ms;  ///< finished_at - started_at, when both are known
+    double cost = 0;                 ///< a task's cost; a run's: the sum over its tasks
+    std::string agent;               ///< who ran the task's last attempt (agent tasks)
+    std::string error;
+    std::string created_by;          ///< the run's created_by
+    std::int64_t finished_at = 0;    ///< epoch ms
+};
+
+struct OutcomePage {
+    std::vector<Outcome> items;      ///< in the order their final state was committed
+    std::string next_cursor;         ///< pass it to the next call (the same cursor when nothing new came)
+};
+
+/// The workflow module's runs for other modules. Errors are arclight::Error: not_found (no such
+/// workflow or run), validation_failed (input against the input schema), bad_request (a malformed
+/// query or cursor), conflict (cancel of a finished run).
+class WorkflowService {
+public:
+    virtual ~WorkflowService() = default;
+    /// Starts a run of the workflow's current version (durable runs are committed first).
+    virtual boost::asio::awaitable<StartedRun> start_run(RunStart request) = 0;
+    /// The run as GET /api/v1/runs/{id} shows it (with every task).
+    virtual boost::asio::awaitable<boost::json::object> get_run(std::string run_id) = 0;
+    virtual boost::asio::awaitable<RunPage> list_runs(RunQuery query) = 0;
+    /// Cancels a run that has not finished, with the child runs it waits for.
+    virtual boost::asio::awaitable<void> cancel_run(std::string run_id) = 0;
+    /// Finished tasks and runs after `cursor` (empty: from the start), at most `limit` (1-1000).
+    /// Durable: read from the database, every committed outcome exactly once, in commit order, on
+    /// every instance. Runs kept only in memory (execution_data none/errors that were never
+    /// written) are not in it.
+    virtual boost::asio::awaitable<OutcomePage> outcomes(std::string cursor, int limit) = 0;
 };
 
 }  // namespace arclight::workflow

@@ -99,6 +99,7 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
     r->idempotency_key = req.idempotency_key;
     r->responder = req.responder;
     if (req.trigger_type == "subworkflow") read_parent_link(*r, req.trigger);
+    r->created_by = !req.created_by.empty() || r->parent_run_id.empty() ? req.created_by : "run:" + r->parent_run_id;
     r->created_at = r->started_at = now_ms();
     if (def.timeout_ms > 0) r->deadline_at = r->created_at + def.timeout_ms;
     init_context(*r, req.input, req.trigger);

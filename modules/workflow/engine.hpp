@@ -43,6 +43,7 @@ struct StartRequest {
     boost::json::object trigger;       ///< what the trigger saw (body, query, headers, params / event)
     std::optional<std::string> idempotency_key;
     std::shared_ptr<Responder> responder;  ///< set for synchronous webhooks
+    std::string created_by;            ///< who started it (docs/workflows.md); child runs: "run:<parent id>"
 };
 
 struct StartResult {

@@ -1,74 +1,46 @@
 #include "modules/workflow/module.hpp"
 
+// The workflow module: wiring only. Stores, compiled versions, the engine, the triggers and the
+// service (service.hpp) are built here, the routes registered and the services offered.
 #include "core/app/periodic.hpp"
-#include "core/bus/bus.hpp"
 #include "core/db/db.hpp"
-#include "core/log/log.hpp"
 #include "core/time/time.hpp"
 #include "core/ws/ws_hub.hpp"
 #include "modules/workflow/agent_task.hpp"
-#include "modules/workflow/internal.hpp"
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/json.hpp>
-#include <soci/soci.h>
-
-#include <map>
-#include <mutex>
+#include "modules/workflow/current_versions.hpp"
+#include "modules/workflow/outcomes.hpp"
+#include "modules/workflow/routes.hpp"
+#include "modules/workflow/service.hpp"
 
 namespace arclight::workflow {
 namespace {
 
 namespace asio = boost::asio;
-namespace json = boost::json;
 
 class WorkflowModule final : public Module {
 public:
     explicit WorkflowModule(ModuleContext& ctx)
         : ctx_(ctx),
           store_(ctx.db.backend() == DbBackend::sqlite),
+          outcomes_(ctx.db.backend() == DbBackend::sqlite),
           scripts_(8),
           http_(ctx.io, outbound_policy(ctx.config)),
-          current_(std::chrono::milliseconds(ctx.config.get_int("trigger_refresh_ms"))),
-          engine_(ctx.db, ctx.bus, ctx.io, ctx.blocking, engine_options(ctx, &types_), [this](const std::string& id, int v) {
-              return load_version(id, v);
-          }),
-          triggers_(ctx.db, store_, ctx.bus, engine_,
-                    [this](const std::string& id, int v, const std::string& d) { return compile(id, v, d); }),
-          shared_{ctx.db, store_, engine_, triggers_, types_,
-                  [this](const std::string& id, int v, const std::string& d) { return compile(id, v, d); },
-                  [this](const std::string& id, int v) { return load_version(id, v); }, current_},
+          versions_(ctx.db, store_, types_, std::chrono::milliseconds(ctx.config.get_int("trigger_refresh_ms"))),
+          engine_(ctx.db, ctx.bus, ctx.io, ctx.blocking, engine_options(ctx, &types_), versions_.loader()),
+          triggers_(ctx.db, store_, ctx.bus, engine_, versions_.parser()),
+          service_(ctx.db, store_, outcomes_, engine_, triggers_, versions_, types_),
           cron_task_(ctx.io, "workflow-cron"),
           refresh_task_(ctx.io, "workflow-triggers"),
           refresh_ms_(ctx.config.get_int("trigger_refresh_ms")) {
-        ScriptDefaults sd;
-        sd.limits.max_instructions = ctx.config.get_int("script_max_instructions");
-        sd.limits.cpu_ms = static_cast<int>(ctx.config.get_int("script_cpu_ms"));
-        sd.limits.wall_ms = static_cast<int>(ctx.config.get_int("script_wall_ms"));
-        sd.limits.memory_bytes = static_cast<std::size_t>(ctx.config.get_int("script_memory_mb")) << 20;
-        add_builtin_types(types_, scripts_, sd, http_, ctx.bus);
+        add_builtin_types(types_, scripts_, script_defaults(ctx.config), http_, ctx.bus);
+        engine_.set_current_loader(versions_.current_loader());
+        engine_.set_workflow_changed_handler([this](const std::string& id) { service_.changed_elsewhere(id); });
         ctx.services.provide<TaskTypes>(&types_);
-        engine_.set_current_loader([this](const std::string& id) -> std::shared_ptr<const WorkflowVersion> {
-            auto rec = ctx_.db.with_session([&](soci::session& s) { return store_.get_workflow(s, id); });
-            return rec ? compile(rec->id, rec->version, rec->definition) : nullptr;
-        });
-        engine_.set_workflow_changed_handler([this](const std::string& id) {
-            current_.forget(id);
-            // Triggers follow at once instead of at the next refresh.
-            auto body = [this]() -> asio::awaitable<void> {
-                try {
-                    co_await triggers_.reload();
-                } catch (const std::exception& e) {
-                    log::warn("workflow", "reloading triggers failed: {}", e.what());
-                }
-            };
-            asio::co_spawn(ctx_.io, std::move(body), asio::detached);
-        });
+        ctx.services.provide<WorkflowService>(&service_);
         ctx.ws.declare_topic("workflow", "runs.read");
     }
 
-    void register_routes(Router& r) override { workflow::register_routes(r, shared_); }
+    void register_routes(Router& r) override { workflow::register_routes(r, service_); }
 
     void start() override {
         // The `agent` task exists when a module runs agents (every module is constructed by now).
@@ -100,6 +72,14 @@ private:
         p.max_response_bytes = static_cast<std::size_t>(c.get_int("http_max_response_mb")) << 20;
         return p;
     }
+    static ScriptDefaults script_defaults(const ConfigSection& c) {
+        ScriptDefaults sd;
+        sd.limits.max_instructions = c.get_int("script_max_instructions");
+        sd.limits.cpu_ms = static_cast<int>(c.get_int("script_cpu_ms"));
+        sd.limits.wall_ms = static_cast<int>(c.get_int("script_wall_ms"));
+        sd.limits.memory_bytes = static_cast<std::size_t>(c.get_int("script_memory_mb")) << 20;
+        return sd;
+    }
     static EngineOptions engine_options(ModuleContext& ctx, const TaskTypes* types) {
         EngineOptions o;
         o.types = types;
@@ -112,58 +92,19 @@ private:
         return o;
     }
 
-    std::shared_ptr<const WorkflowVersion> compile(const std::string& id, int version, const std::string& definition) {
-        {
-            std::lock_guard lk(cache_m_);
-            auto it = cache_.find({id, version});
-            if (it != cache_.end()) return it->second;
-        }
-        boost::system::error_code ec;
-        auto doc = json::parse(definition, ec);
-        if (ec) return nullptr;
-        std::vector<FieldError> errors;
-        auto def = parse_definition(doc, types_, errors);
-        if (!def) {
-            log::warn("workflow", "workflow {} version {} no longer validates: {}", id, version,
-                      errors.empty() ? "" : errors.front().pointer + " " + errors.front().message);
-            return nullptr;
-        }
-        auto wf = std::make_shared<WorkflowVersion>();
-        wf->id = id;
-        wf->version = version;
-        wf->def = std::move(def);
-        std::lock_guard lk(cache_m_);
-        if (cache_.size() > 2000) cache_.clear();
-        cache_[{id, version}] = wf;
-        return wf;
-    }
-
-    // Blocking (engine claim path and routes through Db::run).
-    std::shared_ptr<const WorkflowVersion> load_version(const std::string& id, int version) {
-        {
-            std::lock_guard lk(cache_m_);
-            auto it = cache_.find({id, version});
-            if (it != cache_.end()) return it->second;
-        }
-        auto def = ctx_.db.with_session([&](soci::session& s) { return store_.version_definition(s, id, version); });
-        if (!def) return nullptr;
-        return compile(id, version, *def);
-    }
-
     ModuleContext& ctx_;
     Store store_;
+    OutcomeStore outcomes_;
     TaskTypeRegistry types_;
     lua::ScriptRunner scripts_;
     net::HttpClient http_;
-    CurrentVersions current_;
+    Versions versions_;
     Engine engine_;
     Triggers triggers_;
-    Shared shared_;
+    Workflows service_;
     PeriodicTask cron_task_;
     PeriodicTask refresh_task_;
     std::int64_t refresh_ms_;
-    std::mutex cache_m_;
-    std::map<std::pair<std::string, int>, std::shared_ptr<const WorkflowVersion>> cache_;
 };
 
 }  // namespace
@@ -208,7 +149,7 @@ ModuleDescriptor descriptor() {
     d.permissions = {
         {"flows.read", "See workflows, their versions and task types.", {"editor", "operator", "viewer"}},
         {"flows.write", "Create, change, activate and delete workflows.", {"editor"}},
-        {"runs.read", "See runs, their tasks and their live events.", {"editor", "operator", "viewer"}},
+        {"runs.read", "See runs, their tasks, their live events and the outcome feed.", {"editor", "operator", "viewer"}},
         {"runs.start", "Start, retry and re-run runs; approve or reject their approval tasks.", {"editor", "operator"}},
         {"runs.cancel", "Cancel runs that have not finished.", {"editor", "operator"}},
     };

@@ -36,6 +36,7 @@ RunRow run_row(const Run& r, const std::string& instance, std::int64_t lease_ms)
     row.idempotency_key = r.idempotency_key;
     row.parent_run_id = r.parent_run_id;
     row.parent_task_id = r.parent_task_id;
+    row.created_by = r.created_by;
     bool unowned = terminal(r.status) || r.released;
     row.owner = unowned ? std::string() : instance;
     row.lease_until = unowned ? 0 : now_ms() + lease_ms;

@@ -91,6 +91,7 @@ json::object snapshot(const Run& r) {
                         {"version", r.wf->version},
                         {"status", name(r.status)},
                         {"trigger", r.trigger_type},
+                        {"created_by", r.created_by},
                         {"input", r.ctx.as_object().at("input")},
                         {"output", r.output},
                         {"error", text_or_null(r.error)},

@@ -61,6 +61,7 @@ struct Run : std::enable_shared_from_this<Run> {
     std::string trigger_json, input_json;
     std::optional<std::string> idempotency_key;
     std::string parent_run_id, parent_task_id;
+    std::string created_by;
     bool parent_waits = true;  // false for a fire-and-forget child ("wait": false)
     std::int64_t created_at = 0, started_at = 0, finished_at = 0, deadline_at = 0, wake_at = 0;
     boost::json::value output;

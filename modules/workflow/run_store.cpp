@@ -2,6 +2,7 @@
 
 #include "core/db/db.hpp"
 #include "core/db/row.hpp"
+#include "modules/workflow/outcomes.hpp"
 
 #include <soci/soci.h>
 
@@ -107,7 +108,7 @@ int RunStore::decide(soci::session& s, bool sqlite, const std::string& run_id, c
     if (!s.got_data() || run_status != "waiting") return 0;
     if (!owner.empty() && lease >= now) return 2;
     soci::statement st = (s.prepare << "UPDATE workflow_tasks SET status = :st, output = :o, error = :e, finished_at = :f, "
-                                       "due_at = 0 WHERE run_id = :r AND task_id = :t AND status = 'waiting' AND type IN (:ty, :ty2)",
+                                       "due_at = 0, outcome_seq = " + next_outcome_seq_sql(sqlite) + " WHERE run_id = :r AND task_id = :t AND status = 'waiting' AND type IN (:ty, :ty2)",
                           soci::use(status), soci::use(out_text), soci::use(error), soci::use(now), soci::use(run_id),
                           soci::use(task_id), soci::use(type), soci::use(type2));
     st.execute(true);
@@ -120,8 +121,9 @@ int RunStore::decide(soci::session& s, bool sqlite, const std::string& run_id, c
 }
 
 std::string RunStore::cancel(soci::session& s, const std::string& run_id, std::int64_t now) {
+    bool sqlite = s.get_backend_name() == "sqlite3";
     soci::statement st = (s.prepare << "UPDATE workflow_runs SET status = 'cancelled', error = 'cancelled', finished_at = :f, "
-                                       "updated_at = :u, owner = '' WHERE id = :id AND status IN ('queued', 'running', 'waiting')",
+                                       "updated_at = :u, owner = '', outcome_seq = " + next_outcome_seq_sql(sqlite) + " WHERE id = :id AND status IN ('queued', 'running', 'waiting')",
                           soci::use(now), soci::use(now), soci::use(run_id));
     st.execute(true);
     if (st.get_affected_rows() == 0) return {};
@@ -132,8 +134,11 @@ std::string RunStore::cancel(soci::session& s, const std::string& run_id, std::i
 
 std::string RunStore::requeue(soci::session& s, bool sqlite, const std::string& run_id, std::int64_t now) {
     WriteTransaction tx(s, sqlite);
+    // A fresh outcome position for the queued run keeps positions from going back on SQLite
+    // when the task rows below are deleted (outcomes.hpp); the feed reads final rows only.
     soci::statement st = (s.prepare << "UPDATE workflow_runs SET status = 'queued', error = '', output = 'null', finished_at = 0, "
-                                       "owner = '', lease_until = 0, wake_at = 0, updated_at = :u WHERE id = :id AND status IN ('failed', 'cancelled')",
+                                       "owner = '', lease_until = 0, wake_at = 0, updated_at = :u, outcome_seq = " +
+                                           next_outcome_seq_sql(sqlite) + " WHERE id = :id AND status IN ('failed', 'cancelled')",
                           soci::use(now), soci::use(run_id));
     st.execute(true);
     if (st.get_affected_rows() == 0) return std::string();

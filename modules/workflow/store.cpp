@@ -130,7 +130,7 @@ std::string safe_literal(const std::string& v) {
 json::array Store::list_runs(soci::session& s, const RunFilter& f) {
     std::string sql =
         "SELECT r.id, r.workflow_id, COALESCE(w.name, ''), r.version, r.status, r.trigger_type, r.created_at, "
-        "r.started_at, r.finished_at, r.error FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id WHERE 1 = 1";
+        "r.started_at, r.finished_at, r.error, r.created_by FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id WHERE 1 = 1";
     if (!f.status.empty()) sql += " AND r.status = " + safe_literal(f.status);
     if (!f.workflow_id.empty()) sql += " AND r.workflow_id = " + safe_literal(f.workflow_id);
     if (f.since > 0) sql += " AND r.created_at >= " + std::to_string(f.since);
@@ -154,6 +154,7 @@ json::array Store::list_runs(soci::session& s, const RunFilter& f) {
                                    {"version", row_int(row, 3)},
                                    {"status", row.get<std::string>(4)},
                                    {"trigger", row.get<std::string>(5)},
+                                   {"created_by", row_text(row, 10)},
                                    {"created_at", rfc3339_or_null(row_int(row, 6))},
                                    {"started_at", rfc3339_or_null(row_int(row, 7))},
                                    {"finished_at", rfc3339_or_null(row_int(row, 8))},
@@ -165,7 +166,7 @@ json::array Store::list_runs(soci::session& s, const RunFilter& f) {
 std::optional<json::object> Store::get_run(soci::session& s, const std::string& id) {
     soci::rowset<soci::row> rows =
         (s.prepare << "SELECT r.id, r.workflow_id, COALESCE(w.name, ''), r.version, r.status, r.trigger_type, r.input, "
-                      "r.output, r.error, r.created_at, r.started_at, r.finished_at, r.trigger_data "
+                      "r.output, r.error, r.created_at, r.started_at, r.finished_at, r.trigger_data, r.created_by "
                       "FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id WHERE r.id = :id",
          soci::use(id));
     std::optional<json::object> run;
@@ -176,6 +177,7 @@ std::optional<json::object> Store::get_run(soci::session& s, const std::string& 
                            {"version", row_int(r, 3)},
                            {"status", r.get<std::string>(4)},
                            {"trigger", r.get<std::string>(5)},
+                           {"created_by", row_text(r, 13)},
                            {"input", parse_or_null(row_text(r, 6))},
                            {"output", parse_or_null(row_text(r, 7))},
                            {"error", text_or_null(row_text(r, 8))},

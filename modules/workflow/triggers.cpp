@@ -61,6 +61,7 @@ void Triggers::install(std::vector<std::shared_ptr<const WorkflowVersion>> activ
                     req.wf = wf;
                     req.input = ev->data;
                     req.trigger_type = "event";
+                    req.created_by = "trigger:event:" + ev->topic;
                     req.trigger = std::move(event);
                     auto body = [engine, req = std::move(req)]() mutable -> asio::awaitable<void> {
                         try {
@@ -189,6 +190,7 @@ asio::awaitable<int> Triggers::tick(std::int64_t now) {
             req.trigger_type = "cron";
             req.trigger = json::object{{"type", "cron"}, {"schedule", trig.schedule->text()}, {"scheduled_at", format_rfc3339(fire)}};
             req.idempotency_key = "cron:" + std::to_string(c.index) + ":" + std::to_string(fire);
+            req.created_by = "trigger:cron:" + std::to_string(c.index);
             try {
                 auto res = co_await engine_.start_run(std::move(req));
                 if (!res.existing) ++fired;

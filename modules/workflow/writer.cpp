@@ -2,6 +2,7 @@
 
 #include "core/db/db.hpp"
 #include "core/log/log.hpp"
+#include "modules/workflow/outcomes.hpp"
 
 #include <fmt/format.h>
 #include <libpq-fe.h>
@@ -18,15 +19,22 @@
 namespace arclight::workflow {
 namespace {
 
+// The upserts also keep `outcome_seq` (the outcome feed, modules/workflow/outcomes.hpp): a final
+// status gets {next}, the dialect's next outcome position; a row rewritten with the same status,
+// or with a status that is not final, keeps the position it has (never cleared, so positions
+// never go back on SQLite; the feed reads final rows only).
 constexpr const char* kUpsertRun =
     "INSERT INTO workflow_runs (id, workflow_id, version, status, trigger_type, trigger_data, input, output, error, "
     "idempotency_key, parent_run_id, parent_task_id, owner, lease_until, wake_at, deadline_at, created_at, started_at, "
-    "finished_at, updated_at) VALUES (:id, :wf, :v, :st, :tt, :td, :in, :out, :err, :idem, :prun, :ptask, :owner, "
-    ":lease, :wake, :dl, :cr, :sa, :fa, :ua) "
+    "finished_at, updated_at, created_by, outcome_seq) VALUES (:id, :wf, :v, :st, :tt, :td, :in, :out, :err, :idem, :prun, "
+    ":ptask, :owner, :lease, :wake, :dl, :cr, :sa, :fa, :ua, :cb, "
+    "CASE WHEN :st2 IN ('succeeded', 'failed', 'cancelled') THEN {next} END) "
     "ON CONFLICT (id) DO UPDATE SET status = excluded.status, output = excluded.output, error = excluded.error, "
     "owner = excluded.owner, lease_until = excluded.lease_until, wake_at = excluded.wake_at, "
     "deadline_at = excluded.deadline_at, started_at = excluded.started_at, finished_at = excluded.finished_at, "
-    "updated_at = excluded.updated_at "
+    "updated_at = excluded.updated_at, outcome_seq = CASE WHEN excluded.outcome_seq IS NULL OR "
+    "workflow_runs.status = excluded.status THEN COALESCE(workflow_runs.outcome_seq, excluded.outcome_seq) "
+    "ELSE excluded.outcome_seq END "
     "WHERE workflow_runs.status NOT IN ('succeeded', 'failed', 'cancelled')";
 
 // A run's first write: any conflict (only the idempotency key can clash, ids are fresh UUIDs)
@@ -35,17 +43,27 @@ constexpr const char* kUpsertRun =
 constexpr const char* kInsertRun =
     "INSERT INTO workflow_runs (id, workflow_id, version, status, trigger_type, trigger_data, input, output, error, "
     "idempotency_key, parent_run_id, parent_task_id, owner, lease_until, wake_at, deadline_at, created_at, started_at, "
-    "finished_at, updated_at) VALUES (:id, :wf, :v, :st, :tt, :td, :in, :out, :err, :idem, :prun, :ptask, :owner, "
-    ":lease, :wake, :dl, :cr, :sa, :fa, :ua) ON CONFLICT DO NOTHING";
+    "finished_at, updated_at, created_by, outcome_seq) VALUES (:id, :wf, :v, :st, :tt, :td, :in, :out, :err, :idem, :prun, "
+    ":ptask, :owner, :lease, :wake, :dl, :cr, :sa, :fa, :ua, :cb, "
+    "CASE WHEN :st2 IN ('succeeded', 'failed', 'cancelled') THEN {next} END) ON CONFLICT DO NOTHING";
 
 constexpr const char* kUpsertTask =
     "INSERT INTO workflow_tasks (run_id, task_id, type, status, attempts, input, output, error, started_at, "
-    "finished_at, due_at, agent, instance, cost) VALUES (:r, :t, :ty, :st, :a, :in, :out, :err, :sa, :fa, :due, :ag, :i, "
-    ":c) ON CONFLICT (run_id, task_id) DO UPDATE SET type = excluded.type, status = excluded.status, "
+    "finished_at, due_at, agent, instance, cost, outcome_seq) VALUES (:r, :t, :ty, :st, :a, :in, :out, :err, :sa, :fa, "
+    ":due, :ag, :i, :c, CASE WHEN :st2 IN ('succeeded', 'failed', 'skipped', 'cancelled') THEN {next} END) "
+    "ON CONFLICT (run_id, task_id) DO UPDATE SET type = excluded.type, status = excluded.status, "
     "attempts = excluded.attempts, input = excluded.input, output = excluded.output, error = excluded.error, "
     "started_at = excluded.started_at, finished_at = excluded.finished_at, due_at = excluded.due_at, "
-    "agent = excluded.agent, instance = excluded.instance, cost = excluded.cost "
+    "agent = excluded.agent, instance = excluded.instance, cost = excluded.cost, outcome_seq = CASE WHEN "
+    "excluded.outcome_seq IS NULL OR workflow_tasks.status = excluded.status THEN "
+    "COALESCE(workflow_tasks.outcome_seq, excluded.outcome_seq) ELSE excluded.outcome_seq END "
     "WHERE workflow_tasks.status <> 'succeeded'";
+
+std::string with_next(const char* sql, bool sqlite) {
+    std::string s = sql;
+    s.replace(s.find("{next}"), 6, next_outcome_seq_sql(sqlite));
+    return s;
+}
 
 // ":name" placeholders (SOCI) -> "$1", "$2", ... (libpq), in order of appearance.
 std::string numbered_placeholders(const char* sql) {
@@ -99,19 +117,21 @@ struct Writer::SociSession final : Writer::Session {
         // The WAL is checkpointed in the background (Engine's claim loop), not inside this
         // thread's commits: a checkpoint in the commit path stalls every caller of the batch.
         if (sqlite) s << "PRAGMA wal_autocheckpoint = 0";
-        run_st = (s.prepare << kUpsertRun, use(run.id), use(run.workflow_id), use(run.version), use(run.status),
+        run_st = (s.prepare << with_next(kUpsertRun, sqlite), use(run.id), use(run.workflow_id), use(run.version), use(run.status),
                   use(run.trigger_type), use(run.trigger_data), use(run.input), use(run.output), use(run.error),
                   use(idem_str, idem_ind), use(run.parent_run_id), use(run.parent_task_id), use(run.owner),
                   use(run.lease_until), use(run.wake_at), use(run.deadline_at), use(run.created_at),
-                  use(run.started_at), use(run.finished_at), use(run.updated_at));
-        insert_st = (s.prepare << kInsertRun, use(run.id), use(run.workflow_id), use(run.version), use(run.status),
+                  use(run.started_at), use(run.finished_at), use(run.updated_at), use(run.created_by), use(run.status));
+        insert_st = (s.prepare << with_next(kInsertRun, sqlite), use(run.id), use(run.workflow_id), use(run.version), use(run.status),
                      use(run.trigger_type), use(run.trigger_data), use(run.input), use(run.output), use(run.error),
                      use(idem_str, idem_ind), use(run.parent_run_id), use(run.parent_task_id), use(run.owner),
                      use(run.lease_until), use(run.wake_at), use(run.deadline_at), use(run.created_at),
-                     use(run.started_at), use(run.finished_at), use(run.updated_at));
-        task_st = (s.prepare << kUpsertTask, use(task.run_id), use(task.task_id), use(task.type), use(task.status),
+                     use(run.started_at), use(run.finished_at), use(run.updated_at), use(run.created_by),
+                     use(run.status));
+        task_st = (s.prepare << with_next(kUpsertTask, sqlite), use(task.run_id), use(task.task_id), use(task.type), use(task.status),
                    use(task.attempts), use(task.input), use(task.output), use(task.error), use(task.started_at),
-                   use(task.finished_at), use(task.due_at), use(task.agent), use(task.instance), use(task.cost));
+                   use(task.finished_at), use(task.due_at), use(task.agent), use(task.instance), use(task.cost),
+                   use(task.status));
     }
 
     bool apply(Op& op) {
@@ -160,13 +180,13 @@ struct Writer::PgSession final : Writer::Session {
         conn = static_cast<soci::postgresql_session_backend*>(own->get_backend())->conn_;
         // Named in pg_stat_activity, for operators (and the test that cuts these connections).
         PQclear(PQexec(conn, "SET application_name = 'arclight workflow writer'"));
-        prepare("arclight_wf_run_up", kUpsertRun, 20);
-        prepare("arclight_wf_run_in", kInsertRun, 20);
-        prepare("arclight_wf_task_up", kUpsertTask, 14);
+        prepare("arclight_wf_run_up", with_next(kUpsertRun, false), 22);
+        prepare("arclight_wf_run_in", with_next(kInsertRun, false), 22);
+        prepare("arclight_wf_task_up", with_next(kUpsertTask, false), 15);
     }
 
-    void prepare(const char* name, const char* sql, int n) {
-        auto text = numbered_placeholders(sql);
+    void prepare(const char* name, const std::string& sql, int n) {
+        auto text = numbered_placeholders(sql.c_str());
         PGresult* r = PQprepare(conn, name, text.c_str(), n, nullptr);
         std::string error = PQresultStatus(r) == PGRES_COMMAND_OK ? "" : PQresultErrorMessage(r);
         PQclear(r);
@@ -194,6 +214,8 @@ struct Writer::PgSession final : Writer::Session {
                       r.output, r.error, r.idempotency_key.value_or(""), r.parent_run_id, r.parent_task_id, r.owner};
             for (std::int64_t v : {r.lease_until, r.wake_at, r.deadline_at, r.created_at, r.started_at, r.finished_at, r.updated_at})
                 num(v);
+            values.push_back(r.created_by);
+            values.push_back(r.status);
             send(op.insert ? "arclight_wf_run_in" : "arclight_wf_run_up", !r.idempotency_key);
             return;
         }
@@ -203,6 +225,7 @@ struct Writer::PgSession final : Writer::Session {
         values.push_back(t.agent);
         values.push_back(t.instance);
         values.push_back(fmt::format("{}", t.cost));
+        values.push_back(t.status);
         send("arclight_wf_task_up");
     }
 

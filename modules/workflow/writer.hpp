@@ -27,6 +27,7 @@ struct RunRow {
     std::string status, trigger_type, trigger_data = "{}", input = "null", output = "null", error;
     std::optional<std::string> idempotency_key;
     std::string parent_run_id, parent_task_id, owner;
+    std::string created_by;  ///< who started the run (written by the first insert only)
     std::int64_t lease_until = 0, wake_at = 0, deadline_at = 0, created_at = 0, started_at = 0, finished_at = 0,
                  updated_at = 0;
 };

@@ -1,0 +1,94 @@
+#pragma once
+// The workflow module's use cases: definitions (create, update, delete, activate), runs (start,
+// read, list, cancel, retry, rerun, decide), the outcome feed, task types and engine counters.
+// Routes parse and map; every SQL statement is in a store (store.cpp, outcomes.cpp); the engine
+// executes runs. Offered to other modules as WorkflowService (api.hpp).
+#include "modules/workflow/api.hpp"
+#include "modules/workflow/current_versions.hpp"
+#include "modules/workflow/engine.hpp"
+#include "modules/workflow/executors.hpp"
+#include "modules/workflow/outcomes.hpp"
+#include "modules/workflow/store.hpp"
+#include "modules/workflow/triggers.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace arclight {
+class Db;
+}
+
+namespace arclight::workflow {
+
+class Workflows final : public WorkflowService {
+public:
+    Workflows(Db& db, Store& store, OutcomeStore& outcomes, Engine& engine, Triggers& triggers, Versions& versions,
+              const TaskTypeRegistry& types);
+
+    // ---- definitions ----
+    /// Parses and validates a submitted definition; throws 422 listing every error.
+    std::shared_ptr<const Definition> validate(const boost::json::value& doc) const;
+    boost::asio::awaitable<std::vector<WorkflowRecord>> list_workflows();
+    boost::asio::awaitable<WorkflowRecord> get_workflow(std::string id);
+    /// Version 1; "active": true makes its triggers live (409 when a webhook is taken).
+    boost::asio::awaitable<WorkflowRecord> create_workflow(boost::json::value doc);
+    /// A new version; returns its number.
+    boost::asio::awaitable<int> update_workflow(std::string id, boost::json::value doc);
+    boost::asio::awaitable<void> delete_workflow(std::string id);
+    boost::asio::awaitable<void> set_active(std::string id, bool active);
+
+    // ---- runs (WorkflowService) ----
+    boost::asio::awaitable<StartedRun> start_run(RunStart request) override;
+    boost::asio::awaitable<boost::json::object> get_run(std::string run_id) override;
+    boost::asio::awaitable<RunPage> list_runs(RunQuery query) override;
+    boost::asio::awaitable<void> cancel_run(std::string run_id) override;
+    boost::asio::awaitable<OutcomePage> outcomes(std::string cursor, int limit) override;
+
+    // ---- more on runs ----
+    /// Back in the queue: a failed or cancelled recorded run (409 otherwise).
+    boost::asio::awaitable<void> retry_run(std::string run_id);
+    /// A new run of the workflow's current version with this run's input.
+    boost::asio::awaitable<StartedRun> rerun(std::string run_id, std::string created_by);
+    /// Decides a waiting approval task; `by` names the person deciding.
+    boost::asio::awaitable<void> decide_approval(std::string run_id, std::string task_id, bool approved, std::string comment,
+                                                 std::string by);
+
+    // ---- webhooks ----
+    std::optional<HookTarget> find_hook(std::string_view method, std::string_view path) const;
+    /// Starts a run of the hook's workflow with what the request brought.
+    boost::asio::awaitable<StartResult> start_hook(const HookTarget& hook, boost::json::value input, boost::json::object trigger,
+                                                   std::shared_ptr<Responder> responder);
+
+    // ---- task types and counters ----
+    boost::json::array task_types() const;
+    EngineStats stats() const;
+
+    /// Another instance changed workflow `id` (NOTIFY): forget its current version, reload triggers.
+    void changed_elsewhere(const std::string& id);
+
+private:
+    void check_hooks(const Definition& def, const std::string& self_id) const;
+    /// After a definition changed here: forget the current version, tell other instances, reload triggers.
+    boost::asio::awaitable<void> changed_here(const std::string& id);
+    boost::asio::awaitable<std::optional<RunRef>> find_by_key(std::string workflow_id, std::string key);
+    boost::asio::awaitable<StartedRun> start(std::shared_ptr<const WorkflowVersion> wf, boost::json::value input,
+                                             std::optional<std::string> key, std::string created_by);
+
+    Db& db_;
+    Store& store_;
+    OutcomeStore& outcomes_;
+    Engine& engine_;
+    Triggers& triggers_;
+    Versions& versions_;
+    const TaskTypeRegistry& types_;
+};
+
+/// Ids in paths and filters: 1-64 of [A-Za-z0-9-].
+bool valid_id(std::string_view id);
+
+}  // namespace arclight::workflow
