@@ -3,24 +3,24 @@
 #include "core/util/suppress_coroutine_frame_warning.hpp"
 
 #include "core/db/db.hpp"
+#include "core/db/notify.hpp"
 #include "core/log/log.hpp"
-#include "modules/workflow/run_store.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
-#include <libpq-fe.h>
-#include <poll.h>
-
-#include <atomic>
 #include <chrono>
-#include <thread>
+#include <optional>
 
 namespace arclight::workflow {
 namespace asio = boost::asio;
 
 namespace {
 
+constexpr const char* kChannel = "arclight_workflow";
+
+// SQLite: one process per database file, nobody else to tell (and the engine's own messages need
+// no round trip).
 class NoPeers final : public PeerLink {
 public:
     void start(Handler) override {}
@@ -28,28 +28,32 @@ public:
     void send(std::string) override {}
 };
 
-// One LISTEN connection (raw libpq, reconnecting) on its own thread.
-class PgPeers final : public PeerLink {
+// PostgreSQL: core's NotifyRelay (one LISTEN connection that reconnects). After a reconnection,
+// messages sent meanwhile are lost: the handler gets "" (look for runs to claim); definition
+// caches expire by themselves (workflow.trigger_refresh_ms).
+class RelayPeers final : public PeerLink {
 public:
-    PgPeers(Db& db, asio::any_io_executor io) : db_(db), io_(std::move(io)) {}
-    ~PgPeers() override { stop(); }
+    RelayPeers(Db& db, asio::any_io_executor io) : relay_(db, options()), io_(std::move(io)) {}
+    ~RelayPeers() override { stop(); }
 
     void start(Handler handler) override {
-        auto conninfo = parse_db_url(db_.url()).target;
-        thread_ = std::thread([this, conninfo, handler = std::move(handler)] { listen(conninfo, handler); });
+        subscription_ = relay_.subscribe(kChannel, [handler](std::string payload) { handler(payload); },
+                                         [handler] { handler(""); });
+        relay_.start();
     }
 
+    // The handler holds the engine: dropping the subscription breaks that cycle.
     void stop() override {
-        stopping_ = true;
-        if (thread_.joinable()) thread_.join();
+        relay_.stop(std::chrono::steady_clock::now() + std::chrono::seconds(2));
+        if (subscription_) relay_.unsubscribe(*subscription_);
+        subscription_.reset();
     }
 
     void send(std::string payload) override {
-        Db* db = &db_;
-        auto body = [db, payload = std::move(payload)]() -> asio::awaitable<void> {
-            auto q = [payload](soci::session& s) { RunStore::notify(s, payload); };
+        NotifyRelay* relay = &relay_;
+        auto body = [relay, payload = std::move(payload)]() -> asio::awaitable<void> {
             try {
-                co_await db->run(std::move(q));
+                co_await relay->notify_async(kChannel, payload);
             } catch (const std::exception& e) {
                 log::warn("workflow", "NOTIFY failed: {}", e.what());
             }
@@ -58,41 +62,20 @@ public:
     }
 
 private:
-    void listen(const std::string& conninfo, const Handler& handler) {
-        PGconn* conn = nullptr;
-        while (!stopping_) {
-            if (!conn || PQstatus(conn) != CONNECTION_OK) {
-                if (conn) PQfinish(conn);
-                conn = PQconnectdb(conninfo.c_str());
-                if (PQstatus(conn) != CONNECTION_OK) {
-                    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-                    continue;
-                }
-                PGresult* res = PQexec(conn, "LISTEN arclight_workflow");
-                PQclear(res);
-            }
-            pollfd p{PQsocket(conn), POLLIN, 0};
-            if (::poll(&p, 1, 200) <= 0) continue;
-            if (!PQconsumeInput(conn)) continue;
-            while (PGnotify* n = PQnotifies(conn)) {
-                std::string payload = n->extra ? n->extra : "";
-                PQfreemem(n);
-                handler(payload);
-            }
-        }
-        if (conn) PQfinish(conn);
+    static NotifyRelayOptions options() {
+        NotifyRelayOptions o;
+        o.application_name = "arclight workflow listener";
+        return o;
     }
-
-    Db& db_;
+    NotifyRelay relay_;
     asio::any_io_executor io_;
-    std::atomic<bool> stopping_{false};
-    std::thread thread_;
+    std::optional<NotifyRelay::SubscriptionId> subscription_;
 };
 
 }  // namespace
 
 std::unique_ptr<PeerLink> make_peer_link(Db& db, asio::any_io_executor io) {
-    if (db.backend() == DbBackend::postgres) return std::make_unique<PgPeers>(db, std::move(io));
+    if (db.backend() == DbBackend::postgres) return std::make_unique<RelayPeers>(db, std::move(io));
     return std::make_unique<NoPeers>();
 }
 

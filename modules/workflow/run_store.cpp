@@ -92,10 +92,6 @@ void RunStore::release_others(soci::session& s, const std::string& me) {
 
 void RunStore::checkpoint(soci::session& s) { s << "PRAGMA wal_checkpoint(PASSIVE)"; }
 
-void RunStore::notify(soci::session& s, const std::string& payload) {
-    s << "SELECT pg_notify('arclight_workflow', :p)", soci::use(payload);
-}
-
 int RunStore::decide(soci::session& s, bool sqlite, const std::string& run_id, const std::string& task_id,
                      const std::string& type, const std::string& type2, const std::string& status, const std::string& out_text,
                      const std::string& error, std::int64_t now) {

@@ -31,8 +31,6 @@ public:
     static void release_others(soci::session& s, const std::string& me);
     /// SQLite: moves committed WAL frames into the database file without blocking writers.
     static void checkpoint(soci::session& s);
-    /// NOTIFY arclight_workflow <payload> (PostgreSQL).
-    static void notify(soci::session& s, const std::string& payload);
 
     // ---- runs not in memory ----
     /// Decides a waiting task of a waiting run nobody holds and queues the run. 1 applied,
