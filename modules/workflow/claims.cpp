@@ -81,7 +81,7 @@ RunPtr Claims::load(soci::session& s, const std::string& id) {
 void Claims::resume(const RunPtr& r) {
     auto& e = e_;
     ++e.runs_claimed;
-    e.register_run(r);
+    e.runs.add(r);
     e.notify(r, [&e, r](Run& run) {
         for (std::size_t k = 0; k < run.tasks.size(); ++k) {
             auto& ts = run.tasks[k];
@@ -98,7 +98,7 @@ void Claims::resume(const RunPtr& r) {
         }
         bool was_queued = run.status == RS::queued;
         run.status = run.any_waiting() ? RS::waiting : RS::running;
-        if (run.started_at == 0) run.started_at = now_ms();
+        if (run.started_at == 0) run.started_at = e.now();
         recompute_wake(run);
         // A failure recorded before the run's own end was (crash, or a rejection decided
         // while the run was out of memory) ends the run the same way it would have.
@@ -122,7 +122,7 @@ asio::awaitable<void> Claims::claim_round(std::shared_ptr<Engine::Impl> self) {
     bool sqlite = e_.db.backend() == DbBackend::sqlite;
     auto q = [this, self, n, sqlite](soci::session& s) {
         std::vector<RunPtr> out;
-        auto now = now_ms();
+        auto now = e_.now();
         for (const auto& id : RunStore::claim(s, sqlite, e_.opt.instance_id, now, now + e_.opt.lease_ms, n)) {
             try {
                 if (auto r = load(s, id)) out.push_back(r);
@@ -144,12 +144,12 @@ asio::awaitable<void> Claims::loop(std::shared_ptr<Engine::Impl> self) {
     bool sqlite = e_.db.backend() == DbBackend::sqlite;
     while (!e_.stopping) {
         try {
-            if (now_ms() >= next_renew) {
-                std::int64_t lease = now_ms() + e_.opt.lease_ms;
+            if (e_.now() >= next_renew) {
+                std::int64_t lease = e_.now() + e_.opt.lease_ms;
                 std::string me = e_.opt.instance_id;
                 auto q = [lease, me](soci::session& s) { RunStore::renew_leases(s, me, lease); };
                 co_await e_.db.run(std::move(q));
-                next_renew = now_ms() + e_.opt.lease_ms / 3;
+                next_renew = e_.now() + e_.opt.lease_ms / 3;
             }
             requested_ = false;
             co_await claim_round(self);

@@ -32,6 +32,7 @@ namespace json = boost::json;
 Engine::Engine(Db& db, EventBus& bus, asio::any_io_executor io, asio::any_io_executor blocking, EngineOptions options,
                VersionLoader loader)
     : impl_(std::make_shared<Impl>(db, bus, std::move(io), std::move(blocking), std::move(options), std::move(loader))) {
+    impl_->driver.bind(impl_);
     impl_->start_child = [this](StartRequest req) -> asio::awaitable<StartResult> {
         auto res = co_await start_run(std::move(req));
         co_return res;
@@ -49,11 +50,11 @@ void Engine::announce_workflow_change(const std::string& id) { impl_->notify_pee
 Engine::~Engine() {
     impl_->stopping = true;
     impl_->peers->stop();
-    for (auto& w : impl_->writers) w->stop();
+    impl_->recorder.stop();
 }
 
 void Engine::start() {
-    for (auto& w : impl_->writers) w->start();
+    impl_->recorder.start();
     impl_->claims->take_over_stale_runs();
     auto self = impl_;
     auto body = [self]() -> asio::awaitable<void> { co_await self->claims->loop(self); };
@@ -68,14 +69,9 @@ void Engine::stop(std::chrono::steady_clock::time_point deadline) {
     impl_->peers->stop();
     impl_->claims->wait_stopped(deadline);
     impl_->waits.clear();
-    for (auto& w : impl_->writers) w->stop();
+    impl_->recorder.stop();
     impl_->claims->release_all();
-    std::vector<RunPtr> left;
-    {
-        std::lock_guard lk(impl_->runs_m);
-        for (auto& [id, r] : impl_->runs) left.push_back(r);
-        impl_->runs.clear();
-    }
+    std::vector<RunPtr> left = impl_->runs.take_all();
     for (auto& r : left) {
         std::lock_guard lk(r->m);
         for (auto& t : r->tasks)
@@ -100,7 +96,7 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
     r->responder = req.responder;
     if (req.trigger_type == "subworkflow") read_parent_link(*r, req.trigger);
     r->created_by = !req.created_by.empty() || r->parent_run_id.empty() ? req.created_by : "run:" + r->parent_run_id;
-    r->created_at = r->started_at = now_ms();
+    r->created_at = r->started_at = I.now();
     if (def.timeout_ms > 0) r->deadline_at = r->created_at + def.timeout_ms;
     init_context(*r, req.input, req.trigger);
     r->durable = def.execution_data == ExecutionData::full || req.idempotency_key.has_value();
@@ -116,15 +112,14 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
     if (r->durable) {
         r->trigger_json = json::serialize(req.trigger);
         r->input_json = json::serialize(req.input);
-        auto row = run_row(*r, I.opt.instance_id, I.opt.lease_ms);
+        auto row = run_row(*r, I.opt.instance_id, I.opt.lease_ms, I.clock);
         if (queue_only) {
             row.owner.clear();
             row.lease_until = 0;
         }
         auto init = [&I, row = std::move(row)](auto handler) mutable {
             auto h = std::make_shared<decltype(handler)>(std::move(handler));
-            auto& w = I.writer_for(row.id);
-            w.insert_run(std::move(row), [h](bool, const std::string& error) {
+            I.recorder.insert(std::move(row), [h](bool, const std::string& error) {
                 auto ex = asio::get_associated_executor(*h);
                 asio::post(ex, [h, error]() mutable { (*h)(error); });
             });
@@ -143,7 +138,7 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
         }
     }
     // An in-memory run's trigger and input are serialized only if it is ever made durable.
-    I.register_run(r);
+    I.runs.add(r);
     I.arm_run_deadline(r);
     I.notify(r, [](Run&) {});
     co_return StartResult{r->id, name(r->status), false};
@@ -151,7 +146,7 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
 
 asio::awaitable<bool> Engine::cancel(std::string run_id) {
     auto& I = *impl_;
-    if (RunPtr r = I.find_run(run_id)) {
+    if (RunPtr r = I.runs.find(run_id)) {
         auto self = impl_;
         std::function<bool(Run&)> fn = [self, r](Run& run) {
             if (terminal(run.status) || run.finishing) return false;
@@ -163,7 +158,7 @@ asio::awaitable<bool> Engine::cancel(std::string run_id) {
         if (result) co_await cancel_children(run_id);
         co_return result;
     }
-    std::int64_t now = now_ms();
+    std::int64_t now = I.now();
     auto q = [run_id, now](soci::session& s) { return RunStore::cancel(s, run_id, now); };
     std::string workflow_id = co_await I.db.run(std::move(q));
     bool changed = !workflow_id.empty();
@@ -185,12 +180,8 @@ asio::awaitable<void> Engine::cancel_children(std::string run_id) {
         auto* w = trigger.as_object().if_contains("wait");
         return !(w && w->is_bool() && !w->as_bool());
     };
-    std::vector<std::string> children;
-    {
-        std::lock_guard lk(I.runs_m);
-        for (const auto& [id, r] : I.runs)
-            if (r->parent_run_id == run_id && r->parent_waits) children.push_back(id);
-    }
+    std::vector<std::string> children =
+        I.runs.ids_where([&run_id](const Run& r) { return r.parent_run_id == run_id && r.parent_waits; });
     auto q = [run_id](soci::session& s) { return RunStore::active_children(s, run_id); };
     auto stored = co_await I.db.run(std::move(q));
     for (auto& [id, trigger_data] : stored) {
@@ -216,7 +207,7 @@ asio::awaitable<int> Engine::decide(std::string run_id, std::string task_id, std
 
 asio::awaitable<int> Engine::Impl::decide(std::string run_id, std::string task_id, std::string type, bool ok,
                                           json::value output, std::string error) {
-    if (RunPtr r = find_run(run_id)) {
+    if (RunPtr r = runs.find(run_id)) {
         auto self = shared_from_this();
         std::function<int(Run&)> fn = [self, r, task_id, type, ok, output, error](Run& run) -> int {
             if (run.removed || terminal(run.status) || run.finishing) return 0;
@@ -237,7 +228,7 @@ asio::awaitable<int> Engine::Impl::decide(std::string run_id, std::string task_i
         if (res == 1 || !r->removed) co_return res;
         // Released meanwhile: decide through the database below.
     }
-    std::int64_t now = now_ms();
+    std::int64_t now = clock.now_ms();
     bool sqlite = db.backend() == DbBackend::sqlite;
     std::string status = ok ? "succeeded" : "failed";
     std::string out_text = json::serialize(output);
@@ -255,7 +246,7 @@ asio::awaitable<int> Engine::Impl::decide(std::string run_id, std::string task_i
 
 asio::awaitable<bool> Engine::retry(std::string run_id) {
     auto& I = *impl_;
-    std::int64_t now = now_ms();
+    std::int64_t now = I.now();
     bool sqlite = I.db.backend() == DbBackend::sqlite;
     auto q = [run_id, now, sqlite](soci::session& s) { return RunStore::requeue(s, sqlite, run_id, now); };
     std::string workflow_id = co_await I.db.run(std::move(q));
@@ -270,7 +261,7 @@ asio::awaitable<bool> Engine::retry(std::string run_id) {
 }
 
 asio::awaitable<std::optional<json::object>> Engine::live_run(std::string run_id) const {
-    RunPtr r = impl_->find_run(run_id);
+    RunPtr r = impl_->runs.find(run_id);
     if (!r) co_return std::nullopt;
     std::function<json::object(Run&)> fn = [](Run& run) { return snapshot(run); };
     auto snap = co_await impl_->on_driver<json::object>(r, std::move(fn));
@@ -282,15 +273,7 @@ void Engine::kick() { impl_->kick(); }
 asio::any_io_executor Engine::executor() const { return impl_->io; }
 
 EngineStats Engine::stats() const {
-    WriterStats w;
-    for (auto& wr : impl_->writers) {
-        auto one = wr->stats();
-        w.batches += one.batches;
-        w.rows += one.rows;
-        w.ignored += one.ignored;
-        w.errors += one.errors;
-        w.commit_us += one.commit_us;
-    }
+    WriterStats w = impl_->recorder.stats();
     EngineStats s;
     s.runs_started = impl_->runs_started;
     s.runs_finished = impl_->runs_finished;

@@ -20,6 +20,7 @@
 #include <unordered_map>
 
 namespace arclight {
+class Clock;
 class Db;
 class EventBus;
 }  // namespace arclight
@@ -62,6 +63,8 @@ struct EngineOptions {
     std::size_t max_active_runs = 10000;   ///< per instance; more stay queued for other instances
     bool sqlite_single_instance = true;    ///< SQLite: runs owned by earlier processes are reclaimed at start
     const TaskTypes* types = nullptr;      ///< to validate decompose plans
+    const Clock* clock = nullptr;          ///< the engine's time: leases, due times, deadlines (tests:
+                                           ///< a ManualClock); the system clock when null
 };
 
 struct EngineStats {

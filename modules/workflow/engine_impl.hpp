@@ -3,49 +3,48 @@
 //
 // Rooms (docs/architecture.md, "Workflow engine"):
 //   engine.cpp        the public Engine API (start, cancel, decide, retry, live view)
-//   machine.cpp       Engine::Impl: driver, scheduling, task execution, run lifecycle
+//   machine.cpp       Engine::Impl: scheduling, task execution, run lifecycle
+//   driver.hpp/.cpp   the per-run driver (one thread at a time runs a run) and its timers
+//   recorder.*        persistence through the group-commit writers;  run_table.hpp  runs in memory
+//   publish.*         task and run events on the bus
 //   run.hpp/.cpp      in-memory run state;   rows.hpp/.cpp  run/task state <-> writer rows
 //   tasks/*.cpp       control task types (ControlTask), one file each
 //   claims.hpp/.cpp   claim loop, leases, recovery (rebuild a run from its rows)
 //   peers.hpp/.cpp    wake-ups between instances (LISTEN/NOTIFY on PostgreSQL)
 //   run_store.*       every SQL statement of the above; writer.* the group commit
 //   events.hpp        the topics and payloads published (public)
+#include "core/time/time.hpp"
+#include "modules/workflow/driver.hpp"
 #include "modules/workflow/engine.hpp"
+#include "modules/workflow/publish.hpp"
+#include "modules/workflow/recorder.hpp"
 #include "modules/workflow/run.hpp"
+#include "modules/workflow/run_table.hpp"
 #include "modules/workflow/tasks/event_waits.hpp"
-#include "modules/workflow/writer.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <random>
 #include <string>
-#include <unordered_map>
-#include <vector>
 
 namespace arclight::workflow {
 
 class Claims;
 class PeerLink;
 
-struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
+struct Engine::Impl : std::enable_shared_from_this<Engine::Impl>, DriverHooks {
     Db& db;
     EventBus& bus;
     boost::asio::any_io_executor io, blocking;
     EngineOptions opt;
-    // State writers: one on SQLite (one writer is what SQLite wants), several on PostgreSQL,
-    // where each statement is a network round trip. A run always uses the same writer, so its
-    // changes commit in order.
-    std::vector<std::unique_ptr<Writer>> writers;
-    mutable std::mutex runs_m;
-    std::unordered_map<std::string, RunPtr> runs;
+    const Clock& clock;
+    Driver driver;
+    Recorder recorder;
+    RunTable runs;
     std::atomic<bool> stopping{false};
     std::atomic<std::uint64_t> runs_started{0}, runs_finished{0}, tasks_run{0}, runs_claimed{0};
     std::mutex rng_m;
@@ -61,32 +60,29 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
          VersionLoader loader);
     ~Impl();
 
-    Writer& writer_for(const std::string& run_id) {
-        if (writers.size() == 1) return *writers[0];
-        return *writers[std::hash<std::string>{}(run_id) % writers.size()];
-    }
     double random01();
+    std::int64_t now() const { return clock.now_ms(); }
 
-    // ---- driver ----
-    /// Leaves `fn` for the run's driver; drives now on this thread when nobody else is.
-    void notify(const RunPtr& r, std::function<void(Run&)> fn);
-    /// Same, but never drives on the calling thread (writer thread, timers of other runs).
-    void notify_async(const RunPtr& r, std::function<void(Run&)> fn);
-    void drive(const RunPtr& r);
-    /// Runs `fn` on the run's driver and resumes the caller with its result.
+    // ---- the driver (driver.hpp) ----
+    void notify(const RunPtr& r, Driver::Step fn) { driver.notify(r, std::move(fn)); }
+    void notify_async(const RunPtr& r, Driver::Step fn) { driver.notify_async(r, std::move(fn)); }
     template <class T>
-    boost::asio::awaitable<T> on_driver(RunPtr r, std::function<T(Run&)> fn);
+    boost::asio::awaitable<T> on_driver(RunPtr r, std::function<T(Run&)> fn) {
+        return driver.on_driver<T>(std::move(r), std::move(fn));
+    }
+    void after_steps(const RunPtr& r) override { schedule(r); }
+    void step_failed(const RunPtr& r, std::string error) override { fail_run(r, std::move(error)); }
 
-    // ---- persistence (through the writer) ----
-    /// Writes the task's current state when the run is durable, then calls `then` on the driver.
-    void record_task(const RunPtr& r, int k, std::function<void(Run&, bool applied)> then);
-    void record_run(const RunPtr& r, std::function<void(Run&, bool applied, const std::string& error)> then);
-    /// Makes a non-durable run durable (execution_data errors/none before a wait or a failure).
-    void promote(const RunPtr& r);
-
-    // ---- events ----
-    void publish_task(const Run& r, int k);
-    void publish_run(const Run& r);
+    // ---- persistence (recorder.hpp) and events (publish.hpp) ----
+    void record_task(const RunPtr& r, int k, std::function<void(Run&, bool applied)> then) {
+        recorder.task(r, k, std::move(then));
+    }
+    void record_run(const RunPtr& r, std::function<void(Run&, bool applied, const std::string& error)> then) {
+        recorder.run(r, std::move(then));
+    }
+    void promote(const RunPtr& r) { recorder.promote(r); }
+    void publish_task(const Run& r, int k) { publish_task_event(bus, r, k); }
+    void publish_run(const Run& r) { publish_run_event(bus, r); }
 
     // ---- scheduling and execution ----
     void schedule(const RunPtr& r);
@@ -96,8 +92,6 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     std::int64_t attempt_deadline(const Run& r, int k) const;
     void run_sync_now(const RunPtr& r, int k, TaskType* impl);
     void start_async(const RunPtr& r, int k, TaskType* impl);
-    /// Task k's timer: at epoch ms `at`, `fn` runs on the run's driver (unless cancelled first).
-    void arm_task_timer(const RunPtr& r, int k, std::int64_t at, std::function<void(Run&)> fn);
     /// The attempt's timeout: the task fails at `deadline` unless its result came first.
     void arm_timeout(const RunPtr& r, int k, std::uint64_t token, std::int64_t deadline);
     /// A retry back-off or a waiting task's due time: at `due` the task is launched again / the
@@ -118,8 +112,6 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     void finish_run(const RunPtr& r, RS status, std::string error);
     void maybe_remove(const RunPtr& r);
     void arm_run_deadline(const RunPtr& r);
-    void register_run(const RunPtr& r);
-    RunPtr find_run(const std::string& id) const;
     std::size_t active_count() const;
     void cancel_local(const std::string& id);
     /// A message from another instance (peers.hpp).
@@ -128,20 +120,5 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl> {
     void notify_peers(std::string payload);
     void kick();
 };
-
-template <class T>
-boost::asio::awaitable<T> Engine::Impl::on_driver(RunPtr r, std::function<T(Run&)> fn) {
-    namespace asio = boost::asio;
-    auto self = shared_from_this();
-    auto init = [self, r, fn = std::move(fn)](auto handler) mutable {
-        auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        self->notify_async(r, [h, fn = std::move(fn)](Run& run) {
-            auto result = std::make_shared<T>(fn(run));
-            auto ex = asio::get_associated_executor(*h);
-            asio::post(ex, [h, result]() mutable { (*h)(std::move(*result)); });
-        });
-    };
-    co_return co_await asio::async_initiate<const asio::use_awaitable_t<>, void(T)>(std::move(init), asio::use_awaitable);
-}
 
 }  // namespace arclight::workflow

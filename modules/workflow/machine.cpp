@@ -27,9 +27,14 @@ namespace json = boost::json;
 
 Engine::Impl::Impl(Db& d, EventBus& b, asio::any_io_executor i, asio::any_io_executor bl, EngineOptions o,
                    VersionLoader loader)
-    : db(d), bus(b), io(std::move(i)), blocking(std::move(bl)), opt(std::move(o)) {
-    std::size_t n = d.backend() == DbBackend::sqlite ? 1 : std::max<std::size_t>(1, opt.pg_writers);
-    for (std::size_t k = 0; k < n; ++k) writers.push_back(std::make_unique<Writer>(d, opt.max_batch));
+    : db(d),
+      bus(b),
+      io(std::move(i)),
+      blocking(std::move(bl)),
+      opt(std::move(o)),
+      clock(opt.clock ? *opt.clock : system_clock()),
+      driver(io, clock),
+      recorder(d, driver, opt.instance_id, opt.lease_ms, opt.max_batch, opt.pg_writers) {
     claims = std::make_unique<Claims>(*this, std::move(loader));
     peers = make_peer_link(d, io);
 }
@@ -39,150 +44,6 @@ Engine::Impl::~Impl() = default;
 double Engine::Impl::random01() {
     std::lock_guard lk(rng_m);
     return std::uniform_real_distribution<double>(0, 1)(rng);
-}
-
-// ---- driver ------------------------------------------------------------------------------------
-
-void Engine::Impl::notify(const RunPtr& r, std::function<void(Run&)> fn) {
-    {
-        std::lock_guard lk(r->m);
-        r->inbox.push_back(std::move(fn));
-        if (r->driving) return;
-        r->driving = true;
-    }
-    drive(r);
-}
-
-void Engine::Impl::notify_async(const RunPtr& r, std::function<void(Run&)> fn) {
-    {
-        std::lock_guard lk(r->m);
-        r->inbox.push_back(std::move(fn));
-        if (r->driving) return;
-        r->driving = true;
-    }
-    auto self = shared_from_this();
-    asio::post(io, [self, r] { self->drive(r); });
-}
-
-void Engine::Impl::drive(const RunPtr& r) {
-    for (;;) {
-        std::deque<std::function<void(Run&)>> work;
-        {
-            std::lock_guard lk(r->m);
-            if (r->inbox.empty()) {
-                r->driving = false;
-                return;
-            }
-            work.swap(r->inbox);
-        }
-        for (auto& fn : work) {
-            try {
-                fn(*r);
-            } catch (const std::exception& e) {
-                log::error("workflow", "run {}: internal error: {}", r->id, e.what());
-                fail_run(r, std::string("internal error: ") + e.what());
-            }
-        }
-        try {
-            schedule(r);
-        } catch (const std::exception& e) {
-            log::error("workflow", "run {}: internal error: {}", r->id, e.what());
-            fail_run(r, std::string("internal error: ") + e.what());
-        }
-    }
-}
-
-// ---- persistence -------------------------------------------------------------------------------
-
-void Engine::Impl::record_task(const RunPtr& r, int k, std::function<void(Run&, bool applied)> then) {
-    if (!r->durable) {
-        then(*r, true);
-        return;
-    }
-    r->tasks[k].has_row = true;
-    ++r->tasks[k].committing;
-    ++r->pending_writes;
-    auto self = shared_from_this();
-    writer_for(r->id).put_task(task_row(*r, k, opt.instance_id),
-                               [self, r, k, then = std::move(then)](bool applied, const std::string&) {
-                                   self->notify_async(r, [k, applied, then](Run& run) {
-                                       --run.pending_writes;
-                                       --run.tasks[k].committing;
-                                       then(run, applied);
-                                   });
-                               });
-}
-
-void Engine::Impl::record_run(const RunPtr& r, std::function<void(Run&, bool applied, const std::string& error)> then) {
-    if (!r->durable) {
-        then(*r, true, {});
-        return;
-    }
-    ++r->pending_writes;
-    auto self = shared_from_this();
-    writer_for(r->id).put_run(run_row(*r, opt.instance_id, opt.lease_ms),
-                              [self, r, then = std::move(then)](bool applied, const std::string& error) {
-                                  self->notify_async(r, [applied, error, then](Run& run) {
-                                      --run.pending_writes;
-                                      then(run, applied, error);
-                                  });
-                              });
-}
-
-// The run row and every task that has a state, in one batch.
-void Engine::Impl::promote(const RunPtr& r) {
-    if (r->durable) return;
-    r->durable = true;
-    if (r->trigger_json.empty()) r->trigger_json = json::serialize(r->ctx.as_object().at("trigger"));
-    if (r->input_json.empty()) r->input_json = json::serialize(r->ctx.as_object().at("input"));
-    ++r->pending_writes;
-    auto self = shared_from_this();
-    writer_for(r->id).put_run(run_row(*r, opt.instance_id, opt.lease_ms), [self, r](bool, const std::string&) {
-        self->notify_async(r, [](Run& run) { --run.pending_writes; });
-    });
-    for (std::size_t k = 0; k < r->tasks.size(); ++k) {
-        if (r->tasks[k].status == TS::pending || r->tasks[k].committing) continue;
-        r->tasks[k].has_row = true;
-        ++r->pending_writes;
-        writer_for(r->id).put_task(task_row(*r, static_cast<int>(k), opt.instance_id), [self, r](bool, const std::string&) {
-            self->notify_async(r, [](Run& run) { --run.pending_writes; });
-        });
-    }
-}
-
-// ---- events ------------------------------------------------------------------------------------
-
-namespace {
-constexpr std::string_view kTaskTopics[] = {events::kTaskPending,   events::kTaskRunning,   events::kTaskWaiting,
-                                            events::kTaskRetrying,  events::kTaskSucceeded, events::kTaskFailed,
-                                            events::kTaskSkipped,   events::kTaskCancelled};
-constexpr std::string_view kRunTopics[] = {events::kRunQueued,    events::kRunRunning, events::kRunWaiting,
-                                           events::kRunSucceeded, events::kRunFailed,  events::kRunCancelled};
-}  // namespace
-
-void Engine::Impl::publish_task(const Run& r, int k) {
-    const auto& t = r.tasks[k];
-    auto topic = kTaskTopics[static_cast<int>(t.status)];
-    if (!bus.has_subscribers(topic)) return;
-    const auto& td = r.def().tasks[k];
-    bus.publish(std::string(topic), events::task_data({.run_id = r.id,
-                                                       .workflow_id = r.wf->id,
-                                                       .task_id = td.id,
-                                                       .type = td.type,
-                                                       .status = name(t.status),
-                                                       .attempts = t.attempts,
-                                                       .started_at = t.started_at,
-                                                       .finished_at = t.finished_at,
-                                                       .error = t.error,
-                                                       .agent = t.agent,
-                                                       .cost = t.cost}));
-}
-
-void Engine::Impl::publish_run(const Run& r) {
-    auto topic = kRunTopics[static_cast<int>(r.status)];
-    if (!bus.has_subscribers(topic)) return;
-    bus.publish(std::string(topic),
-                events::run_data({.run_id = r.id, .workflow_id = r.wf->id, .status = name(r.status), .error = r.error}));
 }
 
 // ---- scheduling --------------------------------------------------------------------------------
@@ -277,7 +138,6 @@ void Engine::Impl::maybe_release(const RunPtr& r) {
         if (!run.released || run.removed) return;
         publish_run(run);
         run.removed = true;
-        std::lock_guard lk(runs_m);
         runs.erase(run.id);
     });
 }
@@ -334,7 +194,7 @@ void Engine::Impl::launch(const RunPtr& r, int k) {
     ++ts.attempts;
     ++ts.token;
     ts.error.clear();
-    if (ts.started_at == 0 || ts.attempts == 1) ts.started_at = now_ms();
+    if (ts.started_at == 0 || ts.attempts == 1) ts.started_at = now();
     ts.status = TS::running;
     ++tasks_run;
 
@@ -366,7 +226,7 @@ void Engine::Impl::launch(const RunPtr& r, int k) {
 
 std::int64_t Engine::Impl::attempt_deadline(const Run& r, int k) const {
     const auto& td = r.def().tasks[k];
-    std::int64_t d = td.timeout_ms > 0 ? now_ms() + td.timeout_ms : 0;
+    std::int64_t d = td.timeout_ms > 0 ? now() + td.timeout_ms : 0;
     if (r.deadline_at > 0) d = d > 0 ? std::min(d, r.deadline_at) : r.deadline_at;
     return d;
 }
@@ -416,39 +276,27 @@ void Engine::Impl::start_async(const RunPtr& r, int k, TaskType* impl) {
     asio::co_spawn(io, std::move(body), asio::detached);
 }
 
-void Engine::Impl::arm_task_timer(const RunPtr& r, int k, std::int64_t at, std::function<void(Run&)> fn) {
-    auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(std::max<std::int64_t>(0, at - now_ms())));
-    r->tasks[k].timer = timer;
-    auto self = shared_from_this();
-    timer->async_wait([self, r, timer, fn = std::move(fn)](boost::system::error_code ec) mutable {
-        if (ec) return;
-        self->notify(r, std::move(fn));
-    });
-}
-
 void Engine::Impl::arm_timeout(const RunPtr& r, int k, std::uint64_t token, std::int64_t deadline) {
-    auto self = shared_from_this();
-    arm_task_timer(r, k, deadline, [self, r, k, token](Run& run) {
+    r->tasks[k].timer = driver.at(r, deadline, [this, r, k, token](Run& run) {
         auto& ts = run.tasks[k];
         if (ts.token != token || ts.status != TS::running) return;
         ++ts.token;  // the late result is ignored
-        bool run_deadline = run.deadline_at > 0 && now_ms() >= run.deadline_at;
+        bool run_deadline = run.deadline_at > 0 && now() >= run.deadline_at;
         auto ms = run.def().tasks[k].timeout_ms;
-        self->fail_task(r, k, run_deadline ? "the run timed out" : "timed out after " + std::to_string(ms) + " ms",
+        fail_task(r, k, run_deadline ? "the run timed out" : "timed out after " + std::to_string(ms) + " ms",
                         !run_deadline);
     });
 }
 
 void Engine::Impl::arm_wake(const RunPtr& r, int k, std::int64_t due, std::uint64_t token) {
-    auto self = shared_from_this();
-    arm_task_timer(r, k, due, [self, r, k, token](Run& run) {
+    r->tasks[k].timer = driver.at(r, due, [this, r, k, token](Run& run) {
         auto& ts = run.tasks[k];
         if (ts.token != token) return;
         ts.timer.reset();
         if (ts.status == TS::retrying) {
             ts.status = TS::pending;  // schedule() launches the next attempt
         } else if (ts.status == TS::waiting) {
-            if (const auto* control = run.def().tasks[k].control) control->on_due(*self, r, k);
+            if (const auto* control = run.def().tasks[k].control) control->on_due(*this, r, k);
         }
     });
 }
@@ -469,10 +317,10 @@ void Engine::Impl::complete(const RunPtr& r, int k, TaskOutcome out) {
 void Engine::Impl::fail_task(const RunPtr& r, int k, std::string error, bool retryable) {
     auto& ts = r->tasks[k];
     const auto& td = r->def().tasks[k];
-    if (retryable && ts.attempts < td.retry.max_attempts && !(r->deadline_at > 0 && now_ms() >= r->deadline_at)) {
+    if (retryable && ts.attempts < td.retry.max_attempts && !(r->deadline_at > 0 && now() >= r->deadline_at)) {
         ts.status = TS::retrying;
         ts.error = std::move(error);
-        ts.due_at = now_ms() + td.retry.delay_before(ts.attempts + 1, random01());
+        ts.due_at = now() + td.retry.delay_before(ts.attempts + 1, random01());
         promote(r);  // a sleeping run is durable first
         record_task(r, k, [this, r, k](Run& run, bool) {
             publish_task(run, k);
@@ -488,7 +336,7 @@ void Engine::Impl::finish_task(const RunPtr& r, int k, TS status, json::value ou
     ts.status = status;
     ts.output = std::move(output);
     ts.error = std::move(error);
-    ts.finished_at = now_ms();
+    ts.finished_at = now();
     ts.due_at = 0;
     ts.cancel_timer();
     if (status == TS::skipped && ts.attempts == 0) ts.started_at = 0;
@@ -513,15 +361,7 @@ void Engine::Impl::finish_task(const RunPtr& r, int k, TS status, json::value ou
     if (pure) {
         // The row is queued before apply() may queue the run's final state: the writer
         // commits in queue order, so a finished run never lacks its tasks' rows.
-        r->tasks[k].has_row = true;
-        ++r->pending_writes;
-        auto self = shared_from_this();
-        writer_for(r->id).put_task(task_row(*r, k, opt.instance_id), [self, r, k](bool, const std::string&) {
-            self->notify_async(r, [self, k](Run& run) {
-                --run.pending_writes;
-                self->publish_task(run, k);
-            });
-        });
+        recorder.task_behind(r, k, [this, k](Run& run) { publish_task(run, k); });
         apply(*r);
         return;
     }
@@ -554,7 +394,7 @@ void Engine::Impl::stop_tasks(const RunPtr& r) {
         bool started = ts.status != TS::pending;
         ts.status = TS::cancelled;
         if (started) {
-            ts.finished_at = now_ms();
+            ts.finished_at = now();
             record_task(r, static_cast<int>(k), [this, k](Run& run, bool) { publish_task(run, static_cast<int>(k)); });
         }
     }
@@ -584,7 +424,7 @@ void Engine::Impl::finish_run(const RunPtr& r, RS status, std::string error) {
     r->finishing = true;
     if (r->deadline_timer) r->deadline_timer->cancel();
     r->error = std::move(error);
-    r->finished_at = now_ms();
+    r->finished_at = now();
     r->status = status;
     record_run(r, [this, r](Run& run, bool applied, const std::string&) {
         if (!applied && run.durable) {
@@ -604,42 +444,20 @@ void Engine::Impl::maybe_remove(const RunPtr& r) {
     for (const auto& t : r->tasks)
         if (t.committing) return;
     r->removed = true;
-    std::lock_guard lk(runs_m);
     runs.erase(r->id);
 }
 
 void Engine::Impl::arm_run_deadline(const RunPtr& r) {
     if (r->deadline_at <= 0) return;
-    auto timer = std::make_shared<asio::steady_timer>(
-        io, std::chrono::milliseconds(std::max<std::int64_t>(0, r->deadline_at - now_ms())));
-    r->deadline_timer = timer;
-    auto self = shared_from_this();
-    timer->async_wait([self, r, timer](boost::system::error_code ec) {
-        if (ec) return;
-        self->notify(r, [self, r](Run&) {
-            self->fail_run(r, "the run timed out after " + std::to_string(r->def().timeout_ms) + " ms");
-        });
+    r->deadline_timer = driver.at(r, r->deadline_at, [this, r](Run&) {
+        fail_run(r, "the run timed out after " + std::to_string(r->def().timeout_ms) + " ms");
     });
 }
 
-void Engine::Impl::register_run(const RunPtr& r) {
-    std::lock_guard lk(runs_m);
-    runs[r->id] = r;
-}
-
-RunPtr Engine::Impl::find_run(const std::string& id) const {
-    std::lock_guard lk(runs_m);
-    auto it = runs.find(id);
-    return it == runs.end() ? nullptr : it->second;
-}
-
-std::size_t Engine::Impl::active_count() const {
-    std::lock_guard lk(runs_m);
-    return runs.size();
-}
+std::size_t Engine::Impl::active_count() const { return runs.size(); }
 
 void Engine::Impl::cancel_local(const std::string& id) {
-    RunPtr r = find_run(id);
+    RunPtr r = runs.find(id);
     if (!r) return;
     notify_async(r, [this, r](Run& run) {
         if (terminal(run.status) || run.finishing) return;

@@ -22,7 +22,7 @@ void init_context(Run& r, const json::value& input, const json::object& trigger)
                          {"run", json::object{{"id", r.id}, {"workflow_id", r.wf->id}, {"version", r.wf->version}}}};
 }
 
-RunRow run_row(const Run& r, const std::string& instance, std::int64_t lease_ms) {
+RunRow run_row(const Run& r, const std::string& instance, std::int64_t lease_ms, const Clock& clock) {
     RunRow row;
     row.id = r.id;
     row.workflow_id = r.wf->id;
@@ -39,13 +39,13 @@ RunRow run_row(const Run& r, const std::string& instance, std::int64_t lease_ms)
     row.created_by = r.created_by;
     bool unowned = terminal(r.status) || r.released;
     row.owner = unowned ? std::string() : instance;
-    row.lease_until = unowned ? 0 : now_ms() + lease_ms;
+    row.lease_until = unowned ? 0 : clock.now_ms() + lease_ms;
     row.wake_at = r.wake_at;
     row.deadline_at = r.deadline_at;
     row.created_at = r.created_at;
     row.started_at = r.started_at;
     row.finished_at = r.finished_at;
-    row.updated_at = now_ms();
+    row.updated_at = clock.now_ms();
     return row;
 }
 

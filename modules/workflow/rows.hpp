@@ -10,6 +10,10 @@
 #include <string>
 #include <vector>
 
+namespace arclight {
+class Clock;
+}
+
 namespace arclight::workflow {
 
 /// A new run of `wf` (tasks pending, nothing else set).
@@ -18,7 +22,7 @@ RunPtr make_run(std::shared_ptr<const WorkflowVersion> wf);
 void init_context(Run& r, const boost::json::value& input, const boost::json::object& trigger);
 
 /// The run row; a live run is owned by `instance` for `lease_ms`, a final or released one by nobody.
-RunRow run_row(const Run& r, const std::string& instance, std::int64_t lease_ms);
+RunRow run_row(const Run& r, const std::string& instance, std::int64_t lease_ms, const Clock& clock);
 TaskRow task_row(const Run& r, int k, const std::string& instance);
 
 /// A run rebuilt from its stored rows (durable; tasks as recorded, unknown task ids ignored).

@@ -33,7 +33,7 @@ void ExternalWait::start(Engine::Impl& e, const RunPtr& r, int k) const {
         return;
     }
     ts.status = TS::waiting;
-    ts.due_at = timeout > 0 ? now_ms() + static_cast<std::int64_t>(timeout * 1000) : 0;
+    ts.due_at = timeout > 0 ? e.now() + static_cast<std::int64_t>(timeout * 1000) : 0;
     r->status = RS::waiting;
     recompute_wake(*r);
     e.promote(r);

@@ -41,7 +41,7 @@ public:
             return;
         }
         ts.status = TS::waiting;
-        ts.due_at = now_ms() + static_cast<std::int64_t>(seconds * 1000);
+        ts.due_at = e.now() + static_cast<std::int64_t>(seconds * 1000);
         r->status = RS::waiting;
         recompute_wake(*r);
         e.promote(r);
@@ -62,7 +62,7 @@ public:
 
     void on_due(Engine::Impl& e, const RunPtr& r, int k) const override {
         auto& run = *r;
-        auto waited = now_ms() - run.tasks[k].started_at;
+        auto waited = e.now() - run.tasks[k].started_at;
         if (run.status == RS::waiting) {
             run.status = RS::running;
             run.wake_at = 0;

@@ -32,7 +32,7 @@ asio::awaitable<Started> launch_child(std::shared_ptr<Engine::Impl> self, ChildR
         if (c.plan) {
             // The plan is stored as a workflow version first, so the child run can be
             // reloaded after a restart like any other.
-            std::int64_t now = now_ms();
+            std::int64_t now = self->now();
             auto store = [wf_id = c.workflow_id, text = c.plan_text, now](soci::session& s) {
                 RunStore::save_plan(s, wf_id, text, now);
             };

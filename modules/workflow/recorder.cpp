@@ -1,0 +1,110 @@
+#include "modules/workflow/recorder.hpp"
+
+#include "core/db/db.hpp"
+#include "modules/workflow/rows.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+
+namespace arclight::workflow {
+namespace json = boost::json;
+
+Recorder::Recorder(Db& db, Driver& driver, std::string instance_id, std::int64_t lease_ms, std::size_t max_batch,
+                   std::size_t pg_writers)
+    : driver_(driver), instance_(std::move(instance_id)), lease_ms_(lease_ms) {
+    std::size_t n = db.backend() == DbBackend::sqlite ? 1 : std::max<std::size_t>(1, pg_writers);
+    for (std::size_t k = 0; k < n; ++k) writers_.push_back(std::make_unique<Writer>(db, max_batch));
+}
+
+void Recorder::start() {
+    for (auto& w : writers_) w->start();
+}
+
+void Recorder::stop() {
+    for (auto& w : writers_) w->stop();
+}
+
+void Recorder::task(const RunPtr& r, int k, std::function<void(Run&, bool applied)> then) {
+    if (!r->durable) {
+        then(*r, true);
+        return;
+    }
+    r->tasks[k].has_row = true;
+    ++r->tasks[k].committing;
+    ++r->pending_writes;
+    Driver* d = &driver_;
+    writer_for(r->id).put_task(task_row(*r, k, instance_),
+                               [d, r, k, then = std::move(then)](bool applied, const std::string&) {
+                                   d->notify_async(r, [k, applied, then](Run& run) {
+                                       --run.pending_writes;
+                                       --run.tasks[k].committing;
+                                       then(run, applied);
+                                   });
+                               });
+}
+
+void Recorder::task_behind(const RunPtr& r, int k, std::function<void(Run&)> then) {
+    r->tasks[k].has_row = true;
+    ++r->pending_writes;
+    Driver* d = &driver_;
+    writer_for(r->id).put_task(task_row(*r, k, instance_), [d, r, then = std::move(then)](bool, const std::string&) {
+        d->notify_async(r, [then](Run& run) {
+            --run.pending_writes;
+            then(run);
+        });
+    });
+}
+
+void Recorder::run(const RunPtr& r, std::function<void(Run&, bool applied, const std::string& error)> then) {
+    if (!r->durable) {
+        then(*r, true, {});
+        return;
+    }
+    ++r->pending_writes;
+    Driver* d = &driver_;
+    writer_for(r->id).put_run(run_row(*r, instance_, lease_ms_, driver_.clock()),
+                              [d, r, then = std::move(then)](bool applied, const std::string& error) {
+                                  d->notify_async(r, [applied, error, then](Run& run) {
+                                      --run.pending_writes;
+                                      then(run, applied, error);
+                                  });
+                              });
+}
+
+void Recorder::promote(const RunPtr& r) {
+    if (r->durable) return;
+    r->durable = true;
+    if (r->trigger_json.empty()) r->trigger_json = json::serialize(r->ctx.as_object().at("trigger"));
+    if (r->input_json.empty()) r->input_json = json::serialize(r->ctx.as_object().at("input"));
+    Driver* d = &driver_;
+    auto written = [d, r](bool, const std::string&) { d->notify_async(r, [](Run& run) { --run.pending_writes; }); };
+    ++r->pending_writes;
+    writer_for(r->id).put_run(run_row(*r, instance_, lease_ms_, driver_.clock()), written);
+    for (std::size_t k = 0; k < r->tasks.size(); ++k) {
+        if (r->tasks[k].status == TS::pending || r->tasks[k].committing) continue;
+        r->tasks[k].has_row = true;
+        ++r->pending_writes;
+        writer_for(r->id).put_task(task_row(*r, static_cast<int>(k), instance_), written);
+    }
+}
+
+void Recorder::insert(RunRow row, Writer::Done done) {
+    auto& w = writer_for(row.id);
+    w.insert_run(std::move(row), std::move(done));
+}
+
+WriterStats Recorder::stats() const {
+    WriterStats total;
+    for (const auto& w : writers_) {
+        auto one = w->stats();
+        total.batches += one.batches;
+        total.rows += one.rows;
+        total.ignored += one.ignored;
+        total.errors += one.errors;
+        total.commit_us += one.commit_us;
+    }
+    return total;
+}
+
+}  // namespace arclight::workflow
