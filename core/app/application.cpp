@@ -2,6 +2,7 @@
 
 #include "core/bus/bus.hpp"
 #include "core/db/db.hpp"
+#include "core/db/notify.hpp"
 #include "core/http/access.hpp"
 #include "core/http/router.hpp"
 #include "core/http/server.hpp"
@@ -144,6 +145,7 @@ struct Application::Runtime {
     std::unique_ptr<asio::thread_pool> blocking;
     std::vector<std::thread> io_threads;
     std::unique_ptr<Db> db;
+    std::unique_ptr<NotifyRelay> relay;
     std::unique_ptr<EventBus> bus;
     std::unique_ptr<WsHub> ws;
     Router router;
@@ -187,6 +189,7 @@ Application::Application(const Config& config, std::vector<ModuleDescriptor> mod
     dbo.sqlite_synchronous = dbc.get_string("sqlite_synchronous");
     dbo.busy_timeout_ms = static_cast<int>(dbc.get_int("busy_timeout_ms"));
     rt_->db = std::make_unique<Db>(dbo, rt_->blocking->get_executor());
+    rt_->relay = std::make_unique<NotifyRelay>(*rt_->db);
     rt_->bus = std::make_unique<EventBus>(rt_->ioc.get_executor());
 
     WsOptions wso;
@@ -230,7 +233,7 @@ Application::Application(const Config& config, std::vector<ModuleDescriptor> mod
         l.descriptor = d;
         // Sections point into rt_->config, which lives as long as the modules (the parameter does not).
         l.context = std::make_unique<ModuleContext>(ModuleContext{rt_->config.section(d->name), *rt_->db, *rt_->bus, *rt_->ws,
-                                                                  rt_->access, rt_->services, rt_->permissions,
+                                                                  rt_->access, rt_->services, rt_->permissions, *rt_->relay,
                                                                   rt_->ioc.get_executor(),
                                                                   rt_->blocking->get_executor(), info_});
         l.module = d->create(*l.context);
@@ -332,6 +335,7 @@ unsigned short Application::start() {
     for (std::size_t i = 0; i < rt_->io_thread_count; ++i) {
         rt_->io_threads.emplace_back([this] { rt_->ioc.run(); });
     }
+    rt_->relay->start();
     for (auto& l : rt_->loaded) {
         l.module->start();
         l.started = true;
@@ -381,6 +385,7 @@ void Application::shutdown() {
             }
             it->started = false;
         }
+        rt_->relay->stop(module_deadline);
     }
     rt_->work.reset();
     rt_->ioc.stop();

@@ -31,6 +31,7 @@ namespace arclight {
 class AccessControl;
 class Db;
 class EventBus;
+class NotifyRelay;
 class Router;
 class WsHub;
 
@@ -89,6 +90,8 @@ struct ModuleContext {
     AccessControl& access;                   ///< where the auth module installs its request check
     ServiceRegistry& services;
     const PermissionCatalog& permissions;    ///< every permission the enabled modules declared
+    NotifyRelay& relay;                      ///< the instance's LISTEN/NOTIFY relay (core/db/notify.hpp),
+                                             ///< running from before start() until after stop()
     boost::asio::any_io_executor io;         ///< for network I/O and background coroutines
     boost::asio::any_io_executor blocking;   ///< for blocking work (queries, scripts)
     const AppInfo& app;

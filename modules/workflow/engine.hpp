@@ -22,6 +22,7 @@
 namespace arclight {
 class Clock;
 class Db;
+class NotifyRelay;
 class EventBus;
 }  // namespace arclight
 
@@ -63,6 +64,8 @@ struct EngineOptions {
     std::size_t max_active_runs = 10000;   ///< per instance; more stay queued for other instances
     bool sqlite_single_instance = true;    ///< SQLite: runs owned by earlier processes are reclaimed at start
     const TaskTypes* types = nullptr;      ///< to validate decompose plans
+    NotifyRelay* relay = nullptr;          ///< how instances wake each other (the module passes the
+                                           ///< instance's); null: nobody to tell (tests, one instance)
     const Clock* clock = nullptr;          ///< the engine's time: leases, due times, deadlines (tests:
                                            ///< a ManualClock); the system clock when null
 };

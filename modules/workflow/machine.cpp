@@ -36,7 +36,7 @@ Engine::Impl::Impl(Db& d, EventBus& b, asio::any_io_executor i, asio::any_io_exe
       driver(io, clock),
       recorder(d, driver, opt.instance_id, opt.lease_ms, opt.max_batch, opt.pg_writers) {
     claims = std::make_unique<Claims>(*this, std::move(loader));
-    peers = make_peer_link(d, io);
+    peers = make_peer_link(opt.relay, io);
 }
 
 Engine::Impl::~Impl() = default;

@@ -88,6 +88,7 @@ private:
         o.poll_ms = ctx.config.get_int("poll_ms");
         o.max_batch = static_cast<std::size_t>(ctx.config.get_int("max_batch"));
         o.pg_writers = static_cast<std::size_t>(ctx.config.get_int("pg_writers"));
+        o.relay = &ctx.relay;
         o.max_active_runs = static_cast<std::size_t>(ctx.config.get_int("max_active_runs"));
         return o;
     }

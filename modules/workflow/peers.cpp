@@ -2,14 +2,12 @@
 
 #include "core/util/suppress_coroutine_frame_warning.hpp"
 
-#include "core/db/db.hpp"
 #include "core/db/notify.hpp"
 #include "core/log/log.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
-#include <chrono>
 #include <optional>
 
 namespace arclight::workflow {
@@ -19,8 +17,7 @@ namespace {
 
 constexpr const char* kChannel = "arclight_workflow";
 
-// SQLite: one process per database file, nobody else to tell (and the engine's own messages need
-// no round trip).
+// No relay (an engine on its own, e.g. in a test): nobody to tell.
 class NoPeers final : public PeerLink {
 public:
     void start(Handler) override {}
@@ -28,23 +25,21 @@ public:
     void send(std::string) override {}
 };
 
-// PostgreSQL: core's NotifyRelay (one LISTEN connection that reconnects). After a reconnection,
-// messages sent meanwhile are lost: the handler gets "" (look for runs to claim); definition
-// caches expire by themselves (workflow.trigger_refresh_ms).
+// The instance's NotifyRelay (core/db/notify.hpp): one LISTEN connection that reconnects. After a
+// reconnection, messages sent meanwhile are lost: the handler gets "" (look for runs to claim);
+// definition caches expire by themselves (workflow.trigger_refresh_ms).
 class RelayPeers final : public PeerLink {
 public:
-    RelayPeers(Db& db, asio::any_io_executor io) : relay_(db, options()), io_(std::move(io)) {}
+    RelayPeers(NotifyRelay& relay, asio::any_io_executor io) : relay_(relay), io_(std::move(io)) {}
     ~RelayPeers() override { stop(); }
 
     void start(Handler handler) override {
         subscription_ = relay_.subscribe(kChannel, [handler](std::string payload) { handler(payload); },
                                          [handler] { handler(""); });
-        relay_.start();
     }
 
     // The handler holds the engine: dropping the subscription breaks that cycle.
     void stop() override {
-        relay_.stop(std::chrono::steady_clock::now() + std::chrono::seconds(2));
         if (subscription_) relay_.unsubscribe(*subscription_);
         subscription_.reset();
     }
@@ -62,20 +57,15 @@ public:
     }
 
 private:
-    static NotifyRelayOptions options() {
-        NotifyRelayOptions o;
-        o.application_name = "arclight workflow listener";
-        return o;
-    }
-    NotifyRelay relay_;
+    NotifyRelay& relay_;
     asio::any_io_executor io_;
     std::optional<NotifyRelay::SubscriptionId> subscription_;
 };
 
 }  // namespace
 
-std::unique_ptr<PeerLink> make_peer_link(Db& db, asio::any_io_executor io) {
-    if (db.backend() == DbBackend::postgres) return std::make_unique<RelayPeers>(db, std::move(io));
+std::unique_ptr<PeerLink> make_peer_link(NotifyRelay* relay, asio::any_io_executor io) {
+    if (relay) return std::make_unique<RelayPeers>(*relay, std::move(io));
     return std::make_unique<NoPeers>();
 }
 
