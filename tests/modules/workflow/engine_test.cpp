@@ -652,11 +652,17 @@ TEST_CASE("workflow: wait_for_event resumes the run with the matching event") {
         {"id":"paid","type":"wait_for_event","config":{"topic":"shop.paid","match":{"order":"{{ input.order }}"},"filter":"{{ event.data.amount > 0 }}"}},
         {"id":"done","type":"set","depends_on":["paid"],"config":{"values":"{{ tasks.paid.output.data.amount }}"}}]})");
     auto emitter = api.create(R"({"name":"payer","tasks":[{"id":"e","type":"emit","config":{"topic":"shop.paid","data":"{{ input }}"}}]})");
+    // A second waiter on the same topic: once it has its event, the events sent before were seen.
+    auto sentinel = api.create(R"({"name":"sentinel","tasks":[
+        {"id":"s","type":"wait_for_event","config":{"topic":"shop.paid","match":{"order":"S"}}}]})");
     auto run_id = api.start(waiter, R"({"order":"A-1"})");
+    auto sentinel_run = api.start(sentinel);
     api.wait(run_id, 5000, true);
+    api.wait(sentinel_run, 5000, true);
     api.wait(api.start(emitter, R"({"order":"B-2","amount":5})"));  // another order: ignored
     api.wait(api.start(emitter, R"({"order":"A-1","amount":0})"));  // filtered out
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    api.wait(api.start(emitter, R"({"order":"S"})"));
+    CHECK(str(api.wait(sentinel_run).at("status")) == "succeeded");
     CHECK(str(api.run(run_id).at("status")) == "waiting");
     api.wait(api.start(emitter, R"({"order":"A-1","amount":7})"));
     auto run = api.wait(run_id);

@@ -53,16 +53,16 @@ void insert_workflow(Db& db, const std::string& id, const std::string& definitio
     db.with_session([&](soci::session& s) { store.insert_workflow(s, w); });
 }
 
-std::string fire(unsigned short port, const std::string& path) {
-    auto r = http(port, "POST", path, "{}", {{"Content-Type", "application/json"}});
+std::string fire(unsigned short port, const std::string& path, const std::string& body = "{}") {
+    auto r = http(port, "POST", path, body, {{"Content-Type", "application/json"}});
     if (r.status != 202) return {};
     return std::string(r.json().at("id").as_string());
 }
 
 // Fires until the webhook is live (the instance picks up the inserted workflow).
-std::string fire_when_live(unsigned short port, const std::string& path) {
+std::string fire_when_live(unsigned short port, const std::string& path, const std::string& body = "{}") {
     for (int i = 0; i < 300; ++i) {
-        auto id = fire(port, path);
+        auto id = fire(port, path, body);
         if (!id.empty()) return id;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -129,18 +129,28 @@ TEST_CASE("workflow: crash recovery after SIGKILL mid-run (http, delay, map)") {
     auto db = tdb.open();
     auto def = R"({"name":"crash","triggers":[{"type":"webhook","method":"POST","path":"crash"}],"tasks":[
         {"id":"a","type":"http","config":{"method":"POST","url":")" + far.url("/hit/{{ run.id }}/a") + R"("}},
-        {"id":"d","type":"delay","depends_on":["a"],"config":{"seconds":1}},
+        {"id":"d","type":"delay","depends_on":["a"],"config":{"seconds":"{{ input.wait }}"}},
         {"id":"m","type":"map","depends_on":["d"],"config":{"items":[1,2,3,4],"concurrency":2,
             "task":{"type":"http","config":{"url":")" + far.url("/hit/{{ run.id }}/m{{ item }}") + R"("}}}},
         {"id":"s","type":"script","depends_on":["m"],"config":{"code":"return {n = #input.tasks.m.output}"}}]})";
     insert_workflow(*db, "crash-wf", def);
+    // Wave 1 waits 1 s in its delay, wave 2 waits 2 s: the server is killed once wave 1 is in its
+    // map (delay done, map not recorded) while wave 2 still waits in its delay.
     std::vector<std::string> runs;
-    runs.push_back(fire_when_live(server->port(), "/hooks/crash"));
-    for (int i = 0; i < 9; ++i) runs.push_back(fire(server->port(), "/hooks/crash"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(900));
-    for (int i = 0; i < 10; ++i) runs.push_back(fire(server->port(), "/hooks/crash"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(400));
-    // Wave 1 is in its map, wave 2 in its http call or its delay.
+    runs.push_back(fire_when_live(server->port(), "/hooks/crash", R"({"wait":1})"));
+    for (int i = 0; i < 9; ++i) runs.push_back(fire(server->port(), "/hooks/crash", R"({"wait":1})"));
+    for (int i = 0; i < 10; ++i) runs.push_back(fire(server->port(), "/hooks/crash", R"({"wait":2})"));
+    auto positioned = [](const std::map<std::string, std::map<std::string, TaskRowView>>& rows) {
+        bool some_waiting = false, some_mapping = false;
+        for (auto& [run, tasks] : rows) {
+            if (tasks.count("d") && tasks.at("d").status == "waiting") some_waiting = true;
+            if (tasks.count("d") && tasks.at("d").status == "succeeded" && !tasks.count("m")) some_mapping = true;
+        }
+        return some_waiting && some_mapping;
+    };
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!positioned(task_rows(*db)) && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
     server->kill9();
     for (auto& id : runs) REQUIRE(!id.empty());
     auto rows_at_kill = task_rows(*db);
@@ -150,13 +160,7 @@ TEST_CASE("workflow: crash recovery after SIGKILL mid-run (http, delay, map)") {
     for (auto& [id, s] : statuses_at_kill)
         if (s != "succeeded") ++unfinished;
     CHECK(unfinished > 0);  // the kill really interrupted runs
-    bool some_waiting = false, some_mapping = false;
-    for (auto& [run, tasks] : rows_at_kill) {
-        if (tasks.count("d") && tasks.at("d").status == "waiting") some_waiting = true;
-        if (tasks.count("d") && tasks.at("d").status == "succeeded" && !tasks.count("m")) some_mapping = true;
-    }
-    CHECK(some_waiting);
-    CHECK(some_mapping);
+    CHECK(positioned(rows_at_kill));
 
     server = std::make_unique<ServerProcess>(env);
     for (int i = 0; i < 600 && !all_final(*db, runs.size()); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
