@@ -2,9 +2,8 @@
 // webhooks and the engine, on the selected database backend.
 #include <doctest/doctest.h>
 
-#include "tests/support/client.hpp"
+#include "tests/modules/workflow/rig.hpp"
 #include "tests/support/fake_http.hpp"
-#include "tests/support/test_env.hpp"
 
 #include <boost/json.hpp>
 #include <soci/soci.h>
@@ -20,62 +19,6 @@
 using namespace arclight::test;
 namespace json = boost::json;
 
-namespace {
-
-struct Api {
-    TestServer& srv;
-    HttpResult call(const std::string& method, const std::string& path, const std::string& body = {},
-                    std::map<std::string, std::string> extra = {}) {
-        auto h = srv.admin();
-        if (!body.empty()) h["Content-Type"] = "application/json";
-        for (auto& [k, v] : extra) h[k] = v;
-        return http(srv.port(), method, path, body, h);
-    }
-    std::string create(const std::string& def) {
-        auto r = call("POST", "/api/v1/workflows", def);
-        INFO(r.body);
-        REQUIRE(r.status == 201);
-        return std::string(r.json().at("id").as_string());
-    }
-    std::string start(const std::string& wf, const std::string& input = "{}") {
-        auto r = call("POST", "/api/v1/workflows/" + wf + "/runs", "{\"input\":" + input + "}");
-        INFO(r.body);
-        REQUIRE(r.status == 201);
-        return std::string(r.json().at("id").as_string());
-    }
-    json::object run(const std::string& id) {
-        auto r = call("GET", "/api/v1/runs/" + id);
-        INFO(r.body);
-        REQUIRE(r.status == 200);
-        return r.json().as_object();
-    }
-    // Polls until the run is final (or waiting when `until_waiting`).
-    json::object wait(const std::string& id, int timeout_ms = 15000, bool until_waiting = false) {
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-        json::object r;
-        while (std::chrono::steady_clock::now() < deadline) {
-            r = run(id);
-            std::string st(r.at("status").as_string());
-            if (st == "succeeded" || st == "failed" || st == "cancelled") return r;
-            if (until_waiting && st == "waiting") return r;
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-        FAIL("run " << id << " did not finish: " << json::serialize(r));
-        return r;
-    }
-};
-
-const json::object& task(const json::object& run, const std::string& id) {
-    for (const auto& t : run.at("tasks").as_array())
-        if (t.as_object().at("id").as_string() == id) return t.as_object();
-    FAIL("no task " << id);
-    static json::object none;
-    return none;
-}
-
-std::string str(const json::value& v) { return v.is_string() ? std::string(v.as_string()) : json::serialize(v); }
-
-}  // namespace
 
 TEST_CASE("workflow: validate lists every error with a JSON pointer") {
     TestServer srv;

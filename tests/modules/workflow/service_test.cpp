@@ -5,8 +5,7 @@
 #include "core/app/module.hpp"
 #include "modules/workflow/api.hpp"
 #include "modules/workflow/outcomes.hpp"
-#include "tests/support/client.hpp"
-#include "tests/support/test_env.hpp"
+#include "tests/modules/workflow/rig.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -26,8 +25,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-using Headers = std::map<std::string, std::string>;
-
 // Runs a service coroutine to its end on a small pool (as a module's coroutine would run).
 struct Caller {
     asio::thread_pool pool{2};
@@ -37,42 +34,6 @@ struct Caller {
         return asio::co_spawn(pool.get_executor(), std::move(f), asio::use_future).get();
     }
 };
-
-struct Api {
-    TestServer& srv;
-    HttpResult call(const std::string& method, const std::string& path, const std::string& body = {}, Headers h = {}) {
-        if (h.empty()) h = srv.admin();
-        if (!body.empty()) h["Content-Type"] = "application/json";
-        return http(srv.port(), method, path, body, h);
-    }
-    std::string create(const std::string& def) {
-        auto r = call("POST", "/api/v1/workflows", def);
-        INFO(r.body);
-        REQUIRE(r.status == 201);
-        return std::string(r.json().at("id").as_string());
-    }
-    json::object run(const std::string& id) {
-        auto r = call("GET", "/api/v1/runs/" + id);
-        INFO(r.body);
-        REQUIRE(r.status == 200);
-        return r.json().as_object();
-    }
-    // Polls the API until the run is final, with a deadline.
-    json::object wait(const std::string& id, int timeout_ms = 15000) {
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-        json::object r;
-        while (std::chrono::steady_clock::now() < deadline) {
-            r = run(id);
-            std::string st(r.at("status").as_string());
-            if (st == "succeeded" || st == "failed" || st == "cancelled") return r;
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-        FAIL("run " << id << " did not finish: " << json::serialize(r));
-        return r;
-    }
-};
-
-std::string str(const json::value& v) { return v.is_string() ? std::string(v.as_string()) : json::serialize(v); }
 
 workflow::WorkflowService& service_of(TestServer& srv) { return srv.app().services().require<workflow::WorkflowService>(); }
 
@@ -155,7 +116,7 @@ TEST_CASE("workflow: runs record who started them (API key, session, webhook, ch
     REQUIRE(key.status == 201);
     std::string key_id(key.json().at("id").as_string());
     Headers bearer{{"Authorization", "Bearer " + std::string(key.json().at("key").as_string())}};
-    auto by_key = api.call("POST", "/api/v1/workflows/" + parent_id + "/runs", R"({"input":{}})", bearer);
+    auto by_key = api.call_as(bearer, "POST", "/api/v1/workflows/" + parent_id + "/runs", R"({"input":{}})");
     REQUIRE(by_key.status == 201);
     auto run1 = api.wait(str(by_key.json().at("id")));
     CHECK(str(run1.at("created_by")) == "api_key:" + key_id);
@@ -167,15 +128,15 @@ TEST_CASE("workflow: runs record who started them (API key, session, webhook, ch
     REQUIRE(login.status == 200);
     auto cookie = login.header("set-cookie");
     Headers session{{"Cookie", cookie.substr(0, cookie.find(';'))}, {"X-CSRF-Token", str(login.json().at("csrf_token"))}};
-    auto me = api.call("GET", "/api/v1/auth/me", {}, session);
+    auto me = api.call_as(session, "GET", "/api/v1/auth/me", {});
     REQUIRE(me.status == 200);
     std::string user_id(me.json().at("user").at("id").as_string());
-    auto by_session = api.call("POST", "/api/v1/workflows/" + parent_id + "/runs", R"({"input":{}})", session);
+    auto by_session = api.call_as(session, "POST", "/api/v1/workflows/" + parent_id + "/runs", R"({"input":{}})");
     REQUIRE(by_session.status == 201);
     auto run2 = api.wait(str(by_session.json().at("id")));
     CHECK(str(run2.at("created_by")) == "user:" + user_id);
     // Rerun: who asked for it.
-    auto rerun = api.call("POST", "/api/v1/runs/" + str(run1.at("id")) + "/rerun", {}, session);
+    auto rerun = api.call_as(session, "POST", "/api/v1/runs/" + str(run1.at("id")) + "/rerun", {});
     REQUIRE(rerun.status == 201);
     CHECK(str(api.wait(str(rerun.json().at("id"))).at("created_by")) == "user:" + user_id);
 
