@@ -1,5 +1,8 @@
 #include "core/db/db.hpp"
 
+#include "core/errors/error.hpp"
+#include "core/log/log.hpp"
+
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
@@ -8,6 +11,7 @@
 
 #include <filesystem>
 #include <stdexcept>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -31,8 +35,10 @@ DbUrl parse_db_url(const std::string& url) {
             throw std::invalid_argument("invalid PostgreSQL URL: " + msg);
         }
         std::string conninfo;
+        bool has_timeout = false;
         for (auto* o = opts; o->keyword; ++o) {
             if (!o->val) continue;
+            if (std::string_view(o->keyword) == "connect_timeout") has_timeout = true;
             std::string v;
             for (const char* c = o->val; *c; ++c) {
                 if (*c == '\'' || *c == '\\') v += '\\';
@@ -41,6 +47,9 @@ DbUrl parse_db_url(const std::string& url) {
             conninfo += fmt::format("{}{}='{}'", conninfo.empty() ? "" : " ", o->keyword, v);
         }
         PQconninfoFree(opts);
+        // A connection attempt to an unreachable server ends in bounded time (libpq waits forever
+        // by default); the URL can set its own.
+        if (!has_timeout) conninfo += " connect_timeout='5'";
         return {DbBackend::postgres, conninfo};
     }
     throw std::invalid_argument(fmt::format("unsupported database URL \"{}\" (expected sqlite:<path> or postgresql://...)",
@@ -71,6 +80,7 @@ void Db::configure(soci::session& s) const {
     } else {
         s.open(soci::postgresql, parsed.target);
         s << "SET TIME ZONE 'UTC'";
+        s << "SET application_name = 'arclight'";
         s << "SET client_min_messages = warning";
     }
 }
@@ -83,8 +93,48 @@ std::unique_ptr<soci::session> Db::open_dedicated() const {
 
 Db::~Db() = default;
 
-Db::Lease::Lease(Db& db) : db_(db), pos_(db.pool_->lease()), session_(&db.pool_->at(pos_)) {}
-Db::Lease::~Lease() { db_.pool_->give_back(pos_); }
+namespace {
+thread_local int leases_held = 0;
+
+Error unavailable() {
+    return Error(ErrorCode::service_unavailable, "the database is unavailable; try again shortly")
+        .with_header("Retry-After", "2");
+}
+}  // namespace
+
+bool Db::connected(soci::session& s) const {
+    if (backend_ != DbBackend::postgres) return true;
+    auto* be = static_cast<soci::postgresql_session_backend*>(s.get_backend());
+    return be && be->conn_ && PQstatus(be->conn_) == CONNECTION_OK;
+}
+
+Db::Lease::Lease(Db& db) : db_(db), pos_(0), session_(nullptr) {
+    if (leases_held > 0)
+        throw std::logic_error("a database session was requested while this thread holds one (nested Db::run/with_session)");
+    pos_ = db.pool_->lease();
+    session_ = &db.pool_->at(pos_);
+    if (!db.connected(*session_)) {
+        try {
+            session_->close();
+            db.configure(*session_);
+        } catch (const std::exception& e) {
+            db.pool_->give_back(pos_);
+            log::warn("db", "reconnecting a pooled session failed: {}", e.what());
+            throw unavailable();
+        }
+        log::info("db", "a pooled session reconnected");
+    }
+    ++leases_held;
+}
+
+Db::Lease::~Lease() {
+    --leases_held;
+    db_.pool_->give_back(pos_);
+}
+
+void Db::Lease::rethrow_if_disconnected() const {
+    if (!db_.connected(*session_)) throw unavailable();
+}
 
 namespace {
 bool select_one(soci::session& s) noexcept {

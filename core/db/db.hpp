@@ -66,6 +66,11 @@ public:
     const char* backend_name() const noexcept { return backend_ == DbBackend::sqlite ? "sqlite" : "postgres"; }
 
     /// A session borrowed from the pool for the lifetime of the lease. Blocks while all are busy.
+    ///
+    /// A PostgreSQL session whose connection broke (database restarted, connection killed) is
+    /// reconnected when it is leased; when that fails the lease throws Error(service_unavailable)
+    /// with Retry-After. One thread holds at most one lease: a second one while the first is held
+    /// could wait for itself once the pool is exhausted, so it throws std::logic_error instead.
     class Lease {
     public:
         explicit Lease(Db& db);
@@ -73,6 +78,10 @@ public:
         Lease(const Lease&) = delete;
         Lease& operator=(const Lease&) = delete;
         soci::session& session() noexcept { return *session_; }
+        /// Called with the exception of a failed statement: when it failed because the connection
+        /// is gone, throws Error(service_unavailable) with Retry-After instead (the session is
+        /// reconnected by its next lease); otherwise returns and the caller rethrows.
+        void rethrow_if_disconnected() const;
 
     private:
         Db& db_;
@@ -88,7 +97,12 @@ public:
         // expression twice, so coroutine code here keeps such temporaries out of co_await.
         auto task = [this, f = std::move(f)]() mutable -> boost::asio::awaitable<R> {
             Lease lease(*this);
-            co_return f(lease.session());
+            try {
+                co_return f(lease.session());
+            } catch (...) {
+                lease.rethrow_if_disconnected();
+                throw;
+            }
         };
         co_return co_await boost::asio::co_spawn(blocking_, std::move(task), boost::asio::use_awaitable);
     }
@@ -97,7 +111,12 @@ public:
     template <class F>
     auto with_session(F&& f) -> std::invoke_result_t<F&, soci::session&> {
         Lease lease(*this);
-        return f(lease.session());
+        try {
+            return f(lease.session());
+        } catch (...) {
+            lease.rethrow_if_disconnected();
+            throw;
+        }
     }
 
     /// A new session outside the pool, configured like the pool's (blocking). For a component that
@@ -116,6 +135,8 @@ public:
 
 private:
     void configure(soci::session& s) const;
+    /// PostgreSQL: whether the session's connection is up (always true on SQLite).
+    bool connected(soci::session& s) const;
     DbBackend backend_;
     DbOptions options_;
     boost::asio::any_io_executor blocking_;
