@@ -2,11 +2,13 @@
 
 #include "core/util/suppress_coroutine_frame_warning.hpp"
 
+#include "core/bus/bus.hpp"
 #include "core/db/db.hpp"
 #include "core/log/log.hpp"
 #include "core/time/time.hpp"
 #include "core/util/ids.hpp"
 #include "modules/workflow/engine_impl.hpp"
+#include "modules/workflow/events.hpp"
 #include "modules/workflow/rows.hpp"
 #include "modules/workflow/run_store.hpp"
 #include "modules/workflow/tasks/control_task.hpp"
@@ -50,13 +52,13 @@ void Claims::wait_stopped(std::chrono::steady_clock::time_point deadline) const 
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
-std::shared_ptr<const WorkflowVersion> Claims::version(const std::string& id, int v) {
+std::shared_ptr<const WorkflowVersion> Claims::version(soci::session& s, const std::string& id, int v) {
     {
         std::lock_guard lk(versions_m_);
         auto it = versions_.find({id, v});
         if (it != versions_.end()) return it->second;
     }
-    auto wf = loader_(id, v);
+    auto wf = loader_(s, id, v);
     if (wf) {
         std::lock_guard lk(versions_m_);
         if (versions_.size() > 1000) versions_.clear();
@@ -65,14 +67,18 @@ std::shared_ptr<const WorkflowVersion> Claims::version(const std::string& id, in
     return wf;
 }
 
-RunPtr Claims::load(soci::session& s, const std::string& id) {
+RunPtr Claims::load(soci::session& s, const std::string& id, std::vector<Unresumable>& failed) {
     RunRow row;
     std::vector<TaskRow> tasks;
     if (!RunStore::load(s, id, row, tasks)) return nullptr;
-    auto wf = version(row.workflow_id, row.version);
+    auto wf = version(s, row.workflow_id, row.version);
     if (!wf) {
-        log::error("workflow", "run {}: workflow {} version {} is missing; the run cannot resume", id, row.workflow_id,
-                   row.version);
+        // Missing, or it no longer compiles (a task type gone): claiming it again would fail the
+        // same way forever. The run fails once, saying why.
+        auto error = "workflow " + row.workflow_id + " version " + std::to_string(row.version) +
+                     " is missing or no longer valid; the run cannot resume";
+        log::error("workflow", "run {}: {}", id, error);
+        if (RunStore::fail(s, id, error, e_.now())) failed.push_back({id, row.workflow_id, error});
         return nullptr;
     }
     return run_from_rows(std::move(wf), row, tasks);
@@ -121,20 +127,26 @@ asio::awaitable<void> Claims::claim_round(std::shared_ptr<Engine::Impl> self) {
     std::size_t n = std::min(e_.opt.claim_batch, e_.opt.max_active_runs - active);
     bool sqlite = e_.db.backend() == DbBackend::sqlite;
     auto q = [this, self, n, sqlite](soci::session& s) {
-        std::vector<RunPtr> out;
+        std::pair<std::vector<RunPtr>, std::vector<Unresumable>> out;
         auto now = e_.now();
-        for (const auto& id : RunStore::claim(s, sqlite, e_.opt.instance_id, now, now + e_.opt.lease_ms, n)) {
+        auto claimed = RunStore::claim(s, sqlite, e_.opt.instance_id, now, now + e_.opt.lease_ms, n);
+        for (const auto& id : claimed) {
             try {
-                if (auto r = load(s, id)) out.push_back(r);
+                if (auto r = load(s, id, out.second)) out.first.push_back(r);
             } catch (const std::exception& e) {
                 log::error("workflow", "run {}: cannot load: {}", id, e.what());
             }
         }
-        return out;
+        return std::make_pair(std::move(out), claimed.size());
     };
-    auto loaded = co_await e_.db.run(std::move(q));
-    for (auto& r : loaded) resume(r);
-    if (loaded.size() == n && !e_.stopping) requested_ = true;
+    auto result = co_await e_.db.run(std::move(q));
+    auto& loaded = result.first;
+    std::size_t claimed = result.second;
+    for (auto& r : loaded.first) resume(r);
+    for (const auto& f : loaded.second)
+        e_.bus.publish(std::string(events::kRunFailed),
+                       events::run_data({.run_id = f.run_id, .workflow_id = f.workflow_id, .status = "failed", .error = f.error}));
+    if (claimed == n && !e_.stopping) requested_ = true;
 }
 
 asio::awaitable<void> Claims::loop(std::shared_ptr<Engine::Impl> self) {

@@ -40,11 +40,16 @@ public:
 
 private:
     boost::asio::awaitable<void> claim_round(std::shared_ptr<Engine::Impl> self);
-    /// Loads a claimed run and its task states (blocking).
-    RunPtr load(soci::session& s, const std::string& id);
+    /// A claimed run that could not be resumed and was failed instead.
+    struct Unresumable {
+        std::string run_id, workflow_id, error;
+    };
+    /// Loads a claimed run and its task states (blocking); null when it is gone, or when its
+    /// version cannot be loaded (then it is failed and added to `failed`).
+    RunPtr load(soci::session& s, const std::string& id, std::vector<Unresumable>& failed);
     /// Continues a loaded run on this instance.
     void resume(const RunPtr& r);
-    std::shared_ptr<const WorkflowVersion> version(const std::string& id, int v);
+    std::shared_ptr<const WorkflowVersion> version(soci::session& s, const std::string& id, int v);
 
     Engine::Impl& e_;
     Engine::VersionLoader loader_;

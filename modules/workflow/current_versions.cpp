@@ -70,19 +70,19 @@ std::shared_ptr<const WorkflowVersion> Versions::compile(const std::string& id, 
     return wf;
 }
 
-std::shared_ptr<const WorkflowVersion> Versions::load(const std::string& id, int version) {
+std::shared_ptr<const WorkflowVersion> Versions::load(soci::session& s, const std::string& id, int version) {
     {
         std::lock_guard lk(m_);
         auto it = compiled_.find({id, version});
         if (it != compiled_.end()) return it->second;
     }
-    auto def = db_.with_session([&](soci::session& s) { return store_.version_definition(s, id, version); });
+    auto def = store_.version_definition(s, id, version);
     if (!def) return nullptr;
     return compile(id, version, *def);
 }
 
-std::shared_ptr<const WorkflowVersion> Versions::load_current(const std::string& id) {
-    auto rec = db_.with_session([&](soci::session& s) { return store_.get_workflow(s, id); });
+std::shared_ptr<const WorkflowVersion> Versions::load_current(soci::session& s, const std::string& id) {
+    auto rec = store_.get_workflow(s, id);
     return rec ? compile(rec->id, rec->version, rec->definition) : nullptr;
 }
 
@@ -102,11 +102,11 @@ boost::asio::awaitable<std::shared_ptr<const WorkflowVersion>> Versions::current
 }
 
 Engine::VersionLoader Versions::loader() {
-    return [this](const std::string& id, int v) { return load(id, v); };
+    return [this](soci::session& s, const std::string& id, int v) { return load(s, id, v); };
 }
 
 Engine::CurrentLoader Versions::current_loader() {
-    return [this](const std::string& id) { return load_current(id); };
+    return [this](soci::session& s, const std::string& id) { return load_current(s, id); };
 }
 
 Triggers::Parser Versions::parser() {

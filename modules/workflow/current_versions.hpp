@@ -54,9 +54,9 @@ public:
     /// Compiles a stored definition (cached per id + version); nullptr when it no longer validates.
     std::shared_ptr<const WorkflowVersion> compile(const std::string& id, int version, const std::string& definition);
     /// A saved version by id and number (cache, then store; blocking); nullptr when absent.
-    std::shared_ptr<const WorkflowVersion> load(const std::string& id, int version);
+    std::shared_ptr<const WorkflowVersion> load(soci::session& s, const std::string& id, int version);
     /// The current version (store; blocking); nullptr when the workflow does not exist.
-    std::shared_ptr<const WorkflowVersion> load_current(const std::string& id);
+    std::shared_ptr<const WorkflowVersion> load_current(soci::session& s, const std::string& id);
     /// The current version from memory, or once per workflow and ttl from the database. Throws
     /// Error not_found, or validation_failed when the stored definition no longer validates.
     boost::asio::awaitable<std::shared_ptr<const WorkflowVersion>> current(const std::string& id);

@@ -19,6 +19,10 @@
 #include <string>
 #include <unordered_map>
 
+namespace soci {
+class session;
+}
+
 namespace arclight {
 class Clock;
 class Db;
@@ -78,11 +82,14 @@ struct EngineStats {
 
 class Engine {
 public:
-    /// `load_version` fetches a (workflow id, version) pair from the store (blocking; called on
-    /// the blocking pool). Returns nullptr when absent.
-    using VersionLoader = std::function<std::shared_ptr<const WorkflowVersion>(const std::string&, int)>;
-    /// The current version of a workflow (blocking), for subworkflow tasks; nullptr when absent.
-    using CurrentLoader = std::function<std::shared_ptr<const WorkflowVersion>(const std::string&)>;
+    /// `load_version` fetches a (workflow id, version) pair from the store on the session it is
+    /// given (blocking; called on the blocking pool inside the caller's lease: it must not take a
+    /// second one). Returns nullptr when absent or when it no longer compiles.
+    using VersionLoader =
+        std::function<std::shared_ptr<const WorkflowVersion>(soci::session&, const std::string&, int)>;
+    /// The current version of a workflow (blocking, on the given session), for subworkflow tasks;
+    /// nullptr when absent.
+    using CurrentLoader = std::function<std::shared_ptr<const WorkflowVersion>(soci::session&, const std::string&)>;
 
     Engine(Db& db, EventBus& bus, boost::asio::any_io_executor io, boost::asio::any_io_executor blocking,
            EngineOptions options, VersionLoader loader);

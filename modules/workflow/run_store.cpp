@@ -128,6 +128,16 @@ std::string RunStore::cancel(soci::session& s, const std::string& run_id, std::i
     return wf;
 }
 
+bool RunStore::fail(soci::session& s, const std::string& run_id, const std::string& error, std::int64_t now) {
+    bool sqlite = s.get_backend_name() == "sqlite3";
+    soci::statement st = (s.prepare << "UPDATE workflow_runs SET status = 'failed', error = :e, finished_at = :f, "
+                                       "updated_at = :u, owner = '', lease_until = 0, wake_at = 0, outcome_seq = " +
+                                           next_outcome_seq_sql(sqlite) + " WHERE id = :id AND status IN ('queued', 'running', 'waiting')",
+                          soci::use(error), soci::use(now), soci::use(now), soci::use(run_id));
+    st.execute(true);
+    return st.get_affected_rows() > 0;
+}
+
 std::string RunStore::requeue(soci::session& s, bool sqlite, const std::string& run_id, std::int64_t now) {
     WriteTransaction tx(s, sqlite);
     // A fresh outcome position for the queued run keeps positions from going back on SQLite

@@ -40,6 +40,9 @@ public:
                       const std::string& output, const std::string& error, std::int64_t now);
     /// Cancels an unfinished run; its workflow id, or "" when it was not unfinished.
     static std::string cancel(soci::session& s, const std::string& run_id, std::int64_t now);
+    /// Fails an unfinished run with `error` (a run that cannot be resumed); false when it was not
+    /// unfinished.
+    static bool fail(soci::session& s, const std::string& run_id, const std::string& error, std::int64_t now);
     /// Queues a failed / cancelled run again, dropping its unsucceeded task rows; its workflow
     /// id, or "" when it was not failed / cancelled.
     static std::string requeue(soci::session& s, bool sqlite, const std::string& run_id, std::int64_t now);

@@ -40,7 +40,7 @@ asio::awaitable<Started> launch_child(std::shared_ptr<Engine::Impl> self, ChildR
             wf = c.plan;
         } else {
             auto loader = self->current_loader;
-            auto q = [loader, wf_id = c.workflow_id](soci::session&) { return loader ? loader(wf_id) : nullptr; };
+            auto q = [loader, wf_id = c.workflow_id](soci::session& s) { return loader ? loader(s, wf_id) : nullptr; };
             wf = co_await self->db.run(std::move(q));
         }
         if (!wf) {

@@ -52,8 +52,8 @@ struct Rig {
         o.sqlite_single_instance = false;
         auto& db = srv.app().db();
         engine = std::make_unique<Engine>(db, bus, pool.get_executor(), pool.get_executor(), o,
-                                          [&db, parse, this](const std::string& id, int v) -> std::shared_ptr<const WorkflowVersion> {
-                                              auto d = db.with_session([&](soci::session& s) { return store.version_definition(s, id, v); });
+                                          [parse, this](soci::session& s, const std::string& id, int v) -> std::shared_ptr<const WorkflowVersion> {
+                                              auto d = store.version_definition(s, id, v);
                                               return d ? parse(id, v, *d) : nullptr;
                                           });
         triggers = std::make_unique<Triggers>(db, store, bus, *engine, parse);
