@@ -1,5 +1,7 @@
 #include "core/errors/error.hpp"
 
+#include "core/util/text.hpp"
+
 #include <boost/json.hpp>
 
 namespace arclight {
@@ -24,13 +26,15 @@ std::string problem_json(ErrorCode code, std::string_view detail, std::string_vi
     o["type"] = problem_type(code);
     o["title"] = info.title;
     o["status"] = info.status;
-    o["detail"] = detail;
-    if (!instance.empty()) o["instance"] = instance;
+    // Text from the request (a path, a message quoting input) may not be UTF-8: JSON must be.
+    o["detail"] = to_storable_text(detail);
+    if (!instance.empty()) o["instance"] = to_storable_text(instance);
     o["code"] = info.slug;
     if (!request_id.empty()) o["request_id"] = request_id;
     if (!errors.empty()) {
         boost::json::array arr;
-        for (const auto& e : errors) arr.push_back(boost::json::object{{"pointer", e.pointer}, {"message", e.message}});
+        for (const auto& e : errors)
+            arr.push_back(boost::json::object{{"pointer", to_storable_text(e.pointer)}, {"message", to_storable_text(e.message)}});
         o["errors"] = std::move(arr);
     }
     return boost::json::serialize(o);

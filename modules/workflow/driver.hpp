@@ -56,6 +56,9 @@ public:
 
     const Clock& clock() const { return clock_; }
 
+    /// On the run's driver: the run fails with `error` (the state machine's step_failed).
+    void fail(const RunPtr& r, std::string error) { raw_hooks_->step_failed(r, std::move(error)); }
+
 private:
     /// True when the caller is now the run's driver.
     static bool enqueue(const RunPtr& r, Step fn);

@@ -7,6 +7,7 @@
 #include "core/bus/bus.hpp"
 #include "core/db/db.hpp"
 #include "core/json/schema.hpp"
+#include "core/json/text.hpp"
 #include "core/log/log.hpp"
 #include "core/time/json.hpp"
 #include "core/time/time.hpp"
@@ -89,6 +90,15 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
         jsonschema::validate_json(def.input_schema, req.input, "/input", errs);
         if (!errs.empty()) throw Error(ErrorCode::validation_failed, "the input does not match the workflow's input_schema", errs);
     }
+    // What is stored must be text: bytes that are not UTF-8 (a header, a query parameter, a
+    // body) are refused here, naming where they are, instead of failing in the database.
+    auto refuse = [](const UnstorableJson& bad) {
+        return Error(ErrorCode::bad_request, "the run cannot be stored: " + bad.pointer + " " + bad.problem,
+                     {{bad.pointer, bad.problem}});
+    };
+    for (const auto& [key, value] : req.trigger)
+        if (auto bad = find_unstorable(value, "/trigger/" + std::string(key))) throw refuse(*bad);
+    if (auto bad = find_unstorable(req.input, "/input")) throw refuse(*bad);
     auto r = make_run(req.wf);
     r->id = new_uuid();
     r->trigger_type = req.trigger_type;

@@ -4,6 +4,7 @@
 #include "core/time/time.hpp"
 #include "core/expr/expr.hpp"
 #include "core/json/compare.hpp"
+#include "core/util/text.hpp"
 #include "modules/workflow/events.hpp"
 
 #include <boost/asio/this_coro.hpp>
@@ -82,7 +83,8 @@ public:
     std::string name() const override { return "http"; }
     std::string description() const override {
         return "An outbound HTTP(S) request through the shared client (timeouts, SSRF guard). Output: "
-               "{status, headers, body} with a JSON body parsed.";
+               "{status, headers, body, url} with a JSON body parsed; a body that is not UTF-8 text comes as base64 with "
+               "\"body_encoding\": \"base64\".";
     }
     json::value config_schema() const override {
         return json::parse(R"j({"type":"object","required":["url"],"additionalProperties":false,
@@ -137,16 +139,21 @@ public:
                 std::string lk = k;
                 std::transform(lk.begin(), lk.end(), lk.begin(), ::tolower);
                 if (lk == "content-type") content_type = v;
-                headers[lk] = v;
+                // Header values outside ASCII are ISO-8859-1 by HTTP's history: kept as such.
+                headers[lk] = storable_text(v) ? v : latin1_to_utf8(v);
             }
-            json::value body = json::string(resp.body);
-            if (content_type.find("json") != std::string::npos) {
+            // A body that is not text (an image, Latin-1 text, a NUL byte) is kept exactly, as
+            // base64, with "body_encoding": "base64"; text is a string, JSON is parsed.
+            bool binary = !storable_text(resp.body);
+            json::value body = binary ? json::string(base64_encode(resp.body)) : json::string(resp.body);
+            if (!binary && content_type.find("json") != std::string::npos) {
                 boost::system::error_code ec;
                 auto parsed = json::parse(resp.body, ec);
                 if (!ec) body = std::move(parsed);
             }
             json::object out{{"status", resp.status}, {"headers", std::move(headers)}, {"body", std::move(body)},
                              {"url", resp.url}};
+            if (binary) out["body_encoding"] = "base64";
             if (fail_on_status && resp.status >= 400) {
                 auto o = TaskOutcome::failure(method + " " + resp.url + " answered " + std::to_string(resp.status),
                                               resp.status >= 500 || resp.status == 429 || resp.status == 408);

@@ -9,7 +9,9 @@
 #include "core/db/db.hpp"
 #include "core/log/log.hpp"
 #include "core/time/time.hpp"
+#include "core/json/text.hpp"
 #include "core/util/ids.hpp"
+#include "core/util/text.hpp"
 #include "modules/workflow/claims.hpp"
 #include "modules/workflow/events.hpp"
 #include "modules/workflow/peers.hpp"
@@ -190,6 +192,13 @@ void Engine::Impl::launch(const RunPtr& r, int k) {
         fail_task(r, k, std::string("config: ") + e.what(), false);
         return;
     }
+    if (!td.config_template.is_literal()) {
+        if (auto bad = find_unstorable(input, "/config")) {
+            ts.attempts = std::max(ts.attempts, 1);
+            fail_task(r, k, "config: " + bad->pointer + " " + bad->problem, false);
+            return;
+        }
+    }
     ts.input = std::move(input);
     ++ts.attempts;
     ++ts.token;
@@ -332,6 +341,15 @@ void Engine::Impl::fail_task(const RunPtr& r, int k, std::string error, bool ret
 }
 
 void Engine::Impl::finish_task(const RunPtr& r, int k, TS status, json::value output, std::string error) {
+    // Only text and finite numbers can be stored: an output that is not (a script's binary string)
+    // fails the task here, saying where, instead of failing in the database.
+    if (auto bad = find_unstorable(output)) {
+        status = TS::failed;
+        error = "the output cannot be stored: " + (bad->pointer.empty() ? std::string("it") : bad->pointer) + " " +
+                bad->problem + " (encode binary data, e.g. as base64)";
+        output = nullptr;
+    }
+    error = to_storable_text(error);
     auto& ts = r->tasks[k];
     ts.status = status;
     ts.output = std::move(output);

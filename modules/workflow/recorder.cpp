@@ -1,6 +1,7 @@
 #include "modules/workflow/recorder.hpp"
 
 #include "core/db/db.hpp"
+#include "core/util/text.hpp"
 #include "modules/workflow/rows.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -35,22 +36,35 @@ void Recorder::task(const RunPtr& r, int k, std::function<void(Run&, bool applie
     ++r->pending_writes;
     Driver* d = &driver_;
     writer_for(r->id).put_task(task_row(*r, k, instance_),
-                               [d, r, k, then = std::move(then)](bool applied, const std::string&) {
-                                   d->notify_async(r, [k, applied, then](Run& run) {
+                               [d, r, k, then = std::move(then)](bool applied, const std::string& error) {
+                                   d->notify_async(r, [d, r, k, applied, error, then](Run& run) {
                                        --run.pending_writes;
                                        --run.tasks[k].committing;
+                                       if (!error.empty()) return refused(*d, r, k, error);
                                        then(run, applied);
                                    });
                                });
+}
+
+// The database refused task k's state (Writer::store_refused stored it as failed): the task and
+// its run fail.
+void Recorder::refused(Driver& d, const RunPtr& r, int k, const std::string& error) {
+    auto& ts = r->tasks[k];
+    ++ts.token;  // a result still to come is ignored
+    ts.status = TS::failed;
+    ts.output = nullptr;
+    ts.error = "the task's state could not be stored";
+    d.fail(r, "task " + r->def().tasks[k].id + ": its state could not be stored (" + to_storable_text(error.substr(0, 200)) + ")");
 }
 
 void Recorder::task_behind(const RunPtr& r, int k, std::function<void(Run&)> then) {
     r->tasks[k].has_row = true;
     ++r->pending_writes;
     Driver* d = &driver_;
-    writer_for(r->id).put_task(task_row(*r, k, instance_), [d, r, then = std::move(then)](bool, const std::string&) {
-        d->notify_async(r, [then](Run& run) {
+    writer_for(r->id).put_task(task_row(*r, k, instance_), [d, r, k, then = std::move(then)](bool, const std::string& error) {
+        d->notify_async(r, [d, r, k, error, then](Run& run) {
             --run.pending_writes;
+            if (!error.empty()) return refused(*d, r, k, error);
             then(run);
         });
     });
@@ -67,6 +81,11 @@ void Recorder::run(const RunPtr& r, std::function<void(Run&, bool applied, const
                               [d, r, then = std::move(then)](bool applied, const std::string& error) {
                                   d->notify_async(r, [applied, error, then](Run& run) {
                                       --run.pending_writes;
+                                      if (!error.empty() && terminal(run.status)) {
+                                          // The writer stored it as failed (Writer::store_refused).
+                                          run.status = RS::failed;
+                                          run.error = "the run's state could not be stored";
+                                      }
                                       then(run, applied, error);
                                   });
                               });

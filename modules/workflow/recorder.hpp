@@ -44,6 +44,7 @@ public:
     WriterStats stats() const;
 
 private:
+    static void refused(Driver& d, const RunPtr& r, int k, const std::string& error);
     Writer& writer_for(const std::string& run_id) {
         if (writers_.size() == 1) return *writers_[0];
         return *writers_[std::hash<std::string>{}(run_id) % writers_.size()];

@@ -6,6 +6,7 @@
 #include "core/log/log.hpp"
 #include "core/time/time.hpp"
 #include "core/util/ids.hpp"
+#include "core/util/text.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -204,7 +205,8 @@ asio::awaitable<std::optional<RunRef>> Workflows::find_by_key(std::string workfl
 asio::awaitable<StartedRun> Workflows::start(std::shared_ptr<const WorkflowVersion> wf, json::value input,
                                              std::optional<std::string> key, std::string created_by) {
     if (key) {
-        if (key->empty() || key->size() > 200) throw Error(ErrorCode::bad_request, "Idempotency-Key must be 1 to 200 characters");
+        if (key->empty() || key->size() > 200 || !storable_text(*key))
+            throw Error(ErrorCode::bad_request, "Idempotency-Key must be 1 to 200 characters of UTF-8 text");
         auto existing = co_await find_by_key(wf->id, *key);
         if (existing) co_return StartedRun{existing->id, existing->status, true};
     }
@@ -244,7 +246,7 @@ asio::awaitable<json::object> Workflows::get_run(std::string id) {
         if (!run) return std::nullopt;
         std::string wf_id((*run)["workflow_id"].as_string());
         int version = static_cast<int>((*run)["version"].to_number<long long>());
-        auto wf = versions_.load(wf_id, version);
+        auto wf = versions_.load(s, wf_id, version);
         return run_view(std::move(*run), wf.get());
     };
     auto run = co_await db_.run(std::move(q));

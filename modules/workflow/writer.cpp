@@ -2,12 +2,14 @@
 
 #include "core/db/db.hpp"
 #include "core/log/log.hpp"
+#include "core/util/text.hpp"
 #include "modules/workflow/outcomes.hpp"
 
 #include <fmt/format.h>
 #include <libpq-fe.h>
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
 
 #include <algorithm>
 #include <cctype>
@@ -79,6 +81,28 @@ std::string numbered_placeholders(const char* sql) {
         }
     }
     return out;
+}
+
+// A change the database refused for what it is (bytes that are not text, a value out of range, a
+// constraint), as opposed to a failure of the moment (connection lost, serialization failure,
+// deadlock, disk full): retrying it can never work.
+struct Refused : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// PostgreSQL SQLSTATE classes of refusals: 22 data exception (e.g. 22021 invalid byte sequence),
+// 23 integrity constraint, 42 syntax or access rule, 54 program limit exceeded.
+bool refusal_sqlstate(const char* code) {
+    if (!code || std::strlen(code) < 2) return false;
+    std::string_view cls(code, 2);
+    return cls == "22" || cls == "23" || cls == "42" || cls == "54";
+}
+
+// SQLite result codes of refusals: SQLITE_ERROR (1: an SQL error), SQLITE_TOOBIG (18),
+// SQLITE_CONSTRAINT (19), SQLITE_MISMATCH (20), SQLITE_RANGE (25).
+bool refusal_sqlite(int code) {
+    int primary = code & 0xff;
+    return primary == 1 || primary == 18 || primary == 19 || primary == 20 || primary == 25;
 }
 
 bool is_constraint_violation(const std::string& what) {
@@ -160,9 +184,14 @@ struct Writer::SociSession final : Writer::Session {
     }
 
     void commit(Op* ops, std::size_t n, char* applied) override {
-        WriteTransaction tx(s, sqlite);
-        for (std::size_t i = 0; i < n; ++i) applied[i] = apply(ops[i]);
-        tx.commit();
+        try {
+            WriteTransaction tx(s, sqlite);
+            for (std::size_t i = 0; i < n; ++i) applied[i] = apply(ops[i]);
+            tx.commit();
+        } catch (const soci::sqlite3_soci_error& e) {
+            if (refusal_sqlite(e.result())) throw Refused(e.what());
+            throw;
+        }
     }
 };
 
@@ -243,6 +272,7 @@ struct Writer::PgSession final : Writer::Session {
     void commit(Op* ops, std::size_t n, char* applied) override {
         if (PQenterPipelineMode(conn) != 1) throw std::runtime_error(std::string("pipeline mode: ") + PQerrorMessage(conn));
         std::string error;
+        bool refused = false;
         std::size_t answered = 0;  // statements that answered OK, in order
         try {
             send_plain("BEGIN");
@@ -253,8 +283,10 @@ struct Writer::PgSession final : Writer::Session {
             for (std::size_t q = 0; q < n + 2; ++q) {
                 while (PGresult* r = PQgetResult(conn)) {
                     auto st = PQresultStatus(r);
-                    if (st != PGRES_COMMAND_OK && error.empty())
+                    if (st != PGRES_COMMAND_OK && error.empty()) {
                         error = st == PGRES_PIPELINE_ABORTED ? "pipeline aborted" : PQresultErrorMessage(r);
+                        refused = st != PGRES_PIPELINE_ABORTED && refusal_sqlstate(PQresultErrorField(r, PG_DIAG_SQLSTATE));
+                    }
                     if (st == PGRES_COMMAND_OK) {
                         if (answered == q) ++answered;
                         if (q >= 1 && q <= n) {
@@ -280,10 +312,40 @@ struct Writer::PgSession final : Writer::Session {
             // by its id). A statement that failed leaves the BEGIN's block open and aborted: end
             // it so the session can be used again. A broken connection is reopened by the caller.
             if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE) PQclear(PQexec(conn, "ROLLBACK"));
+            if (refused) throw Refused(error);
             throw std::runtime_error(error);
         }
     }
 };
+
+void Writer::store_refused(Session& s, Op& op, const std::string& error, char& applied) {
+    auto reason = to_storable_text(error);
+    while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) reason.pop_back();
+    Op degraded;
+    if (op.run) {
+        RunRow row = *op.run;
+        bool final = row.status == "succeeded" || row.status == "failed" || row.status == "cancelled";
+        if (final) row.status = "failed";
+        row.output = "null";
+        row.input = "null";
+        row.trigger_data = "{}";
+        row.error = "the run's state could not be stored: " + reason;
+        degraded.run = std::move(row);
+    } else {
+        TaskRow row = *op.task;
+        row.status = "failed";
+        row.input = "null";
+        row.output = "null";
+        row.error = "the task's state could not be stored: " + reason;
+        degraded.task = std::move(row);
+    }
+    log::error("workflow", "a state change was refused by the database ({}); stored as failed", reason);
+    try {
+        s.commit(&degraded, 1, &applied);
+    } catch (const std::exception& e) {
+        log::error("workflow", "storing the refused change as failed failed too: {}", e.what());
+    }
+}
 
 std::unique_ptr<Writer::Session> Writer::open_session() {
     if (db_.backend() == DbBackend::postgres) return std::make_unique<PgSession>(db_);
@@ -393,6 +455,11 @@ void Writer::loop() {
                     try {
                         if (!session) session = open_session();
                         session->commit(&batch[i], 1, &applied[i]);
+                        break;
+                    } catch (const Refused& e) {
+                        // Never retried: that would block every later change of this writer.
+                        errors[i] = e.what();
+                        if (!batch[i].insert) store_refused(*session, batch[i], errors[i], applied[i]);
                         break;
                     } catch (const std::exception& e) {
                         std::string what = e.what();

@@ -83,6 +83,9 @@ private:
     struct SociSession;
     struct PgSession;
     std::unique_ptr<Session> open_session();
+    /// A change the database refused (not text, out of range): stored instead as failed, without
+    /// its data and saying why, so the run ends visibly instead of being retried forever.
+    static void store_refused(Session& s, Op& op, const std::string& error, char& applied);
     void loop();
     void enqueue(Op op);
 

@@ -1,0 +1,191 @@
+// The workflow module when its database or its stored data misbehave (issue "faults"): one pooled
+// session, runs whose workflow version cannot be loaded.
+#include <doctest/doctest.h>
+
+#include "core/db/db.hpp"
+#include "core/time/time.hpp"
+#include "core/util/ids.hpp"
+#include "modules/workflow/store.hpp"
+#include "modules/workflow/writer.hpp"
+#include "tests/modules/workflow/rig.hpp"
+#include "tests/support/fake_http.hpp"
+
+#include <soci/soci.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+using namespace arclight;
+using namespace arclight::test;
+
+TEST_CASE("workflow: a pool of one database session runs subworkflows and resumes released runs") {
+    // Loading a workflow version used to take a second pooled session inside the first: with one
+    // session (or enough concurrent misses) every database call waited for another.
+    TestServer srv(std::map<std::string, std::string>{{"database.pool_size", "1"}, {"workflow.poll_ms", "100"}});
+    Api api{srv};
+    auto child = api.create(R"({"name":"child","tasks":[{"id":"a","type":"set","config":{"values":"{{ input.n }}"}}]})");
+    auto parent = api.create(R"({"name":"parent","tasks":[
+        {"id":"sub","type":"subworkflow","config":{"workflow_id":")" + child + R"(","input":{"n":3}}},
+        {"id":"d","type":"delay","depends_on":["sub"],"config":{"seconds":0.2}},
+        {"id":"out","type":"set","depends_on":["d"],"config":{"values":"{{ tasks.sub.output.output }}"}}]})");
+    std::vector<std::string> runs;
+    for (int i = 0; i < 4; ++i) runs.push_back(api.start(parent));
+    for (const auto& id : runs) {
+        auto r = api.wait(id, 20000);
+        INFO(boost::json::serialize(r));
+        CHECK(str(r.at("status")) == "succeeded");
+        CHECK(r.at("output") == boost::json::value(3));
+    }
+}
+
+TEST_CASE("workflow: a queued run whose workflow version no longer loads fails once, saying why") {
+    TestServer srv(std::map<std::string, std::string>{{"workflow.poll_ms", "100"}});
+    Api api{srv};
+    auto& db = srv.app().db();
+    bool sqlite = db.backend() == DbBackend::sqlite;
+    // A version whose task type does not exist (as after a module that provided it was removed).
+    workflow::Store store(sqlite);
+    workflow::WorkflowRecord w;
+    w.id = new_uuid();
+    w.name = "orphan";
+    w.version = 1;
+    w.active = false;
+    w.definition = R"({"name":"orphan","tasks":[{"id":"a","type":"gone_type","config":{}}]})";
+    w.created_at = w.updated_at = now_ms();
+    db.with_session([&](soci::session& s) { store.insert_workflow(s, w); });
+    std::string run_id = new_uuid();
+    std::int64_t now = now_ms();
+    db.with_session([&](soci::session& s) {
+        s << "INSERT INTO workflow_runs (id, workflow_id, version, status, trigger_type, trigger_data, input, created_at, "
+             "updated_at) VALUES (:id, :wf, 1, 'queued', 'manual', '{}', '{}', :c, :u)",
+            soci::use(run_id), soci::use(w.id), soci::use(now), soci::use(now);
+    });
+    auto r = api.wait(run_id, 10000);
+    CHECK(str(r.at("status")) == "failed");
+    CHECK(str(r.at("error")).find("version 1 is missing or no longer valid") != std::string::npos);
+    // Failed for good: not claimed again.
+    int owned = 1;
+    db.with_session([&](soci::session& s) {
+        s << "SELECT COUNT(*) FROM workflow_runs WHERE id = :id AND owner <> ''", soci::use(run_id), soci::into(owned);
+    });
+    CHECK(owned == 0);
+}
+
+TEST_CASE("workflow: bytes that are not UTF-8 at a webhook are refused naming the field; persistence carries on") {
+    TestServer srv;
+    Api api{srv};
+    api.create(R"({"name":"bad","active":true,"triggers":[{"type":"webhook","method":"GET","path":"bad"}],
+        "tasks":[{"id":"a","type":"set","config":{"values":"{{ input }}"}}]})");
+    api.create(R"({"name":"good","active":true,"triggers":[{"type":"webhook","method":"POST","path":"good"}],
+        "tasks":[{"id":"a","type":"set","config":{"values":"{{ input }}"}}]})");
+    // Wait until both webhooks are live.
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (http(srv.port(), "POST", "/hooks/good", "{}", {{"Content-Type", "application/json"}}).status != 202 &&
+           std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto raw = [&](const std::string& head) {
+        RawConnection c(srv.port());
+        c.send(head);
+        return c.read_all(std::chrono::seconds(10));
+    };
+    auto header = raw("GET /hooks/bad HTTP/1.1\r\nHost: x\r\nX-Bad: \xff\xfe\xc3\x28\r\nConnection: close\r\n\r\n");
+    CHECK(header.rfind("HTTP/1.1 400", 0) == 0);
+    CHECK(header.find("/trigger/headers/x-bad") != std::string::npos);
+    auto query = raw("GET /hooks/bad?q=%FF%FE HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    CHECK(query.rfind("HTTP/1.1 400", 0) == 0);
+    CHECK(query.find("/trigger/query/q") != std::string::npos);
+    auto body = http(srv.port(), "POST", "/hooks/good", std::string("caf\xe9"), {{"Content-Type", "text/plain"}});
+    CHECK(body.status == 400);
+    CHECK(body.body.find("/trigger/body") != std::string::npos);
+    // Every ordinary call after them is answered and its run recorded.
+    std::vector<std::string> runs;
+    for (int i = 0; i < 40; ++i) {
+        auto r = http(srv.port(), "POST", "/hooks/good", R"({"i":)" + std::to_string(i) + "}", {{"Content-Type", "application/json"}});
+        REQUIRE(r.status == 202);
+        runs.push_back(str(r.json().at("id")));
+    }
+    for (const auto& id : runs) CHECK(str(api.wait(id).at("status")) == "succeeded");
+}
+
+TEST_CASE("workflow: an http task's binary or Latin-1 answer is kept as base64; a script's binary string fails its task") {
+    FakeHttpServer far([](const FakeRequest& req) {
+        if (req.target == "/latin1") return FakeResponse{200, "caf\xe9", "text/plain; charset=\xe9", 0};
+        return FakeResponse{200, std::string("\x89PNG\r\n\x1a\n\0\xff", 10), "image/png", 0};
+    });
+    TestServer srv(std::map<std::string, std::string>{{"workflow.http_allow", "127.0.0.1"}});
+    Api api{srv};
+    auto wf = api.create(R"({"name":"fetch","tasks":[
+        {"id":"png","type":"http","config":{"url":")" + far.url("/png") + R"("}},
+        {"id":"latin","type":"http","config":{"url":")" + far.url("/latin1") + R"("}}]})");
+    auto run = api.wait(api.start(wf));
+    INFO(boost::json::serialize(run));
+    REQUIRE(str(run.at("status")) == "succeeded");
+    const auto& png = task(run, "png").at("output").as_object();
+    CHECK(str(png.at("body_encoding")) == "base64");
+    CHECK(str(png.at("body")) == "iVBORw0KGgoA/w==");
+    const auto& latin = task(run, "latin").at("output").as_object();
+    CHECK(str(latin.at("body")) == "Y2Fm6Q==");
+    CHECK(str(latin.at("headers").at("content-type")) == "text/plain; charset=\xc3\xa9");
+
+    auto script = api.create(R"({"name":"bytes","tasks":[{"id":"s","type":"script","config":{"code":"return {b = string.char(255, 254)}"}}]})");
+    auto failed = api.wait(api.start(script));
+    CHECK(str(failed.at("status")) == "failed");
+    CHECK(str(task(failed, "s").at("error")).find("not valid UTF-8") != std::string::npos);
+    // The next run is not held up by it.
+    auto ok = api.create(R"({"name":"ok","tasks":[{"id":"a","type":"set","config":{"values":1}}]})");
+    CHECK(str(api.wait(api.start(ok)).at("status")) == "succeeded");
+}
+
+TEST_CASE("workflow writer: a change PostgreSQL refuses is stored as failed, never retried, and blocks nothing") {
+    if (!use_postgres()) return;
+    TestServer srv;
+    auto& db = srv.app().db();
+    workflow::Writer writer(db, 64);
+    writer.start();
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<std::string> answers;
+    auto done = [&](bool, const std::string& error) {
+        std::lock_guard lk(m);
+        answers.push_back(error);
+        cv.notify_all();
+    };
+    std::string run_id = new_uuid();
+    workflow::RunRow run;
+    run.id = run_id;
+    run.workflow_id = "w";
+    run.version = 1;
+    run.status = "running";
+    run.trigger_type = "manual";
+    run.created_at = run.updated_at = now_ms();
+    writer.insert_run(run, done);
+    workflow::TaskRow bad;
+    bad.run_id = run_id;
+    bad.task_id = "bad";
+    bad.type = "script";
+    bad.status = "succeeded";
+    bad.attempts = 1;
+    bad.output = std::string("\"\xff\xfe\"");  // not UTF-8: PostgreSQL refuses the text
+    writer.put_task(bad, done);
+    workflow::TaskRow good = bad;
+    good.task_id = "good";
+    good.output = "1";
+    writer.put_task(good, done);
+    {
+        std::unique_lock lk(m);
+        REQUIRE(cv.wait_for(lk, std::chrono::seconds(10), [&] { return answers.size() == 3; }));
+    }
+    CHECK(answers[0].empty());
+    CHECK(!answers[1].empty());
+    CHECK(answers[2].empty());
+    writer.stop();
+    std::string status, error, output;
+    db.with_session([&](soci::session& s) {
+        s << "SELECT status, error, output FROM workflow_tasks WHERE run_id = :r AND task_id = 'bad'", soci::use(run_id),
+            soci::into(status), soci::into(error), soci::into(output);
+    });
+    CHECK(status == "failed");
+    CHECK(error.find("could not be stored") != std::string::npos);
+    CHECK(output == "null");
+}
