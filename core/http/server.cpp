@@ -2,6 +2,7 @@
 
 #include "core/log/log.hpp"
 #include "core/util/ids.hpp"
+#include "core/util/text.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -349,10 +350,21 @@ asio::awaitable<void> HttpServer::serve(Stream& stream) {
     }
 }
 
+namespace {
+// Paths under /api in any letter case (and /api itself) are the API's: one that matches no route
+// is a 404 problem, never the UI page.
+bool api_path(std::string_view path) {
+    if (path.size() < 4 || path[0] != '/') return false;
+    for (std::size_t i = 0; i < 3; ++i)
+        if ((path[1 + i] | 0x20) != "api"[i]) return false;
+    return path.size() == 4 || path[4] == '/';
+}
+}  // namespace
+
 std::optional<HttpResponse> HttpServer::dispatch_now(HttpRequest& req, RouteMatch& m) {
     m = router_.match(req.method, req.path);
     if (!m.route) {
-        if ((req.method == "GET" || req.method == "HEAD") && ui_ && !req.path.starts_with("/api/")) {
+        if ((req.method == "GET" || req.method == "HEAD") && ui_ && !api_path(req.path)) {
             if (auto r = ui_->serve(req.path)) return r;
         }
         if (m.path_known) {
@@ -364,6 +376,12 @@ std::optional<HttpResponse> HttpServer::dispatch_now(HttpRequest& req, RouteMatc
             return r;
         }
         return HttpResponse::problem(ErrorCode::not_found, fmt::format("no resource at {}", req.path), req);
+    }
+    // A path parameter that is not text names nothing that can exist (and must not reach a query).
+    for (const auto& [name, value] : m.params) {
+        if (!storable_text(value))
+            return HttpResponse::problem(ErrorCode::bad_request,
+                                         fmt::format("the path parameter {} is not valid UTF-8 text", name), req);
     }
     req.params = std::move(m.params);
     if (m.route->sync_handler) {

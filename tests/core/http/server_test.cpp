@@ -224,6 +224,19 @@ TEST_CASE("the UI is served with its content types, caching and SPA fallback") {
     CHECK(asset.header("cache-control") == "public, max-age=31536000, immutable");
 }
 
+TEST_CASE("paths under /api in any letter case that match no route are 404 problems, not the UI page") {
+    TestServer s;
+    for (std::string path : {"/API/v1/auth/users", "/Api/v1/nothing", "/api", "/aPi/"}) {
+        auto r = http(s.port(), "GET", path, {}, s.admin());
+        INFO(path);
+        CHECK(r.status == 404);
+        CHECK(r.header("content-type") == "application/problem+json");
+    }
+    // Other paths that merely start with the letters are UI routes.
+    CHECK(http(s.port(), "GET", "/apiary").status == 200);
+    CHECK(http(s.port(), "GET", "/runs/api").status == 200);
+}
+
 TEST_CASE("size limits: oversized body 413, header flood 431, malformed request 400") {
     TestServer s(Overrides{{"server.max_body_bytes", "1024"}, {"server.max_header_bytes", "2048"}}, {probe()});
     auto big = http(s.port(), "POST", "/api/v1/probe/echo", "[" + std::string(4000, ' ') + "]", s.admin());
