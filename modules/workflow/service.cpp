@@ -3,6 +3,7 @@
 #include "core/util/suppress_coroutine_frame_warning.hpp"
 
 #include "core/db/db.hpp"
+#include "core/json/compare.hpp"
 #include "core/log/log.hpp"
 #include "core/time/time.hpp"
 #include "core/util/ids.hpp"
@@ -202,14 +203,26 @@ asio::awaitable<std::optional<RunRef>> Workflows::find_by_key(std::string workfl
     co_return co_await db_.run(std::move(q));
 }
 
+// A repeated request with an Idempotency-Key gets the first run; the key with another input is a
+// client error (as Stripe answers), never silently the first run.
+StartedRun Workflows::same_request(const RunRef& existing, const json::value& input) {
+    boost::system::error_code ec;
+    auto first = json::parse(existing.input, ec);
+    if (ec || !json_equal(first, input))
+        throw Error(ErrorCode::idempotency_key_reused,
+                    "this Idempotency-Key was used for a different request (run " + existing.id + "); use a new key");
+    return StartedRun{existing.id, existing.status, true};
+}
+
 asio::awaitable<StartedRun> Workflows::start(std::shared_ptr<const WorkflowVersion> wf, json::value input,
                                              std::optional<std::string> key, std::string created_by) {
     if (key) {
         if (key->empty() || key->size() > 200 || !storable_text(*key))
             throw Error(ErrorCode::bad_request, "Idempotency-Key must be 1 to 200 characters of UTF-8 text");
         auto existing = co_await find_by_key(wf->id, *key);
-        if (existing) co_return StartedRun{existing->id, existing->status, true};
+        if (existing) co_return same_request(*existing, input);
     }
+    json::value kept_input = key ? input : json::value();
     StartRequest sr;
     sr.wf = wf;
     sr.trigger = json::object{{"type", "manual"}, {"body", input}};
@@ -226,7 +239,7 @@ asio::awaitable<StartedRun> Workflows::start(std::shared_ptr<const WorkflowVersi
     // Started concurrently with the same key: that run.
     auto existing = co_await find_by_key(wf->id, *key);
     if (!existing) throw Error(ErrorCode::conflict, "a run with this Idempotency-Key could not be created");
-    co_return StartedRun{existing->id, existing->status, true};
+    co_return same_request(*existing, kept_input);
 }
 
 asio::awaitable<StartedRun> Workflows::start_run(RunStart request) {

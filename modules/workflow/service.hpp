@@ -76,6 +76,7 @@ private:
     /// After a definition changed here: forget the current version, tell other instances, reload triggers.
     boost::asio::awaitable<void> changed_here(const std::string& id);
     boost::asio::awaitable<std::optional<RunRef>> find_by_key(std::string workflow_id, std::string key);
+    static StartedRun same_request(const RunRef& existing, const boost::json::value& input);
     boost::asio::awaitable<StartedRun> start(std::shared_ptr<const WorkflowVersion> wf, boost::json::value input,
                                              std::optional<std::string> key, std::string created_by);
 

@@ -212,9 +212,10 @@ std::optional<json::object> Store::get_run(soci::session& s, const std::string& 
 }
 
 std::optional<RunRef> Store::find_by_idempotency(soci::session& s, const std::string& workflow_id, const std::string& key) {
-    soci::rowset<soci::row> rows = (s.prepare << "SELECT id, status FROM workflow_runs WHERE workflow_id = :w AND idempotency_key = :k",
-                                    soci::use(workflow_id), soci::use(key));
-    for (const auto& r : rows) return RunRef{r.get<std::string>(0), r.get<std::string>(1)};
+    soci::rowset<soci::row> rows =
+        (s.prepare << "SELECT id, status, input FROM workflow_runs WHERE workflow_id = :w AND idempotency_key = :k",
+         soci::use(workflow_id), soci::use(key));
+    for (const auto& r : rows) return RunRef{r.get<std::string>(0), r.get<std::string>(1), row_text(r, 2)};
     return std::nullopt;
 }
 

@@ -29,6 +29,7 @@ struct RunFilter {
 
 struct RunRef {
     std::string id, status;
+    std::string input;  ///< the run's input as stored (JSON text)
 };
 
 class Store {

@@ -381,6 +381,18 @@ TEST_CASE("workflow: manual start with Idempotency-Key returns the same run") {
         });
     for (auto& t : ts) t.join();
     CHECK(std::set<std::string>(ids.begin(), ids.end()).size() == 1);
+    // The same key with another input is refused (422), and the key keeps its first run.
+    auto other = api.call("POST", "/api/v1/workflows/" + id + "/runs", R"({"input":{"x":1}})", {{"Idempotency-Key", "k-1"}});
+    CHECK(other.status == 422);
+    CHECK(str(other.json().at("code")) == "idempotency-key-reused");
+    auto again = api.call("POST", "/api/v1/workflows/" + id + "/runs", R"({"input":{}})", {{"Idempotency-Key", "k-1"}});
+    CHECK(again.status == 200);
+    CHECK(again.json().at("id") == a.json().at("id"));
+    // Key order and number spelling do not make a different request.
+    auto d1 = api.call("POST", "/api/v1/workflows/" + id + "/runs", R"({"input":{"a":1,"b":2.0}})", {{"Idempotency-Key", "k-4"}});
+    auto d2 = api.call("POST", "/api/v1/workflows/" + id + "/runs", R"({"input":{"b":2,"a":1}})", {{"Idempotency-Key", "k-4"}});
+    CHECK(d1.status == 201);
+    CHECK(d2.status == 200);
 }
 
 TEST_CASE("workflow: map fans out with a concurrency limit and fans in") {
