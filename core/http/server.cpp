@@ -346,6 +346,19 @@ asio::awaitable<void> HttpServer::serve(Stream& stream) {
     }
     if (!upgraded) {
         lowest.socket().shutdown(tcp::socket::shutdown_send, ec);
+        // Lingering close: a client still sending (the rest of a body refused with 413) would get
+        // a reset for the unread input, and a reset can destroy the answer before the client
+        // reads it. Read and discard until the client closes, up to 2 s and 64 MiB.
+        if (lowest.socket().is_open()) {
+            lowest.expires_after(std::chrono::seconds(2));
+            std::size_t drained = 0;
+            static thread_local char sink[16384];
+            while (drained < (std::size_t{64} << 20)) {
+                auto [rec, n] = co_await lowest.async_read_some(asio::buffer(sink), asio::as_tuple(asio::use_awaitable));
+                if (rec) break;
+                drained += n;
+            }
+        }
         lowest.socket().close(ec);
     }
 }

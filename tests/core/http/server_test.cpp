@@ -254,6 +254,22 @@ TEST_CASE("size limits: oversized body 413, header flood 431, malformed request 
         CHECK(out.find("application/problem+json") != std::string::npos);
     }
     {
+        // A client that keeps sending a body far over the limit still reads its 413: the server
+        // drains what it sends before closing (no connection reset that would destroy the answer).
+        RawConnection c(s.port());
+        c.send("POST /api/v1/probe/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4194304\r\n\r\n");
+        std::string chunk(65536, ' ');
+        for (int i = 0; i < 64; ++i) {
+            try {
+                c.send(chunk);
+            } catch (const std::exception&) {
+                break;
+            }
+        }
+        auto out = c.read_all(std::chrono::seconds(3));
+        CHECK(out.rfind("HTTP/1.1 413", 0) == 0);
+    }
+    {
         RawConnection c(s.port());
         c.send("THIS IS NOT HTTP\r\n\r\n");
         auto out = c.read_all(std::chrono::seconds(2));
