@@ -13,16 +13,18 @@ namespace {
 
 // CAST rather than "::": the writer turns ":name" into libpq's "$n".
 constexpr const char* kPgNext = "CAST(CAST(pg_current_xact_id() AS text) AS bigint)";
-constexpr const char* kSqliteNext =
-    "(SELECT COALESCE(MAX(m), 0) + 1 FROM (SELECT MAX(outcome_seq) AS m FROM workflow_runs "
-    "UNION ALL SELECT MAX(outcome_seq) FROM workflow_tasks))";
+// The largest position of either table: the last entry of each partial index.
+#define ARCLIGHT_SQLITE_LAST_SEQ                                                                                  \
+    "(SELECT COALESCE(MAX(m), 0) + 1 FROM (SELECT (SELECT outcome_seq FROM workflow_runs WHERE outcome_seq IS NOT " \
+    "NULL ORDER BY outcome_seq DESC LIMIT 1) AS m UNION ALL SELECT (SELECT outcome_seq FROM workflow_tasks WHERE "  \
+    "outcome_seq IS NOT NULL ORDER BY outcome_seq DESC LIMIT 1)))"
+constexpr const char* kSqliteNext = ARCLIGHT_SQLITE_LAST_SEQ;
 
 // Every transaction below this id has ended; every one that commits later is at or above it.
 constexpr const char* kPgHorizon = "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint)";
 // Positions follow commit order: everything up to the largest committed one is there.
-constexpr const char* kSqliteHorizon =
-    "SELECT COALESCE(MAX(m), 0) + 1 FROM (SELECT MAX(outcome_seq) AS m FROM workflow_runs "
-    "UNION ALL SELECT MAX(outcome_seq) FROM workflow_tasks)";
+constexpr const char* kSqliteHorizon = "SELECT " ARCLIGHT_SQLITE_LAST_SEQ;
+#undef ARCLIGHT_SQLITE_LAST_SEQ
 
 constexpr const char* kRunOutcomes =
     "SELECT r.outcome_seq, r.id, r.workflow_id, r.version, r.status, r.started_at, r.finished_at, r.error, r.created_by, "
@@ -64,6 +66,8 @@ bool before(const Outcome& a, std::int64_t seq_a, const Outcome& b, std::int64_t
 }  // namespace
 
 std::string next_outcome_seq_sql(bool sqlite) { return sqlite ? kSqliteNext : kPgNext; }
+
+const char* sqlite_next_outcome_seq_query() { return kSqliteHorizon; }
 
 std::optional<OutcomeCursor> parse_outcome_cursor(std::string_view text) {
     OutcomeCursor c;

@@ -28,6 +28,9 @@ namespace arclight::workflow {
 
 /// SQL giving the next outcome position inside a statement that writes a final status.
 std::string next_outcome_seq_sql(bool sqlite);
+/// SQLite: the query giving the next outcome position (run inside the write transaction; the
+/// workflow writer numbers a whole batch from it instead of one subquery per final row).
+const char* sqlite_next_outcome_seq_query();
 
 /// A position in the feed: (seq, kind, run id, task id).
 struct OutcomeCursor {

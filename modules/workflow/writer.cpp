@@ -61,11 +61,17 @@ constexpr const char* kUpsertTask =
     "COALESCE(workflow_tasks.outcome_seq, excluded.outcome_seq) ELSE excluded.outcome_seq END "
     "WHERE workflow_tasks.status <> 'succeeded'";
 
+// PostgreSQL: the writing transaction's id, per row. SQLite: a bound position (:seq) that the
+// writer numbers per batch from one query (SociSession::commit), instead of a MAX subquery per
+// final row.
 std::string with_next(const char* sql, bool sqlite) {
     std::string s = sql;
-    s.replace(s.find("{next}"), 6, next_outcome_seq_sql(sqlite));
+    s.replace(s.find("{next}"), 6, sqlite ? std::string(":seq") : next_outcome_seq_sql(false));
     return s;
 }
+
+bool final_run_status(const std::string& s) { return s == "succeeded" || s == "failed" || s == "cancelled"; }
+bool final_task_status(const std::string& s) { return final_run_status(s) || s == "skipped"; }
 
 // ":name" placeholders (SOCI) -> "$1", "$2", ... (libpq), in order of appearance.
 std::string numbered_placeholders(const char* sql) {
@@ -130,6 +136,8 @@ struct Writer::SociSession final : Writer::Session {
     RunRow run;
     std::string idem_str;
     soci::indicator idem_ind = soci::i_null;
+    long long seq = 0, next_seq = 1;
+    soci::indicator seq_ind = soci::i_null;
     TaskRow task;
     soci::statement run_st;
     soci::statement insert_st;
@@ -145,17 +153,24 @@ struct Writer::SociSession final : Writer::Session {
                   use(run.trigger_type), use(run.trigger_data), use(run.input), use(run.output), use(run.error),
                   use(idem_str, idem_ind), use(run.parent_run_id), use(run.parent_task_id), use(run.owner),
                   use(run.lease_until), use(run.wake_at), use(run.deadline_at), use(run.created_at),
-                  use(run.started_at), use(run.finished_at), use(run.updated_at), use(run.created_by), use(run.status));
+                  use(run.started_at), use(run.finished_at), use(run.updated_at), use(run.created_by), use(run.status),
+                  use(seq, seq_ind));
         insert_st = (s.prepare << with_next(kInsertRun, sqlite), use(run.id), use(run.workflow_id), use(run.version), use(run.status),
                      use(run.trigger_type), use(run.trigger_data), use(run.input), use(run.output), use(run.error),
                      use(idem_str, idem_ind), use(run.parent_run_id), use(run.parent_task_id), use(run.owner),
                      use(run.lease_until), use(run.wake_at), use(run.deadline_at), use(run.created_at),
                      use(run.started_at), use(run.finished_at), use(run.updated_at), use(run.created_by),
-                     use(run.status));
+                     use(run.status), use(seq, seq_ind));
         task_st = (s.prepare << with_next(kUpsertTask, sqlite), use(task.run_id), use(task.task_id), use(task.type), use(task.status),
                    use(task.attempts), use(task.input), use(task.output), use(task.error), use(task.started_at),
                    use(task.finished_at), use(task.due_at), use(task.agent), use(task.instance), use(task.cost),
-                   use(task.status));
+                   use(task.status), use(seq, seq_ind));
+    }
+
+    // The outcome position of a change: the next one for a final status, none otherwise.
+    void number(bool final) {
+        seq_ind = final ? soci::i_ok : soci::i_null;
+        seq = final ? next_seq++ : 0;
     }
 
     bool apply(Op& op) {
@@ -168,11 +183,13 @@ struct Writer::SociSession final : Writer::Session {
                 idem_str.clear();
                 idem_ind = soci::i_null;
             }
+            number(final_run_status(run.status));
             auto& st = op.insert ? insert_st : run_st;
             st.execute(true);
             return st.get_affected_rows() > 0;
         }
         task = *op.task;
+        number(final_task_status(task.status));
         task_st.execute(true);
         return task_st.get_affected_rows() > 0;
     }
@@ -186,6 +203,9 @@ struct Writer::SociSession final : Writer::Session {
     void commit(Op* ops, std::size_t n, char* applied) override {
         try {
             WriteTransaction tx(s, sqlite);
+            // Inside the write transaction (SQLite: BEGIN IMMEDIATE), so no other writer can take
+            // the same positions.
+            s << sqlite_next_outcome_seq_query(), soci::into(next_seq);
             for (std::size_t i = 0; i < n; ++i) applied[i] = apply(ops[i]);
             tx.commit();
         } catch (const soci::sqlite3_soci_error& e) {

@@ -8,6 +8,7 @@
 -- See docs/workflows.md ("Outcome feed").
 ALTER TABLE workflow_runs ADD COLUMN outcome_seq BIGINT;
 ALTER TABLE workflow_tasks ADD COLUMN outcome_seq BIGINT;
--- SQLite: whole-column indexes, so MAX(outcome_seq) is one index lookup.
-CREATE INDEX workflow_runs_outcome ON workflow_runs (outcome_seq);
-CREATE INDEX workflow_tasks_outcome ON workflow_tasks (outcome_seq);
+-- Partial indexes: rows not finished are not in them, so the writes before a row's end cost no
+-- index entry; the largest position is the last entry (ORDER BY outcome_seq DESC LIMIT 1).
+CREATE INDEX workflow_runs_outcome ON workflow_runs (outcome_seq) WHERE outcome_seq IS NOT NULL;
+CREATE INDEX workflow_tasks_outcome ON workflow_tasks (outcome_seq) WHERE outcome_seq IS NOT NULL;
