@@ -1,5 +1,7 @@
 #include "core/http/server.hpp"
 
+#include "core/http/json_strict.hpp"
+
 #include "core/log/log.hpp"
 #include "core/util/ids.hpp"
 #include "core/util/text.hpp"
@@ -428,6 +430,10 @@ asio::awaitable<HttpResponse> HttpServer::dispatch(HttpRequest& req, const Route
                 if (jec) {
                     co_return HttpResponse::problem(ErrorCode::invalid_json,
                                                     fmt::format("the request body is not valid JSON: {}", jec.message()), req);
+                }
+                if (auto bad = strict_json_problem(req.body)) {
+                    auto detail = fmt::format("the request body is refused: {} {}", bad->pointer, bad->message);
+                    co_return HttpResponse::problem(ErrorCode::invalid_json, detail, req, {std::move(*bad)});
                 }
             }
         }

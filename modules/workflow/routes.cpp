@@ -6,6 +6,7 @@
 
 #include "core/util/suppress_coroutine_frame_warning.hpp"
 
+#include "core/http/json_strict.hpp"
 #include "core/http/principal.hpp"
 #include "core/http/router.hpp"
 #include "core/time/json.hpp"
@@ -91,6 +92,8 @@ json::object request_trigger(const HttpRequest& req, const std::string& path, js
             boost::system::error_code ec;
             body = json::parse(req.body, ec);
             if (ec) throw Error(ErrorCode::invalid_json, "the request body is not valid JSON: " + ec.message());
+            if (auto bad = strict_json_problem(req.body))
+                throw Error(ErrorCode::invalid_json, "the request body is refused: " + bad->pointer + " " + bad->message, {*bad});
         } else {
             body = json::string(req.body);
         }

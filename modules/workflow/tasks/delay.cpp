@@ -6,6 +6,9 @@
 
 #include <boost/json.hpp>
 
+#include <cstdlib>
+#include <string_view>
+
 namespace arclight::workflow {
 namespace json = boost::json;
 
@@ -20,6 +23,26 @@ public:
       "properties":{"seconds":{"type":["number","string"],"description":"How long to wait (a number, or a {{ }} expression giving one). Durable: survives restarts."}},
       "additionalProperties":false})j");
         return s;
+    }
+
+    // A literal that can never work is refused when the workflow is saved; only {{ }} expressions
+    // are left for run time.
+    void check(const json::value& config, const std::string& pointer, const TaskTypes&,
+               std::vector<FieldError>& errors) const override {
+        const auto* s = config.is_object() ? config.as_object().if_contains("seconds") : nullptr;
+        if (!s) return;
+        auto in_range = [](double v) { return v >= 0 && v <= 366.0 * 86400; };
+        bool ok = true;
+        if (s->is_number()) {
+            ok = in_range(s->to_number<double>());
+        } else if (s->is_string() && std::string_view(s->as_string()).find("{{") == std::string_view::npos) {
+            std::string text(s->as_string());
+            char* end = nullptr;
+            double v = text.empty() ? -1 : std::strtod(text.c_str(), &end);
+            ok = end && *end == '\0' && in_range(v);
+        }
+        if (!ok)
+            errors.push_back({pointer + "/seconds", "must be a number of seconds between 0 and 31622400, or a {{ }} expression"});
     }
 
     void start(Engine::Impl& e, const RunPtr& r, int k) const override {

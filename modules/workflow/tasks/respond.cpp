@@ -27,6 +27,20 @@ public:
     bool pure() const override { return true; }
     bool excluded_from_output() const override { return true; }
 
+    void check(const json::value& config, const std::string& pointer, const TaskTypes&,
+               std::vector<FieldError>& errors) const override {
+        const auto* st = config.is_object() ? config.as_object().if_contains("status") : nullptr;
+        if (!st) return;
+        bool ok = true;
+        if (st->is_int64()) ok = st->as_int64() >= 100 && st->as_int64() <= 599;
+        else if (st->is_uint64()) ok = false;
+        else if (st->is_string() && std::string_view(st->as_string()).find("{{") == std::string_view::npos) {
+            std::string text(st->as_string());
+            ok = text.size() == 3 && std::all_of(text.begin(), text.end(), ::isdigit) && text >= "100" && text <= "599";
+        }
+        if (!ok) errors.push_back({pointer + "/status", "must be an HTTP status between 100 and 599, or a {{ }} expression"});
+    }
+
     void start(Engine::Impl& e, const RunPtr& r, int k) const override {
         auto& ts = r->tasks[k];
         const auto& cfg = ts.input.as_object();
