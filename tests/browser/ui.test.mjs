@@ -315,7 +315,9 @@ try {
     await editor().fill(JSON.stringify(bad, null, 2));
     await page.locator('[data-testid=validate-workflow]').click();
     const errors = page.locator('[data-testid=validation-errors] [data-testid=validation-error]');
-    await errors.first().waitFor();
+    // Wait for this validation's answer: the previous step's error list (pointer "") is still on
+    // the page until it arrives, and reading it then fails at random.
+    await errors.and(page.locator('[data-pointer="/tasks/0/type"]')).waitFor();
     const pointers = await errors.evaluateAll((els) => els.map((e) => e.getAttribute('data-pointer')));
     assert(pointers.includes('/tasks/0/type'), `error pointers are ${JSON.stringify(pointers)}`);
     assert(pointers.some((p) => p.startsWith('/tasks/2/depends_on')), `no error for the unknown dependency: ${JSON.stringify(pointers)}`);

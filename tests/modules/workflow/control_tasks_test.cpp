@@ -9,22 +9,13 @@
 #include "modules/workflow/tasks/control_task.hpp"
 #include "modules/workflow/webhook_reply.hpp"
 
+#include "tests/modules/workflow/probe.hpp"
+
 #include <boost/json.hpp>
 
 using namespace arclight;
 using namespace arclight::workflow;
 namespace json = boost::json;
-
-namespace {
-
-class Probe final : public TaskType {
-public:
-    std::string name() const override { return "probe"; }
-    std::string description() const override { return "test type"; }
-    json::value config_schema() const override { return json::parse(R"({"type":"object"})"); }
-};
-
-}  // namespace
 
 TEST_CASE("control tasks: every built-in type is registered, by name") {
     std::vector<std::string> expected{"approval", "decompose", "delay", "map", "respond", "subworkflow", "wait_for_event"};
@@ -49,7 +40,7 @@ TEST_CASE("control tasks: every built-in type is registered, by name") {
 
 TEST_CASE("control tasks: a definition resolves each task's type once, when compiled") {
     TaskTypeRegistry types;
-    types.add(std::make_shared<Probe>());
+    types.add(std::make_shared<test::ProbeType>());
     std::vector<FieldError> errors;
     auto def = parse_definition(json::parse(R"({"name":"d","tasks":[
         {"id":"a","type":"probe","config":{"value":1}},
@@ -72,7 +63,7 @@ TEST_CASE("control tasks: a definition resolves each task's type once, when comp
 
 TEST_CASE("control tasks: unknown types and control types inside a map are rejected when compiled") {
     TaskTypeRegistry types;
-    types.add(std::make_shared<Probe>());
+    types.add(std::make_shared<test::ProbeType>());
     std::vector<FieldError> errors;
     auto def = parse_definition(json::parse(R"({"name":"d","tasks":[
         {"id":"a","type":"nope","config":{}},

@@ -4,6 +4,8 @@
 #include "modules/workflow/definition.hpp"
 #include "modules/workflow/executors.hpp"
 
+#include "tests/modules/workflow/probe.hpp"
+
 #include <boost/json.hpp>
 
 using namespace arclight;
@@ -12,18 +14,12 @@ namespace json = boost::json;
 
 namespace {
 
-class Probe final : public TaskType {
-public:
-    std::string name() const override { return "probe"; }
-    std::string description() const override { return "test type"; }
-    json::value config_schema() const override {
-        return json::parse(R"({"type":"object","required":["n"],"properties":{"n":{"type":"integer","minimum":1}},"additionalProperties":false})");
-    }
-};
+constexpr const char* kProbeSchema =
+    R"({"type":"object","required":["n"],"properties":{"n":{"type":"integer","minimum":1}},"additionalProperties":false})";
 
 std::vector<FieldError> errors_of(const char* doc) {
     TaskTypeRegistry types;
-    types.add(std::make_shared<Probe>());
+    types.add(std::make_shared<test::ProbeType>(kProbeSchema));
     std::vector<FieldError> errors;
     auto def = parse_definition(json::parse(doc), types, errors);
     CHECK((def == nullptr) == !errors.empty());
@@ -40,7 +36,7 @@ bool has(const std::vector<FieldError>& errors, const std::string& pointer, cons
 
 TEST_CASE("definition: a valid document compiles with resolved dependencies") {
     TaskTypeRegistry types;
-    types.add(std::make_shared<Probe>());
+    types.add(std::make_shared<test::ProbeType>(kProbeSchema));
     std::vector<FieldError> errors;
     auto def = parse_definition(json::parse(R"({"name":"x","execution_data":"errors","timeout_ms":5000,
         "triggers":[{"type":"webhook","path":"/a/b","respond":"sync"},{"type":"cron","schedule":"*/5 * * * *"}],
