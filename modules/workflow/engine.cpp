@@ -127,15 +127,45 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
             row.owner.clear();
             row.lease_until = 0;
         }
+        // Admission: with this many changes already waiting for the database (it is away or slow),
+        // a new run is refused at once rather than queued without bound.
+        if (!I.recorder.admits(row.id))
+            throw Error(ErrorCode::service_unavailable, "the database is not keeping up; try again shortly")
+                .with_header("Retry-After", "2");
+        // The caller waits for the run's first commit at most start_timeout_ms; whichever of the
+        // commit and the timer comes first answers.
         auto init = [&I, row = std::move(row)](auto handler) mutable {
-            auto h = std::make_shared<decltype(handler)>(std::move(handler));
-            I.recorder.insert(std::move(row), [h](bool, const std::string& error) {
-                auto ex = asio::get_associated_executor(*h);
-                asio::post(ex, [h, error]() mutable { (*h)(error); });
+            struct Wait {
+                std::atomic<bool> answered{false};
+                decltype(handler) h;
+                std::optional<asio::steady_timer> timer;
+                explicit Wait(decltype(handler)&& hh) : h(std::move(hh)) {}
+            };
+            auto w = std::make_shared<Wait>(std::move(handler));
+            auto answer = [w](std::string error) {
+                if (w->answered.exchange(true)) return;
+                auto ex = asio::get_associated_executor(w->h);
+                asio::post(ex, [w, error = std::move(error)]() mutable { w->h(std::move(error)); });
+            };
+            if (I.opt.start_timeout_ms > 0) {
+                w->timer.emplace(I.io, std::chrono::milliseconds(I.opt.start_timeout_ms));
+                w->timer->async_wait([answer](boost::system::error_code ec) {
+                    if (!ec) answer("timeout");
+                });
+            }
+            I.recorder.insert(std::move(row), [w, answer](bool, const std::string& error) {
+                answer(error);
+                if (w->timer) asio::post(w->timer->get_executor(), [w] { w->timer->cancel(); });
             });
         };
         std::string error =
             co_await asio::async_initiate<const asio::use_awaitable_t<>, void(std::string)>(std::move(init), asio::use_awaitable);
+        if (error == "timeout") {
+            // Not known to be recorded yet; it may still be (then it runs): retry with an
+            // Idempotency-Key to be sure of one run.
+            throw Error(ErrorCode::service_unavailable, "the run could not be recorded in time; try again shortly")
+                .with_header("Retry-After", "2");
+        }
         if (!error.empty()) {
             if (req.idempotency_key) throw Error(ErrorCode::conflict, "a run with this Idempotency-Key is being created");
             throw Error(ErrorCode::service_unavailable, "the run could not be recorded");

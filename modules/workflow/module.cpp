@@ -90,6 +90,8 @@ private:
         o.pg_writers = static_cast<std::size_t>(ctx.config.get_int("pg_writers"));
         o.relay = &ctx.relay;
         o.max_active_runs = static_cast<std::size_t>(ctx.config.get_int("max_active_runs"));
+        o.max_queued_changes = static_cast<std::size_t>(ctx.config.get_int("max_queued_changes"));
+        o.start_timeout_ms = ctx.config.get_int("start_timeout_ms");
         return o;
     }
 
@@ -130,6 +132,14 @@ ModuleDescriptor descriptor() {
                  int_range(1, 64)},
                 {"max_active_runs", std::int64_t{10000},
                  "Runs this instance executes at once before leaving queued runs to other instances.", int_range(1, 10000000)},
+                {"max_queued_changes", std::int64_t{100000},
+                 "State changes a writer may have waiting for the database; beyond it new runs answer 503 with "
+                 "Retry-After (the database is away or slow), so memory stays bounded.",
+                 int_range(100, 100000000)},
+                {"start_timeout_ms", std::int64_t{10000},
+                 "How long starting a durable run waits for its first commit before answering 503 with Retry-After "
+                 "(the run may still be recorded: retry with an Idempotency-Key).",
+                 int_range(100, 600000)},
                 {"trigger_refresh_ms", std::int64_t{2000},
                  "How often an instance checks whether another instance changed the active workflows.",
                  int_range(100, 3600000)},

@@ -38,6 +38,10 @@ public:
     void run(const RunPtr& r, std::function<void(Run&, bool applied, const std::string& error)> then);
     /// Makes a run held in memory durable: the run row and every task that has a state, in one batch.
     void promote(const RunPtr& r);
+    /// Whether a new run may queue its first write: false when its writer already has
+    /// `max_queued` changes waiting (the database is away or slow).
+    bool admits(const std::string& run_id) { return writer_for(run_id).queued() < max_queued_; }
+    void set_max_queued(std::size_t n) { max_queued_ = n; }
     /// A new durable run's first write (docs: Writer::insert_run); `done` runs on the writer thread.
     void insert(RunRow row, Writer::Done done);
 
@@ -53,6 +57,7 @@ private:
     Driver& driver_;
     std::string instance_;
     std::int64_t lease_ms_;
+    std::size_t max_queued_ = 100000;
     std::vector<std::unique_ptr<Writer>> writers_;
 };
 

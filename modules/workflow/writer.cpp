@@ -423,6 +423,11 @@ void Writer::put_task(TaskRow row, Done done) {
     enqueue(std::move(op));
 }
 
+std::size_t Writer::queued() const {
+    std::lock_guard lk(m_);
+    return queue_.size();
+}
+
 void Writer::enqueue(Op op) {
     Op late;  // destroyed outside the lock
     {

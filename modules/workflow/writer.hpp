@@ -71,6 +71,8 @@ public:
     void put_task(TaskRow row, Done done);
 
     WriterStats stats() const;
+    /// Changes waiting to be committed.
+    std::size_t queued() const;
 
 private:
     struct Op {

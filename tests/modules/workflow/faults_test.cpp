@@ -216,3 +216,41 @@ TEST_CASE("workflow: input that could only fail later is refused when saved, wit
     auto list = api.call("GET", "/api/v1/workflows");
     CHECK(list.status == 200);
 }
+
+TEST_CASE("workflow: while the database holds writes back, starts answer 503 with Retry-After in bounded time") {
+    TestServer srv(std::map<std::string, std::string>{{"workflow.start_timeout_ms", "300"}});
+    Api api{srv};
+    auto wf = api.create(R"({"name":"held","tasks":[{"id":"a","type":"set","config":{"values":1}}]})");
+    auto& db = srv.app().db();
+    bool sqlite = db.backend() == DbBackend::sqlite;
+    auto blocker = db.open_dedicated();
+    // Another connection holds the tables' write lock: the state writer's commit waits.
+    if (sqlite) {
+        *blocker << "BEGIN IMMEDIATE";
+    } else {
+        *blocker << "BEGIN";
+        *blocker << "LOCK TABLE workflow_runs IN EXCLUSIVE MODE";
+    }
+    std::vector<std::thread> callers;
+    std::vector<int> status(8, 0);
+    std::vector<std::string> retry_after(8);
+    std::vector<std::int64_t> took_ms(8, 0);
+    for (int i = 0; i < 8; ++i)
+        callers.emplace_back([&, i] {
+            auto t0 = std::chrono::steady_clock::now();
+            auto r = api.call("POST", "/api/v1/workflows/" + wf + "/runs", R"({"input":{}})");
+            took_ms[i] = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+            status[i] = r.status;
+            retry_after[i] = r.header("retry-after");
+        });
+    for (auto& t : callers) t.join();
+    *blocker << "ROLLBACK";
+    for (int i = 0; i < 8; ++i) {
+        CAPTURE(i);
+        CHECK(status[i] == 503);
+        CHECK(retry_after[i] == "2");
+        CHECK(took_ms[i] < 5000);  // the start timeout (300 ms) bounds it, not the database
+    }
+    // Once the database takes writes again, starting works at once.
+    CHECK(str(api.wait(api.start(wf)).at("status")) == "succeeded");
+}
