@@ -1,6 +1,7 @@
 #include "core/http/json_strict.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/parse.hpp>
 
 #include <cmath>
 #include <string>
@@ -124,6 +125,19 @@ std::optional<FieldError> strict_json_problem(std::string_view text) {
     boost::json::error_code ec;
     p.write_some(false, text.data(), text.size(), ec);
     return std::move(p.handler().problem);
+}
+
+boost::json::value parse_request_json(std::string_view text) {
+    boost::system::error_code ec;
+    boost::json::parse_options po;
+    po.max_depth = 64;
+    auto v = boost::json::parse(text, ec, {}, po);
+    if (ec) throw Error(ErrorCode::invalid_json, "the request body is not valid JSON: " + ec.message());
+    if (auto bad = strict_json_problem(text)) {
+        auto detail = "the request body is refused: " + bad->pointer + " " + bad->message;
+        throw Error(ErrorCode::invalid_json, std::move(detail), {std::move(*bad)});
+    }
+    return v;
 }
 
 }  // namespace arclight

@@ -422,20 +422,7 @@ asio::awaitable<HttpResponse> HttpServer::dispatch(HttpRequest& req, const Route
                 co_return HttpResponse::problem(ErrorCode::unsupported_media_type,
                                                 "the request body must be JSON (Content-Type: application/json)", req);
             }
-            if (!req.body.empty()) {
-                boost::system::error_code jec;
-                boost::json::parse_options po;
-                po.max_depth = 64;
-                req.json = boost::json::parse(req.body, jec, {}, po);
-                if (jec) {
-                    co_return HttpResponse::problem(ErrorCode::invalid_json,
-                                                    fmt::format("the request body is not valid JSON: {}", jec.message()), req);
-                }
-                if (auto bad = strict_json_problem(req.body)) {
-                    auto detail = fmt::format("the request body is refused: {} {}", bad->pointer, bad->message);
-                    co_return HttpResponse::problem(ErrorCode::invalid_json, detail, req, {std::move(*bad)});
-                }
-            }
+            if (!req.body.empty()) req.json = parse_request_json(req.body);
         }
         co_return co_await route.handler(req);
     } catch (const Error& e) {
