@@ -153,9 +153,13 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
                     if (!ec) answer("timeout");
                 });
             }
-            I.recorder.insert(std::move(row), [w, answer](bool, const std::string& error) {
+            I.recorder.insert(std::move(row), [&I, w, answer](bool, const std::string& error) mutable {
                 answer(error);
-                if (w->timer) asio::post(w->timer->get_executor(), [w] { w->timer->cancel(); });
+                // What this callback holds goes to an I/O thread: the caller's coroutine (and the
+                // run it holds) must not be freed on the writer's thread, which it slows.
+                asio::post(I.io, [w = std::move(w), answer = std::move(answer)] {
+                    if (w->timer) w->timer->cancel();
+                });
             });
         };
         std::string error =

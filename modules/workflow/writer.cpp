@@ -22,15 +22,16 @@ namespace arclight::workflow {
 namespace {
 
 // The upserts also keep `outcome_seq` (the outcome feed, modules/workflow/outcomes.hpp): a final
-// status gets {next}, the dialect's next outcome position; a row rewritten with the same status,
-// or with a status that is not final, keeps the position it has (never cleared, so positions
-// never go back on SQLite; the feed reads final rows only).
+// status gets {outcome}, the dialect's next outcome position (NULL for a status that is not
+// final); a row rewritten with the same status, or with a status that is not final, keeps the
+// position it has (never cleared, so positions never go back on SQLite; the feed reads final rows
+// only).
 constexpr const char* kUpsertRun =
     "INSERT INTO workflow_runs (id, workflow_id, version, status, trigger_type, trigger_data, input, output, error, "
     "idempotency_key, parent_run_id, parent_task_id, owner, lease_until, wake_at, deadline_at, created_at, started_at, "
     "finished_at, updated_at, created_by, outcome_seq) VALUES (:id, :wf, :v, :st, :tt, :td, :in, :out, :err, :idem, :prun, "
     ":ptask, :owner, :lease, :wake, :dl, :cr, :sa, :fa, :ua, :cb, "
-    "CASE WHEN :st2 IN ('succeeded', 'failed', 'cancelled') THEN {next} END) "
+    "{outcome}) "
     "ON CONFLICT (id) DO UPDATE SET status = excluded.status, output = excluded.output, error = excluded.error, "
     "owner = excluded.owner, lease_until = excluded.lease_until, wake_at = excluded.wake_at, "
     "deadline_at = excluded.deadline_at, started_at = excluded.started_at, finished_at = excluded.finished_at, "
@@ -47,12 +48,12 @@ constexpr const char* kInsertRun =
     "idempotency_key, parent_run_id, parent_task_id, owner, lease_until, wake_at, deadline_at, created_at, started_at, "
     "finished_at, updated_at, created_by, outcome_seq) VALUES (:id, :wf, :v, :st, :tt, :td, :in, :out, :err, :idem, :prun, "
     ":ptask, :owner, :lease, :wake, :dl, :cr, :sa, :fa, :ua, :cb, "
-    "CASE WHEN :st2 IN ('succeeded', 'failed', 'cancelled') THEN {next} END) ON CONFLICT DO NOTHING";
+    "{outcome}) ON CONFLICT DO NOTHING";
 
 constexpr const char* kUpsertTask =
     "INSERT INTO workflow_tasks (run_id, task_id, type, status, attempts, input, output, error, started_at, "
     "finished_at, due_at, agent, instance, cost, outcome_seq) VALUES (:r, :t, :ty, :st, :a, :in, :out, :err, :sa, :fa, "
-    ":due, :ag, :i, :c, CASE WHEN :st2 IN ('succeeded', 'failed', 'skipped', 'cancelled') THEN {next} END) "
+    ":due, :ag, :i, :c, {outcome}) "
     "ON CONFLICT (run_id, task_id) DO UPDATE SET type = excluded.type, status = excluded.status, "
     "attempts = excluded.attempts, input = excluded.input, output = excluded.output, error = excluded.error, "
     "started_at = excluded.started_at, finished_at = excluded.finished_at, due_at = excluded.due_at, "
@@ -61,12 +62,17 @@ constexpr const char* kUpsertTask =
     "COALESCE(workflow_tasks.outcome_seq, excluded.outcome_seq) ELSE excluded.outcome_seq END "
     "WHERE workflow_tasks.status <> 'succeeded'";
 
-// PostgreSQL: the writing transaction's id, per row. SQLite: a bound position (:seq) that the
-// writer numbers per batch from one query (SociSession::commit), instead of a MAX subquery per
-// final row.
-std::string with_next(const char* sql, bool sqlite) {
+// SQLite: a bound position (:seq, NULL unless the status is final) that the writer numbers per
+// batch from one query (SociSession::commit), instead of a MAX subquery per final row. Deciding
+// "final" in the writer rather than in SQL matters: SQLite builds a temporary table for
+// `:st IN ('succeeded', ...)` at every execution, which cost the writer a fifth of its time.
+// PostgreSQL: the writing transaction's id, per row, when the bound status is final.
+std::string with_outcome(const char* sql, bool sqlite, bool task) {
     std::string s = sql;
-    s.replace(s.find("{next}"), 6, sqlite ? std::string(":seq") : next_outcome_seq_sql(false));
+    std::string outcome = sqlite ? std::string(":seq")
+                                 : std::string("CASE WHEN :st2 IN ('succeeded', 'failed', ") + (task ? "'skipped', " : "") +
+                                       "'cancelled') THEN " + next_outcome_seq_sql(false) + " END";
+    s.replace(s.find("{outcome}"), 9, outcome);
     return s;
 }
 
@@ -149,22 +155,19 @@ struct Writer::SociSession final : Writer::Session {
         // The WAL is checkpointed in the background (Engine's claim loop), not inside this
         // thread's commits: a checkpoint in the commit path stalls every caller of the batch.
         if (sqlite) s << "PRAGMA wal_autocheckpoint = 0";
-        run_st = (s.prepare << with_next(kUpsertRun, sqlite), use(run.id), use(run.workflow_id), use(run.version), use(run.status),
+        run_st = (s.prepare << with_outcome(kUpsertRun, sqlite, false), use(run.id), use(run.workflow_id), use(run.version), use(run.status),
                   use(run.trigger_type), use(run.trigger_data), use(run.input), use(run.output), use(run.error),
                   use(idem_str, idem_ind), use(run.parent_run_id), use(run.parent_task_id), use(run.owner),
                   use(run.lease_until), use(run.wake_at), use(run.deadline_at), use(run.created_at),
-                  use(run.started_at), use(run.finished_at), use(run.updated_at), use(run.created_by), use(run.status),
-                  use(seq, seq_ind));
-        insert_st = (s.prepare << with_next(kInsertRun, sqlite), use(run.id), use(run.workflow_id), use(run.version), use(run.status),
+                  use(run.started_at), use(run.finished_at), use(run.updated_at), use(run.created_by), use(seq, seq_ind));
+        insert_st = (s.prepare << with_outcome(kInsertRun, sqlite, false), use(run.id), use(run.workflow_id), use(run.version), use(run.status),
                      use(run.trigger_type), use(run.trigger_data), use(run.input), use(run.output), use(run.error),
                      use(idem_str, idem_ind), use(run.parent_run_id), use(run.parent_task_id), use(run.owner),
                      use(run.lease_until), use(run.wake_at), use(run.deadline_at), use(run.created_at),
-                     use(run.started_at), use(run.finished_at), use(run.updated_at), use(run.created_by),
-                     use(run.status), use(seq, seq_ind));
-        task_st = (s.prepare << with_next(kUpsertTask, sqlite), use(task.run_id), use(task.task_id), use(task.type), use(task.status),
+                     use(run.started_at), use(run.finished_at), use(run.updated_at), use(run.created_by), use(seq, seq_ind));
+        task_st = (s.prepare << with_outcome(kUpsertTask, sqlite, true), use(task.run_id), use(task.task_id), use(task.type), use(task.status),
                    use(task.attempts), use(task.input), use(task.output), use(task.error), use(task.started_at),
-                   use(task.finished_at), use(task.due_at), use(task.agent), use(task.instance), use(task.cost),
-                   use(task.status), use(seq, seq_ind));
+                   use(task.finished_at), use(task.due_at), use(task.agent), use(task.instance), use(task.cost), use(seq, seq_ind));
     }
 
     // The outcome position of a change: the next one for a final status, none otherwise.
@@ -229,9 +232,9 @@ struct Writer::PgSession final : Writer::Session {
         conn = static_cast<soci::postgresql_session_backend*>(own->get_backend())->conn_;
         // Named in pg_stat_activity, for operators (and the test that cuts these connections).
         PQclear(PQexec(conn, "SET application_name = 'arclight workflow writer'"));
-        prepare("arclight_wf_run_up", with_next(kUpsertRun, false), 22);
-        prepare("arclight_wf_run_in", with_next(kInsertRun, false), 22);
-        prepare("arclight_wf_task_up", with_next(kUpsertTask, false), 15);
+        prepare("arclight_wf_run_up", with_outcome(kUpsertRun, false, false), 22);
+        prepare("arclight_wf_run_in", with_outcome(kInsertRun, false, false), 22);
+        prepare("arclight_wf_task_up", with_outcome(kUpsertTask, false, true), 15);
     }
 
     void prepare(const char* name, const std::string& sql, int n) {
