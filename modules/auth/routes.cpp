@@ -98,6 +98,9 @@ AccessControl::Check make_access_check(AuthService& service) {
         try {
             p = co_await service.authenticate(req);
         } catch (const Error& e) {
+            // Only a credential that is wrong is a 401; the database away is the caller's 503
+            // (with Retry-After), not a reason to log in again.
+            if (e.code() != ErrorCode::unauthorized) throw;
             failure = e.detail();
         }
         if (!p) {
