@@ -127,14 +127,14 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
             row.owner.clear();
             row.lease_until = 0;
         }
-        // Admission: with this many changes already waiting for the database (it is away or slow),
-        // a new run is refused at once rather than queued without bound.
-        if (!I.recorder.admits(row.id))
-            throw Error(ErrorCode::service_unavailable, "the database is not keeping up; try again shortly")
-                .with_header("Retry-After", "2");
+        // Admission: with too many changes already waiting for the database (it is away or slow),
+        // or while it has been failing for longer than a start would wait, a new run is refused
+        // at once rather than queued without bound.
+        if (const char* why = I.recorder.refusal(row.id))
+            throw Error(ErrorCode::service_unavailable, why).with_header("Retry-After", "2");
         // The caller waits for the run's first commit at most start_timeout_ms; whichever of the
         // commit and the timer comes first answers.
-        auto init = [&I, row = std::move(row)](auto handler) mutable {
+        auto init = [&I, r, queue_only, row = std::move(row)](auto handler) mutable {
             struct Wait {
                 std::atomic<bool> answered{false};
                 decltype(handler) h;
@@ -142,10 +142,12 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
                 explicit Wait(decltype(handler)&& hh) : h(std::move(hh)) {}
             };
             auto w = std::make_shared<Wait>(std::move(handler));
+            // True when this answered the caller (false: the other side already had).
             auto answer = [w](std::string error) {
-                if (w->answered.exchange(true)) return;
+                if (w->answered.exchange(true)) return false;
                 auto ex = asio::get_associated_executor(w->h);
                 asio::post(ex, [w, error = std::move(error)]() mutable { w->h(std::move(error)); });
+                return true;
             };
             if (I.opt.start_timeout_ms > 0) {
                 w->timer.emplace(I.io, std::chrono::milliseconds(I.opt.start_timeout_ms));
@@ -153,12 +155,18 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
                     if (!ec) answer("timeout");
                 });
             }
-            I.recorder.insert(std::move(row), [&I, w, answer](bool, const std::string& error) mutable {
-                answer(error);
+            I.recorder.insert(std::move(row), [&I, w, answer, r, queue_only](bool, const std::string& error) mutable {
+                bool late = !answer(error) && error.empty();
                 // What this callback holds goes to an I/O thread: the caller's coroutine (and the
                 // run it holds) must not be freed on the writer's thread, which it slows.
-                asio::post(I.io, [w = std::move(w), answer = std::move(answer)] {
+                asio::post(I.io, [&I, w = std::move(w), answer = std::move(answer), r = std::move(r), queue_only, late] {
                     if (w->timer) w->timer->cancel();
+                    // Recorded after its caller was answered 503 (start timeout): the run is
+                    // there, so it runs, as that answer said it might.
+                    if (late && !I.stopping) {
+                        r->responder.reset();  // its caller has its answer
+                        I.adopt_started(r, queue_only);
+                    }
                 });
             });
         };
@@ -174,18 +182,24 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
             if (req.idempotency_key) throw Error(ErrorCode::conflict, "a run with this Idempotency-Key is being created");
             throw Error(ErrorCode::service_unavailable, "the run could not be recorded");
         }
-        I.publish_run(*r);
-        if (queue_only) {
-            I.kick();
-            I.notify_peers("");
-            co_return StartResult{r->id, "queued", false};
-        }
+        I.adopt_started(r, queue_only);
+        co_return StartResult{r->id, queue_only ? "queued" : name(r->status), false};
     }
     // An in-memory run's trigger and input are serialized only if it is ever made durable.
-    I.runs.add(r);
-    I.arm_run_deadline(r);
-    I.notify(r, [](Run&) {});
+    I.adopt_started(r, false);
     co_return StartResult{r->id, name(r->status), false};
+}
+
+void Engine::Impl::adopt_started(const RunPtr& r, bool queue_only) {
+    if (r->durable) publish_run(*r);
+    if (queue_only) {
+        kick();
+        notify_peers("");
+        return;
+    }
+    runs.add(r);
+    arm_run_deadline(r);
+    notify(r, [](Run&) {});
 }
 
 asio::awaitable<bool> Engine::cancel(std::string run_id) {
@@ -328,6 +342,8 @@ EngineStats Engine::stats() const {
     s.ignored = w.ignored;
     s.commit_us = w.commit_us;
     s.active_runs = impl_->active_count();
+    s.queued_changes = impl_->recorder.queued();
+    s.db_failing_ms = impl_->recorder.failing_for_ms();
     return s;
 }
 

@@ -112,6 +112,9 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl>, DriverHooks {
     void finish_run(const RunPtr& r, RS status, std::string error);
     void maybe_remove(const RunPtr& r);
     void arm_run_deadline(const RunPtr& r);
+    /// A started run whose first write (if durable) is committed: published, then driven here, or
+    /// left queued for whichever instance has room.
+    void adopt_started(const RunPtr& r, bool queue_only);
     std::size_t active_count() const;
     void cancel_local(const std::string& id);
     /// A message from another instance (peers.hpp).

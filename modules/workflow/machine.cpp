@@ -37,7 +37,7 @@ Engine::Impl::Impl(Db& d, EventBus& b, asio::any_io_executor i, asio::any_io_exe
       clock(opt.clock ? *opt.clock : system_clock()),
       driver(io, clock),
       recorder(d, driver, opt.instance_id, opt.lease_ms, opt.max_batch, opt.pg_writers) {
-    recorder.set_max_queued(opt.max_queued_changes);
+    recorder.set_admission(opt.max_queued_changes, opt.start_timeout_ms);
     claims = std::make_unique<Claims>(*this, std::move(loader));
     peers = make_peer_link(opt.relay, io);
 }

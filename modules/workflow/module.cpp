@@ -133,12 +133,14 @@ ModuleDescriptor descriptor() {
                 {"max_active_runs", std::int64_t{10000},
                  "Runs this instance executes at once before leaving queued runs to other instances.", int_range(1, 10000000)},
                 {"max_queued_changes", std::int64_t{100000},
-                 "State changes a writer may have waiting for the database; beyond it new runs answer 503 with "
-                 "Retry-After (the database is away or slow), so memory stays bounded.",
-                 int_range(100, 100000000)},
+                 "State changes a writer may have waiting for the database (its batch being committed included); "
+                 "beyond it new runs answer 503 with Retry-After at once (the database is away or slow), so memory "
+                 "stays bounded.",
+                 int_range(1, 100000000)},
                 {"start_timeout_ms", std::int64_t{10000},
                  "How long starting a durable run waits for its first commit before answering 503 with Retry-After "
-                 "(the run may still be recorded: retry with an Idempotency-Key).",
+                 "(the run may still be recorded: retry with an Idempotency-Key). Once the database has been failing "
+                 "commits for longer than this, new runs answer 503 at once.",
                  int_range(100, 600000)},
                 {"trigger_refresh_ms", std::int64_t{2000},
                  "How often an instance checks whether another instance changed the active workflows.",

@@ -120,6 +120,18 @@ void Recorder::insert(RunRow row, Writer::Done done) {
     w.insert_run(std::move(row), std::move(done));
 }
 
+std::size_t Recorder::queued() const {
+    std::size_t n = 0;
+    for (const auto& w : writers_) n += w->queued();
+    return n;
+}
+
+std::int64_t Recorder::failing_for_ms() const {
+    std::int64_t n = 0;
+    for (const auto& w : writers_) n = std::max(n, w->failing_for_ms());
+    return n;
+}
+
 WriterStats Recorder::stats() const {
     WriterStats total;
     for (const auto& w : writers_) {

@@ -38,10 +38,24 @@ public:
     void run(const RunPtr& r, std::function<void(Run&, bool applied, const std::string& error)> then);
     /// Makes a run held in memory durable: the run row and every task that has a state, in one batch.
     void promote(const RunPtr& r);
-    /// Whether a new run may queue its first write: false when its writer already has
-    /// `max_queued` changes waiting (the database is away or slow).
-    bool admits(const std::string& run_id) { return writer_for(run_id).queued() < max_queued_; }
-    void set_max_queued(std::size_t n) { max_queued_ = n; }
+    /// Why a new run may not queue its first write now, or nullptr when it may: its writer already
+    /// has `max_queued` changes waiting (the database is away or slow), or the database has been
+    /// failing the writer's commits for longer than `away_ms` (a start would only time out: it is
+    /// answered at once instead). `away_ms` 0: only the queue bound applies.
+    const char* refusal(const std::string& run_id) {
+        auto& w = writer_for(run_id);
+        if (away_ms_ > 0 && w.failing_for_ms() > away_ms_) return "the database is unavailable; try again shortly";
+        if (w.queued() >= max_queued_) return "the database is not keeping up; try again shortly";
+        return nullptr;
+    }
+    void set_admission(std::size_t max_queued, std::int64_t away_ms) {
+        max_queued_ = max_queued;
+        away_ms_ = away_ms;
+    }
+    /// Changes waiting for the database, over all writers.
+    std::size_t queued() const;
+    /// The longest time any writer's commits have been failing (0: they work).
+    std::int64_t failing_for_ms() const;
     /// A new durable run's first write (docs: Writer::insert_run); `done` runs on the writer thread.
     void insert(RunRow row, Writer::Done done);
 
@@ -58,6 +72,7 @@ private:
     std::string instance_;
     std::int64_t lease_ms_;
     std::size_t max_queued_ = 100000;
+    std::int64_t away_ms_ = 0;
     std::vector<std::unique_ptr<Writer>> writers_;
 };
 

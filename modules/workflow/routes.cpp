@@ -257,7 +257,7 @@ void register_routes(Router& r, Workflows& service) {
     }
 
     r.add({"GET", "/api/v1/workflow/stats", "runs.read",
-           "Engine counters of this instance: runs started/finished/claimed, tasks run, state-change batches and rows.",
+           "Engine counters of this instance: runs started/finished/claimed, tasks run, state-change batches and rows, changes waiting for the database and how long it has been failing.",
            [s](HttpRequest&) -> asio::awaitable<HttpResponse> {
                auto st = s->stats();
                co_return HttpResponse::json(json::object{{"runs_started", st.runs_started},
@@ -268,7 +268,9 @@ void register_routes(Router& r, Workflows& service) {
                                                          {"write_batches", st.batches},
                                                          {"rows_written", st.rows},
                                                          {"rows_unchanged", st.ignored},
-                                                         {"write_time_us", st.commit_us}});
+                                                         {"write_time_us", st.commit_us},
+                                                         {"queued_changes", st.queued_changes},
+                                                         {"db_failing_ms", st.db_failing_ms}});
            },
            false, "workflow"});
 

@@ -428,7 +428,27 @@ void Writer::put_task(TaskRow row, Done done) {
 
 std::size_t Writer::queued() const {
     std::lock_guard lk(m_);
-    return queue_.size();
+    return queue_.size() + committing_;
+}
+
+namespace {
+std::int64_t steady_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+void Writer::failing(bool now_failing) {
+    if (!now_failing) {
+        failing_since_ms_.store(0, std::memory_order_relaxed);
+        return;
+    }
+    std::int64_t none = 0;
+    failing_since_ms_.compare_exchange_strong(none, std::max<std::int64_t>(1, steady_ms()), std::memory_order_relaxed);
+}
+
+std::int64_t Writer::failing_for_ms() const {
+    std::int64_t since = failing_since_ms_.load(std::memory_order_relaxed);
+    return since == 0 ? 0 : std::max<std::int64_t>(0, steady_ms() - since);
 }
 
 void Writer::enqueue(Op op) {
@@ -462,6 +482,7 @@ void Writer::loop() {
                 batch.push_back(std::move(queue_.front()));
                 queue_.pop_front();
             }
+            committing_ = batch.size();
         }
         auto t0 = std::chrono::steady_clock::now();
         std::vector<char> applied(batch.size(), 0);
@@ -471,7 +492,11 @@ void Writer::loop() {
             if (!session) session = open_session();
             session->commit(batch.data(), batch.size(), applied.data());
             committed = true;
+            failing(false);
+        } catch (const Refused& e) {
+            log::warn("workflow", "state batch of {} refused ({}); retrying one by one", batch.size(), e.what());
         } catch (const std::exception& e) {
+            failing(true);
             log::warn("workflow", "state batch of {} failed ({}); retrying one by one", batch.size(), e.what());
         }
         if (!committed) {
@@ -483,6 +508,7 @@ void Writer::loop() {
                     try {
                         if (!session) session = open_session();
                         session->commit(&batch[i], 1, &applied[i]);
+                        failing(false);
                         break;
                     } catch (const Refused& e) {
                         // Never retried: that would block every later change of this writer.
@@ -495,6 +521,7 @@ void Writer::loop() {
                             errors[i] = what;
                             break;
                         }
+                        failing(true);
                         session.reset();
                         bool stop_now;
                         {
@@ -530,6 +557,7 @@ void Writer::loop() {
         }
         {
             std::lock_guard lk(m_);
+            committing_ = 0;
             ++stats_.batches;
             stats_.rows += batch.size();
             stats_.commit_us += static_cast<std::uint64_t>(

@@ -5,6 +5,7 @@
 // fsync per batch instead of one per change (docs/architecture.md has the figures). On
 // PostgreSQL the transaction goes out in libpq pipeline mode: one round trip per batch instead of
 // one per statement.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -71,8 +72,11 @@ public:
     void put_task(TaskRow row, Done done);
 
     WriterStats stats() const;
-    /// Changes waiting to be committed.
+    /// Changes waiting to be committed, including the batch being committed now.
     std::size_t queued() const;
+    /// How long the database has been failing this writer's commits (connection lost, disk full,
+    /// locked): 0 once a commit works again.
+    std::int64_t failing_for_ms() const;
 
 private:
     struct Op {
@@ -90,15 +94,18 @@ private:
     static void store_refused(Session& s, Op& op, const std::string& error, char& applied);
     void loop();
     void enqueue(Op op);
+    void failing(bool now_failing);
 
     Db& db_;
     std::size_t max_batch_;
     mutable std::mutex m_;
     std::condition_variable cv_;
     std::deque<Op> queue_;
+    std::size_t committing_ = 0;  // changes in the batch being committed
     bool stopping_ = false;
     bool stopped_ = false;  // the loop has ended: later changes are dropped
     WriterStats stats_;
+    std::atomic<std::int64_t> failing_since_ms_{0};  // steady clock; 0: the last commit worked
     std::thread thread_;
 };
 
