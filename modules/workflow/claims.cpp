@@ -130,9 +130,12 @@ asio::awaitable<void> Claims::claim_round(std::shared_ptr<Engine::Impl> self) {
         std::pair<std::vector<RunPtr>, std::vector<Unresumable>> out;
         auto now = e_.now();
         auto claimed = RunStore::claim(s, sqlite, e_.opt.instance_id, now, now + e_.opt.lease_ms, n);
-        for (const auto& id : claimed) {
+        for (const auto& [id, gen] : claimed) {
             try {
-                if (auto r = load(s, id, out.second)) out.first.push_back(r);
+                if (auto r = load(s, id, out.second)) {
+                    r->lease_gen = gen;
+                    out.first.push_back(r);
+                }
             } catch (const std::exception& e) {
                 log::error("workflow", "run {}: cannot load: {}", id, e.what());
             }

@@ -27,6 +27,8 @@ public:
     virtual void after_steps(const RunPtr& r) = 0;
     /// A step threw: the run fails with `error`.
     virtual void step_failed(const RunPtr& r, std::string error) = 0;
+    /// A write of the run was fenced (another instance owns it now): the run is dropped here.
+    virtual void run_lost(const RunPtr& r) = 0;
 
 protected:
     ~DriverHooks() = default;
@@ -58,6 +60,8 @@ public:
 
     /// On the run's driver: the run fails with `error` (the state machine's step_failed).
     void fail(const RunPtr& r, std::string error) { raw_hooks_->step_failed(r, std::move(error)); }
+    /// On the run's driver: the run is no longer this instance's (the state machine's run_lost).
+    void lost(const RunPtr& r) { raw_hooks_->run_lost(r); }
 
 private:
     /// True when the caller is now the run's driver.

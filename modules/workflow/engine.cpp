@@ -155,8 +155,8 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
                     if (!ec) answer("timeout");
                 });
             }
-            I.recorder.insert(std::move(row), [&I, w, answer, r, queue_only](bool, const std::string& error) mutable {
-                bool late = !answer(error) && error.empty();
+            I.recorder.insert(std::move(row), [&I, w, answer, r, queue_only](const WriteResult& res) mutable {
+                bool late = !answer(res.error) && res.error.empty();
                 // What this callback holds goes to an I/O thread: the caller's coroutine (and the
                 // run it holds) must not be freed on the writer's thread, which it slows.
                 asio::post(I.io, [&I, w = std::move(w), answer = std::move(answer), r = std::move(r), queue_only, late] {
@@ -337,6 +337,8 @@ EngineStats Engine::stats() const {
     s.runs_finished = impl_->runs_finished;
     s.tasks_run = impl_->tasks_run;
     s.runs_claimed = impl_->runs_claimed;
+    s.runs_lost = impl_->runs_lost;
+    s.fenced = w.fenced;
     s.batches = w.batches;
     s.rows = w.rows;
     s.ignored = w.ignored;

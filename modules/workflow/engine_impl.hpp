@@ -46,7 +46,7 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl>, DriverHooks {
     Recorder recorder;
     RunTable runs;
     std::atomic<bool> stopping{false};
-    std::atomic<std::uint64_t> runs_started{0}, runs_finished{0}, tasks_run{0}, runs_claimed{0};
+    std::atomic<std::uint64_t> runs_started{0}, runs_finished{0}, tasks_run{0}, runs_claimed{0}, runs_lost{0};
     std::mutex rng_m;
     std::mt19937_64 rng{std::random_device{}()};
     Engine::CurrentLoader current_loader;
@@ -72,6 +72,10 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl>, DriverHooks {
     }
     void after_steps(const RunPtr& r) override { schedule(r); }
     void step_failed(const RunPtr& r, std::string error) override { fail_run(r, std::move(error)); }
+    /// Fencing: a write of `r` was refused for a stale lease generation (this instance stalled
+    /// past its lease and another claimed the run). The run leaves memory without another write
+    /// or event; its in-flight results and timers are ignored.
+    void run_lost(const RunPtr& r) override;
 
     // ---- persistence (recorder.hpp) and events (publish.hpp) ----
     void record_task(const RunPtr& r, int k, std::function<void(Run&, bool applied)> then) {

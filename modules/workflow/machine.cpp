@@ -141,7 +141,7 @@ void Engine::Impl::maybe_release(const RunPtr& r) {
         if (!run.released || run.removed) return;
         publish_run(run);
         run.removed = true;
-        runs.erase(run.id);
+        runs.erase(run);
     });
 }
 
@@ -463,7 +463,22 @@ void Engine::Impl::maybe_remove(const RunPtr& r) {
     for (const auto& t : r->tasks)
         if (t.committing) return;
     r->removed = true;
-    runs.erase(r->id);
+    runs.erase(*r);
+}
+
+void Engine::Impl::run_lost(const RunPtr& r) {
+    if (r->lost) return;
+    r->lost = true;
+    ++runs_lost;
+    log::warn("workflow", "run {}: another instance claimed it while this one held it past its lease; dropped here",
+              r->id);
+    for (auto& t : r->tasks) {
+        ++t.token;  // in-flight results and due times are ignored
+        t.cancel_timer();
+    }
+    if (r->deadline_timer) r->deadline_timer->cancel();
+    r->removed = true;
+    runs.erase(*r);
 }
 
 void Engine::Impl::arm_run_deadline(const RunPtr& r) {

@@ -36,19 +36,27 @@ void Recorder::task(const RunPtr& r, int k, std::function<void(Run&, bool applie
     ++r->pending_writes;
     Driver* d = &driver_;
     writer_for(r->id).put_task(task_row(*r, k, instance_),
-                               [d, r = RunPtr(r), k, then = std::move(then)](bool applied, const std::string& error) mutable {
+                               [d, r = RunPtr(r), k, then = std::move(then)](const WriteResult& res) mutable {
                                    // The writer drops its reference here, before the batch ends: the
                                    // run is then freed on an I/O thread, not on the writer's (a run
                                    // freed there cost the writer a tenth of its time). `r` is
                                    // captured as a non-const copy, or the move would copy.
                                    RunPtr mine = std::move(r);
-                                   d->notify_async(mine, [d, r = mine, k, applied, error, then = std::move(then)](Run& run) {
+                                   d->notify_async(mine, [d, r = mine, k, res, then = std::move(then)](Run& run) {
                                        --run.pending_writes;
                                        --run.tasks[k].committing;
-                                       if (!error.empty()) return refused(*d, r, k, error);
-                                       then(run, applied);
+                                       if (dropped(*d, r, res)) return;
+                                       if (!res.error.empty()) return refused(*d, r, k, res.error);
+                                       then(run, res.applied);
                                    });
                                });
+}
+
+// Fencing: a write refused for a stale lease generation drops the run (Driver::lost); a run
+// already dropped goes no further (no continuation, no event).
+bool Recorder::dropped(Driver& d, const RunPtr& r, const WriteResult& res) {
+    if (res.fenced) d.lost(r);
+    return r->lost;
 }
 
 // The database refused task k's state (Writer::store_refused stored it as failed): the task and
@@ -66,11 +74,12 @@ void Recorder::task_behind(const RunPtr& r, int k, std::function<void(Run&)> the
     r->tasks[k].has_row = true;
     ++r->pending_writes;
     Driver* d = &driver_;
-    writer_for(r->id).put_task(task_row(*r, k, instance_), [d, r = RunPtr(r), k, then = std::move(then)](bool, const std::string& error) mutable {
+    writer_for(r->id).put_task(task_row(*r, k, instance_), [d, r = RunPtr(r), k, then = std::move(then)](const WriteResult& res) mutable {
         RunPtr mine = std::move(r);
-        d->notify_async(mine, [d, r = mine, k, error, then = std::move(then)](Run& run) {
+        d->notify_async(mine, [d, r = mine, k, res, then = std::move(then)](Run& run) {
             --run.pending_writes;
-            if (!error.empty()) return refused(*d, r, k, error);
+            if (dropped(*d, r, res)) return;
+            if (!res.error.empty()) return refused(*d, r, k, res.error);
             then(run);
         });
     });
@@ -84,16 +93,17 @@ void Recorder::run(const RunPtr& r, std::function<void(Run&, bool applied, const
     ++r->pending_writes;
     Driver* d = &driver_;
     writer_for(r->id).put_run(run_row(*r, instance_, lease_ms_, driver_.clock()),
-                              [d, r = RunPtr(r), then = std::move(then)](bool applied, const std::string& error) mutable {
+                              [d, r = RunPtr(r), then = std::move(then)](const WriteResult& res) mutable {
                                   RunPtr mine = std::move(r);
-                                  d->notify_async(mine, [applied, error, then = std::move(then)](Run& run) {
+                                  d->notify_async(mine, [d, r = mine, res, then = std::move(then)](Run& run) {
                                       --run.pending_writes;
-                                      if (!error.empty() && terminal(run.status)) {
+                                      if (dropped(*d, r, res)) return;
+                                      if (!res.error.empty() && terminal(run.status)) {
                                           // The writer stored it as failed (Writer::store_refused).
                                           run.status = RS::failed;
                                           run.error = "the run's state could not be stored";
                                       }
-                                      then(run, applied, error);
+                                      then(run, res.applied, res.error);
                                   });
                               });
 }
@@ -104,7 +114,12 @@ void Recorder::promote(const RunPtr& r) {
     if (r->trigger_json.empty()) r->trigger_json = json::serialize(r->ctx.as_object().at("trigger"));
     if (r->input_json.empty()) r->input_json = json::serialize(r->ctx.as_object().at("input"));
     Driver* d = &driver_;
-    auto written = [d, r](bool, const std::string&) { d->notify_async(r, [](Run& run) { --run.pending_writes; }); };
+    auto written = [d, r](const WriteResult& res) {
+        d->notify_async(r, [d, r, fenced = res.fenced](Run& run) {
+            --run.pending_writes;
+            if (fenced) d->lost(r);
+        });
+    };
     ++r->pending_writes;
     writer_for(r->id).put_run(run_row(*r, instance_, lease_ms_, driver_.clock()), written);
     for (std::size_t k = 0; k < r->tasks.size(); ++k) {
@@ -139,6 +154,7 @@ WriterStats Recorder::stats() const {
         total.batches += one.batches;
         total.rows += one.rows;
         total.ignored += one.ignored;
+        total.fenced += one.fenced;
         total.errors += one.errors;
         total.commit_us += one.commit_us;
     }

@@ -2,6 +2,10 @@
 // Persistence of run and task state through the group-commit writers: what a change writes (rows
 // from rows.hpp) and where its continuation runs (the run's driver, once the change is durable).
 // Private to the workflow module.
+//
+// Fencing: every row carries the run's lease generation (Run::lease_gen). A write the writer
+// refuses for a stale generation (another instance claimed the run) runs no continuation: the
+// run is dropped from this instance (Driver::lost), and so is every later answer for it.
 #include "modules/workflow/driver.hpp"
 #include "modules/workflow/writer.hpp"
 
@@ -63,6 +67,7 @@ public:
 
 private:
     static void refused(Driver& d, const RunPtr& r, int k, const std::string& error);
+    static bool dropped(Driver& d, const RunPtr& r, const WriteResult& res);
     Writer& writer_for(const std::string& run_id) {
         if (writers_.size() == 1) return *writers_[0];
         return *writers_[std::hash<std::string>{}(run_id) % writers_.size()];

@@ -263,11 +263,13 @@ void register_routes(Router& r, Workflows& service) {
                co_return HttpResponse::json(json::object{{"runs_started", st.runs_started},
                                                          {"runs_finished", st.runs_finished},
                                                          {"runs_claimed", st.runs_claimed},
+                                                         {"runs_lost", st.runs_lost},
                                                          {"tasks_run", st.tasks_run},
                                                          {"active_runs", st.active_runs},
                                                          {"write_batches", st.batches},
                                                          {"rows_written", st.rows},
                                                          {"rows_unchanged", st.ignored},
+                                                         {"rows_fenced", st.fenced},
                                                          {"write_time_us", st.commit_us},
                                                          {"queued_changes", st.queued_changes},
                                                          {"db_failing_ms", st.db_failing_ms}});

@@ -46,6 +46,7 @@ RunRow run_row(const Run& r, const std::string& instance, std::int64_t lease_ms,
     row.started_at = r.started_at;
     row.finished_at = r.finished_at;
     row.updated_at = clock.now_ms();
+    row.lease_gen = r.lease_gen;
     return row;
 }
 
@@ -66,6 +67,7 @@ TaskRow task_row(const Run& r, int k, const std::string& instance) {
     row.agent = t.agent;
     row.cost = t.cost;
     row.instance = instance;
+    row.lease_gen = r.lease_gen;
     return row;
 }
 

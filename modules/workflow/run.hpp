@@ -72,6 +72,11 @@ struct Run : std::enable_shared_from_this<Run> {
     bool finishing = false;
     bool removed = false;
     bool released = false;  // waiting for an approval / event with nothing else to do: not in memory
+    /// The lease generation this instance holds the run with (its claim's; 0 for a run it
+    /// started). Every write carries it (fencing, writer.hpp).
+    std::int64_t lease_gen = 0;
+    /// A write was fenced: another instance claimed the run, which this one dropped.
+    bool lost = false;
     std::shared_ptr<boost::asio::steady_timer> deadline_timer;
     // Driver: one thread at a time runs the run's state machine; others leave work in the inbox.
     std::mutex m;

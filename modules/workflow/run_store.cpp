@@ -8,24 +8,24 @@
 
 namespace arclight::workflow {
 
-std::vector<std::string> RunStore::claim(soci::session& s, bool sqlite, const std::string& me, std::int64_t now,
-                                         std::int64_t lease, std::size_t n) {
+std::vector<std::pair<std::string, std::int64_t>> RunStore::claim(soci::session& s, bool sqlite, const std::string& me,
+                                                                   std::int64_t now, std::int64_t lease, std::size_t n) {
     auto limit = static_cast<std::int64_t>(n);
     static constexpr const char* kClaimSqlite =
-        "UPDATE workflow_runs SET owner = :me, lease_until = :lease, updated_at = :now WHERE id IN ("
+        "UPDATE workflow_runs SET owner = :me, lease_until = :lease, updated_at = :now, lease_gen = lease_gen + 1 WHERE id IN ("
         "SELECT id FROM workflow_runs WHERE status IN ('queued', 'running', 'waiting') "
         "AND (owner = '' OR lease_until < :now2) AND (status <> 'waiting' OR (wake_at > 0 AND wake_at <= :now3)) "
-        "ORDER BY created_at LIMIT :n) RETURNING id";
+        "ORDER BY created_at LIMIT :n) RETURNING id, lease_gen";
     static constexpr const char* kClaimPg =
-        "UPDATE workflow_runs SET owner = :me, lease_until = :lease, updated_at = :now WHERE id IN ("
+        "UPDATE workflow_runs SET owner = :me, lease_until = :lease, updated_at = :now, lease_gen = lease_gen + 1 WHERE id IN ("
         "SELECT id FROM workflow_runs WHERE status IN ('queued', 'running', 'waiting') "
         "AND (owner = '' OR lease_until < :now2) AND (status <> 'waiting' OR (wake_at > 0 AND wake_at <= :now3)) "
-        "ORDER BY created_at LIMIT :n FOR UPDATE SKIP LOCKED) RETURNING id";
-    std::vector<std::string> ids;
+        "ORDER BY created_at LIMIT :n FOR UPDATE SKIP LOCKED) RETURNING id, lease_gen";
+    std::vector<std::pair<std::string, std::int64_t>> ids;
     WriteTransaction tx(s, sqlite);
     soci::rowset<soci::row> rows = (s.prepare << (sqlite ? kClaimSqlite : kClaimPg), soci::use(me), soci::use(lease),
                                     soci::use(now), soci::use(now), soci::use(now), soci::use(limit));
-    for (const auto& row : rows) ids.push_back(row.get<std::string>(0));
+    for (const auto& row : rows) ids.emplace_back(row.get<std::string>(0), row_int(row, 1));
     tx.commit();
     return ids;
 }

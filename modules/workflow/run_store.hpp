@@ -19,8 +19,10 @@ namespace arclight::workflow {
 class RunStore {
 public:
     // ---- claims and leases ----
-    /// Claims up to `n` runs nobody holds (queued, lease lapsed, or a due timer) for `me`.
-    static std::vector<std::string> claim(soci::session& s, bool sqlite, const std::string& me, std::int64_t now,
+    /// Claims up to `n` runs nobody holds (queued, lease lapsed, or a due timer) for `me`: each
+    /// claim increments the run's lease generation (fencing: the previous holder's writes are
+    /// refused from now on). (run id, the generation claimed).
+    static std::vector<std::pair<std::string, std::int64_t>> claim(soci::session& s, bool sqlite, const std::string& me, std::int64_t now,
                                           std::int64_t lease_until, std::size_t n);
     /// A run's row and its task rows; false when the run is absent.
     static bool load(soci::session& s, const std::string& id, RunRow& run, std::vector<TaskRow>& tasks);

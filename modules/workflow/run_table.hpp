@@ -20,9 +20,11 @@ public:
         auto it = runs_.find(id);
         return it == runs_.end() ? nullptr : it->second;
     }
-    void erase(const std::string& id) {
+    /// Removes `r` (not another run object of the same id: one claimed again meanwhile).
+    void erase(const Run& r) {
         std::lock_guard lk(m_);
-        runs_.erase(id);
+        auto it = runs_.find(r.id);
+        if (it != runs_.end() && it->second.get() == &r) runs_.erase(it);
     }
     std::size_t size() const {
         std::lock_guard lk(m_);

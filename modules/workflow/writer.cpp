@@ -16,11 +16,17 @@
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
+#include <unordered_map>
 #include <vector>
 
 namespace arclight::workflow {
 namespace {
 
+// Fencing (schema/workflow/0005_lease_fence.sql): a run's update applies only while its row has
+// the writer's lease generation (`lease_gen`, bumped by every claim); the row already fetched
+// for the conflict is compared, so it costs nothing. Task rows: see kUpsertTaskPg and
+// SociSession::fenced.
+//
 // The upserts also keep `outcome_seq` (the outcome feed, modules/workflow/outcomes.hpp): a final
 // status gets {outcome}, the dialect's next outcome position (NULL for a status that is not
 // final); a row rewritten with the same status, or with a status that is not final, keeps the
@@ -29,8 +35,8 @@ namespace {
 constexpr const char* kUpsertRun =
     "INSERT INTO workflow_runs (id, workflow_id, version, status, trigger_type, trigger_data, input, output, error, "
     "idempotency_key, parent_run_id, parent_task_id, owner, lease_until, wake_at, deadline_at, created_at, started_at, "
-    "finished_at, updated_at, created_by, outcome_seq) VALUES (:id, :wf, :v, :st, :tt, :td, :in, :out, :err, :idem, :prun, "
-    ":ptask, :owner, :lease, :wake, :dl, :cr, :sa, :fa, :ua, :cb, "
+    "finished_at, updated_at, created_by, lease_gen, outcome_seq) VALUES (:id, :wf, :v, :st, :tt, :td, :in, :out, :err, "
+    ":idem, :prun, :ptask, :owner, :lease, :wake, :dl, :cr, :sa, :fa, :ua, :cb, :gen, "
     "{outcome}) "
     "ON CONFLICT (id) DO UPDATE SET status = excluded.status, output = excluded.output, error = excluded.error, "
     "owner = excluded.owner, lease_until = excluded.lease_until, wake_at = excluded.wake_at, "
@@ -38,7 +44,7 @@ constexpr const char* kUpsertRun =
     "updated_at = excluded.updated_at, outcome_seq = CASE WHEN excluded.outcome_seq IS NULL OR "
     "workflow_runs.status = excluded.status THEN COALESCE(workflow_runs.outcome_seq, excluded.outcome_seq) "
     "ELSE excluded.outcome_seq END "
-    "WHERE workflow_runs.status NOT IN ('succeeded', 'failed', 'cancelled')";
+    "WHERE workflow_runs.status NOT IN ('succeeded', 'failed', 'cancelled') AND workflow_runs.lease_gen = excluded.lease_gen";
 
 // A run's first write: any conflict (only the idempotency key can clash, ids are fresh UUIDs)
 // inserts nothing, which the caller learns as "not applied". A failing statement is avoided on
@@ -46,8 +52,8 @@ constexpr const char* kUpsertRun =
 constexpr const char* kInsertRun =
     "INSERT INTO workflow_runs (id, workflow_id, version, status, trigger_type, trigger_data, input, output, error, "
     "idempotency_key, parent_run_id, parent_task_id, owner, lease_until, wake_at, deadline_at, created_at, started_at, "
-    "finished_at, updated_at, created_by, outcome_seq) VALUES (:id, :wf, :v, :st, :tt, :td, :in, :out, :err, :idem, :prun, "
-    ":ptask, :owner, :lease, :wake, :dl, :cr, :sa, :fa, :ua, :cb, "
+    "finished_at, updated_at, created_by, lease_gen, outcome_seq) VALUES (:id, :wf, :v, :st, :tt, :td, :in, :out, :err, "
+    ":idem, :prun, :ptask, :owner, :lease, :wake, :dl, :cr, :sa, :fa, :ua, :cb, :gen, "
     "{outcome}) ON CONFLICT DO NOTHING";
 
 constexpr const char* kUpsertTask =
@@ -61,6 +67,32 @@ constexpr const char* kUpsertTask =
     "excluded.outcome_seq IS NULL OR workflow_tasks.status = excluded.status THEN "
     "COALESCE(workflow_tasks.outcome_seq, excluded.outcome_seq) ELSE excluded.outcome_seq END "
     "WHERE workflow_tasks.status <> 'succeeded'";
+
+// PostgreSQL's task upsert: inserts or updates only while the run's row has the writer's lease
+// generation ($15), and share-locks that row's key for the rest of the transaction (FOR KEY
+// SHARE: the claim's FOR UPDATE SKIP LOCKED passes the run over until this batch committed, and a
+// claim not yet committed makes this statement wait and then see the new generation). Numbered
+// by hand ($1 and $4 twice, casts where an INSERT ... SELECT cannot infer the type); the outcome
+// position as with_outcome gives it.
+constexpr const char* kUpsertTaskPg =
+    "INSERT INTO workflow_tasks (run_id, task_id, type, status, attempts, input, output, error, started_at, "
+    "finished_at, due_at, agent, instance, cost, outcome_seq) SELECT $1::text, $2, $3, $4::text, $5::integer, $6, $7, $8, "
+    "$9::bigint, $10::bigint, $11::bigint, $12, $13, $14::double precision, CASE WHEN $4::text IN ('succeeded', 'failed', "
+    "'skipped', 'cancelled') THEN {next} END "
+    "WHERE EXISTS (SELECT 1 FROM workflow_runs WHERE id = $1::text AND lease_gen = $15::bigint FOR KEY SHARE) "
+    "ON CONFLICT (run_id, task_id) DO UPDATE SET type = excluded.type, status = excluded.status, "
+    "attempts = excluded.attempts, input = excluded.input, output = excluded.output, error = excluded.error, "
+    "started_at = excluded.started_at, finished_at = excluded.finished_at, due_at = excluded.due_at, "
+    "agent = excluded.agent, instance = excluded.instance, cost = excluded.cost, outcome_seq = CASE WHEN "
+    "excluded.outcome_seq IS NULL OR workflow_tasks.status = excluded.status THEN "
+    "COALESCE(workflow_tasks.outcome_seq, excluded.outcome_seq) ELSE excluded.outcome_seq END "
+    "WHERE workflow_tasks.status <> 'succeeded'";
+
+std::string pg_task_upsert() {
+    std::string s = kUpsertTaskPg;
+    s.replace(s.find("{next}"), 6, next_outcome_seq_sql(false));
+    return s;
+}
 
 // SQLite: a bound position (:seq, NULL unless the status is final) that the writer numbers per
 // batch from one query (SociSession::commit), instead of a MAX subquery per final row. Deciding
@@ -131,7 +163,8 @@ bool is_constraint_violation(const std::string& what) {
 struct Writer::Session {
     virtual ~Session() = default;
     virtual void commit(Op* ops, std::size_t n, char* applied) = 0;
-    virtual bool run_exists(const std::string& id) = 0;
+    /// The run's lease generation; nullopt when there is no such run.
+    virtual std::optional<std::int64_t> run_gen(const std::string& id) = 0;
 };
 
 // SQLite (and the generic path): SOCI statements prepared once, executed one by one.
@@ -148,9 +181,17 @@ struct Writer::SociSession final : Writer::Session {
     soci::statement run_st;
     soci::statement insert_st;
     soci::statement task_st;
+    // Fencing of task rows: the run's lease generation, read once per run and transaction (the
+    // transaction is BEGIN IMMEDIATE, so no claim can change it before the commit) instead of a
+    // subquery in every task upsert.
+    std::string gen_id;
+    std::int64_t gen_value = 0;
+    soci::indicator gen_ind = soci::i_null;
+    soci::statement gen_st;
+    std::unordered_map<std::string, std::int64_t> gens;  // run id -> lease_gen (-1: no such run)
 
     explicit SociSession(Db& db)
-        : own(db.open_dedicated()), s(*own), sqlite(db.backend() == DbBackend::sqlite), run_st(s), insert_st(s), task_st(s) {
+        : own(db.open_dedicated()), s(*own), sqlite(db.backend() == DbBackend::sqlite), run_st(s), insert_st(s), task_st(s), gen_st(s) {
         using soci::use;
         // The WAL is checkpointed in the background (Engine's claim loop), not inside this
         // thread's commits: a checkpoint in the commit path stalls every caller of the batch.
@@ -159,15 +200,29 @@ struct Writer::SociSession final : Writer::Session {
                   use(run.trigger_type), use(run.trigger_data), use(run.input), use(run.output), use(run.error),
                   use(idem_str, idem_ind), use(run.parent_run_id), use(run.parent_task_id), use(run.owner),
                   use(run.lease_until), use(run.wake_at), use(run.deadline_at), use(run.created_at),
-                  use(run.started_at), use(run.finished_at), use(run.updated_at), use(run.created_by), use(seq, seq_ind));
+                  use(run.started_at), use(run.finished_at), use(run.updated_at), use(run.created_by), use(run.lease_gen),
+                  use(seq, seq_ind));
         insert_st = (s.prepare << with_outcome(kInsertRun, sqlite, false), use(run.id), use(run.workflow_id), use(run.version), use(run.status),
                      use(run.trigger_type), use(run.trigger_data), use(run.input), use(run.output), use(run.error),
                      use(idem_str, idem_ind), use(run.parent_run_id), use(run.parent_task_id), use(run.owner),
                      use(run.lease_until), use(run.wake_at), use(run.deadline_at), use(run.created_at),
-                     use(run.started_at), use(run.finished_at), use(run.updated_at), use(run.created_by), use(seq, seq_ind));
+                     use(run.started_at), use(run.finished_at), use(run.updated_at), use(run.created_by), use(run.lease_gen),
+                  use(seq, seq_ind));
         task_st = (s.prepare << with_outcome(kUpsertTask, sqlite, true), use(task.run_id), use(task.task_id), use(task.type), use(task.status),
                    use(task.attempts), use(task.input), use(task.output), use(task.error), use(task.started_at),
                    use(task.finished_at), use(task.due_at), use(task.agent), use(task.instance), use(task.cost), use(seq, seq_ind));
+        gen_st = (s.prepare << "SELECT lease_gen FROM workflow_runs WHERE id = :id", soci::into(gen_value, gen_ind), use(gen_id));
+    }
+
+    std::int64_t stored_gen(const std::string& run_id) {
+        auto it = gens.find(run_id);
+        if (it != gens.end()) return it->second;
+        gen_id = run_id;
+        gen_ind = soci::i_null;
+        bool found = gen_st.execute(true) && gen_ind == soci::i_ok;
+        std::int64_t g = found ? gen_value : -1;
+        gens.emplace(run_id, g);
+        return g;
     }
 
     // The outcome position of a change: the next one for a final status, none otherwise.
@@ -189,22 +244,30 @@ struct Writer::SociSession final : Writer::Session {
             number(final_run_status(run.status));
             auto& st = op.insert ? insert_st : run_st;
             st.execute(true);
-            return st.get_affected_rows() > 0;
+            bool changed = st.get_affected_rows() > 0;
+            // Written: the row has this generation for the rest of the transaction.
+            if (changed) gens[run.id] = run.lease_gen;
+            else gens.erase(run.id);
+            return changed;
         }
+        if (stored_gen(op.task->run_id) != op.task->lease_gen) return false;  // fenced
         task = *op.task;
         number(final_task_status(task.status));
         task_st.execute(true);
         return task_st.get_affected_rows() > 0;
     }
 
-    bool run_exists(const std::string& id) override {
-        int n = 0;
-        s << "SELECT COUNT(*) FROM workflow_runs WHERE id = :id", soci::into(n), soci::use(id);
-        return n > 0;
+    std::optional<std::int64_t> run_gen(const std::string& id) override {
+        gens.clear();
+        std::int64_t g = stored_gen(id);
+        gens.clear();
+        if (g < 0) return std::nullopt;
+        return g;
     }
 
     void commit(Op* ops, std::size_t n, char* applied) override {
         try {
+            gens.clear();
             WriteTransaction tx(s, sqlite);
             // Inside the write transaction (SQLite: BEGIN IMMEDIATE), so no other writer can take
             // the same positions.
@@ -232,13 +295,12 @@ struct Writer::PgSession final : Writer::Session {
         conn = static_cast<soci::postgresql_session_backend*>(own->get_backend())->conn_;
         // Named in pg_stat_activity, for operators (and the test that cuts these connections).
         PQclear(PQexec(conn, "SET application_name = 'arclight workflow writer'"));
-        prepare("arclight_wf_run_up", with_outcome(kUpsertRun, false, false), 22);
-        prepare("arclight_wf_run_in", with_outcome(kInsertRun, false, false), 22);
-        prepare("arclight_wf_task_up", with_outcome(kUpsertTask, false, true), 15);
+        prepare("arclight_wf_run_up", numbered_placeholders(with_outcome(kUpsertRun, false, false).c_str()), 23);
+        prepare("arclight_wf_run_in", numbered_placeholders(with_outcome(kInsertRun, false, false).c_str()), 23);
+        prepare("arclight_wf_task_up", pg_task_upsert(), 15);
     }
 
-    void prepare(const char* name, const std::string& sql, int n) {
-        auto text = numbered_placeholders(sql.c_str());
+    void prepare(const char* name, const std::string& text, int n) {
         PGresult* r = PQprepare(conn, name, text.c_str(), n, nullptr);
         std::string error = PQresultStatus(r) == PGRES_COMMAND_OK ? "" : PQresultErrorMessage(r);
         PQclear(r);
@@ -267,6 +329,7 @@ struct Writer::PgSession final : Writer::Session {
             for (std::int64_t v : {r.lease_until, r.wake_at, r.deadline_at, r.created_at, r.started_at, r.finished_at, r.updated_at})
                 num(v);
             values.push_back(r.created_by);
+            num(r.lease_gen);
             values.push_back(r.status);
             send(op.insert ? "arclight_wf_run_in" : "arclight_wf_run_up", !r.idempotency_key);
             return;
@@ -277,19 +340,21 @@ struct Writer::PgSession final : Writer::Session {
         values.push_back(t.agent);
         values.push_back(t.instance);
         values.push_back(fmt::format("{}", t.cost));
-        values.push_back(t.status);
+        num(t.lease_gen);
         send("arclight_wf_task_up");
     }
 
-    bool run_exists(const std::string& id) override {
+    std::optional<std::int64_t> run_gen(const std::string& id) override {
         const char* params[] = {id.c_str()};
-        PGresult* r = PQexecParams(conn, "SELECT 1 FROM workflow_runs WHERE id = $1", 1, nullptr, params, nullptr, nullptr, 0);
+        PGresult* r =
+            PQexecParams(conn, "SELECT lease_gen FROM workflow_runs WHERE id = $1", 1, nullptr, params, nullptr, nullptr, 0);
         auto st = PQresultStatus(r);
-        bool found = st == PGRES_TUPLES_OK && PQntuples(r) > 0;
+        std::optional<std::int64_t> gen;
+        if (st == PGRES_TUPLES_OK && PQntuples(r) > 0) gen = std::stoll(PQgetvalue(r, 0, 0));
         std::string error = st == PGRES_TUPLES_OK ? "" : PQresultErrorMessage(r);
         PQclear(r);
         if (!error.empty()) throw std::runtime_error(error);
-        return found;
+        return gen;
     }
 
     void commit(Op* ops, std::size_t n, char* applied) override {
@@ -546,7 +611,7 @@ void Writer::loop() {
             bool ours = false;
             try {
                 if (!session) session = open_session();
-                ours = session->run_exists(batch[i].run->id);
+                ours = session->run_gen(batch[i].run->id).has_value();
             } catch (const std::exception& e) {
                 session.reset();
                 errors[i] = std::string("database unavailable: ") + e.what();
@@ -554,6 +619,28 @@ void Writer::loop() {
             }
             if (ours) applied[i] = 1;
             else errors[i] = "duplicate: a run with this idempotency key exists";
+        }
+        // An update that changed nothing: the row is final, or the run's lease generation is no
+        // longer the writer's (fenced). Rare, so told apart afterwards, one query per run; a
+        // claim in between also means the run is no longer the writer's.
+        std::vector<char> fenced(batch.size(), 0);
+        std::unordered_map<std::string, std::optional<std::int64_t>> gens;
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (batch[i].insert || applied[i] || !errors[i].empty()) continue;
+            const std::string& run_id = batch[i].run ? batch[i].run->id : batch[i].task->run_id;
+            std::int64_t mine = batch[i].run ? batch[i].run->lease_gen : batch[i].task->lease_gen;
+            auto it = gens.find(run_id);
+            if (it == gens.end()) {
+                try {
+                    if (!session) session = open_session();
+                    it = gens.emplace(run_id, session->run_gen(run_id)).first;
+                } catch (const std::exception& e) {
+                    session.reset();
+                    log::warn("workflow", "could not read the lease generation of run {}: {}", run_id, e.what());
+                    continue;
+                }
+            }
+            fenced[i] = !it->second || *it->second != mine;
         }
         {
             std::lock_guard lk(m_);
@@ -564,13 +651,14 @@ void Writer::loop() {
                 std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count());
             for (std::size_t i = 0; i < batch.size(); ++i) {
                 if (!errors[i].empty()) ++stats_.errors;
+                else if (fenced[i]) ++stats_.fenced;
                 else if (!applied[i]) ++stats_.ignored;
             }
         }
         for (std::size_t i = 0; i < batch.size(); ++i) {
             if (!batch[i].done) continue;
             try {
-                batch[i].done(applied[i] != 0, errors[i]);
+                batch[i].done(WriteResult{applied[i] != 0, fenced[i] != 0, errors[i]});
             } catch (const std::exception& e) {
                 log::error("workflow", "state-change callback threw: {}", e.what());
             }

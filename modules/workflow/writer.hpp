@@ -31,6 +31,9 @@ struct RunRow {
     std::string created_by;  ///< who started the run (written by the first insert only)
     std::int64_t lease_until = 0, wake_at = 0, deadline_at = 0, created_at = 0, started_at = 0, finished_at = 0,
                  updated_at = 0;
+    /// The lease generation the writer holds (its claim's; 0 for a run it started). An update
+    /// applies only while the stored row has it (a first insert stores it).
+    std::int64_t lease_gen = 0;
 };
 
 struct TaskRow {
@@ -40,22 +43,38 @@ struct TaskRow {
     std::int64_t started_at = 0, finished_at = 0, due_at = 0;
     std::string agent, instance;
     double cost = 0;
+    /// The run's lease generation the writer holds: the row is written only while the run's
+    /// row has it.
+    std::int64_t lease_gen = 0;
+};
+
+/// What became of one queued change.
+struct WriteResult {
+    /// The guarded upsert changed a row. False: nothing changed (the run is already final, the
+    /// task's completion is already recorded, or `fenced`).
+    bool applied = false;
+    /// The run's lease generation in the database is no longer the writer's: another instance
+    /// claimed the run since (this one stalled past its lease). Nothing was written; the writer
+    /// no longer owns the run and must drop it.
+    bool fenced = false;
+    /// Set when the write failed for good (a constraint violation such as a duplicate
+    /// idempotency key, or a value the database refuses).
+    std::string error;
 };
 
 struct WriterStats {
     std::uint64_t batches = 0;
     std::uint64_t rows = 0;
     std::uint64_t ignored = 0;   ///< upserts that changed nothing (a final row already there)
+    std::uint64_t fenced = 0;    ///< writes refused for a stale lease generation
     std::uint64_t errors = 0;
     std::uint64_t commit_us = 0;  ///< total time spent executing + committing batches
 };
 
 class Writer {
 public:
-    /// `applied` is false when the guarded upsert changed nothing (the run is already final, or
-    /// the task's completion is already recorded). `error` is set when the write failed for good
-    /// (a constraint violation such as a duplicate idempotency key).
-    using Done = std::function<void(bool applied, const std::string& error)>;
+    /// Called on the writer's thread once the change's transaction ended (WriteResult).
+    using Done = std::function<void(const WriteResult& result)>;
 
     Writer(Db& db, std::size_t max_batch);
     ~Writer();
@@ -63,12 +82,14 @@ public:
     /// Commits what is queued, then stops the thread.
     void stop();
 
-    /// Insert or update a run; never overwrites a run that is succeeded/failed/cancelled.
+    /// Insert or update a run; never overwrites a run that is succeeded/failed/cancelled, nor one
+    /// whose lease generation is not `row.lease_gen` (fenced).
     void put_run(RunRow row, Done done);
     /// A run's first write. When a run with the same (workflow, idempotency key) exists nothing is
     /// written and `error` says "duplicate: ...".
     void insert_run(RunRow row, Done done);
-    /// Insert or update a task; never overwrites a task recorded succeeded.
+    /// Insert or update a task; never overwrites a task recorded succeeded, and writes nothing
+    /// while the run's lease generation is not `row.lease_gen` (fenced).
     void put_task(TaskRow row, Done done);
 
     WriterStats stats() const;

@@ -146,9 +146,9 @@ TEST_CASE("workflow writer: a change PostgreSQL refuses is stored as failed, nev
     std::mutex m;
     std::condition_variable cv;
     std::vector<std::string> answers;
-    auto done = [&](bool, const std::string& error) {
+    auto done = [&](const workflow::WriteResult& res) {
         std::lock_guard lk(m);
-        answers.push_back(error);
+        answers.push_back(res.error);
         cv.notify_all();
     };
     std::string run_id = new_uuid();

@@ -1,0 +1,369 @@
+// Fencing of leases (issue "faults", item 9): an instance that stalls past its lease while
+// another claims its runs has its writes refused when it wakes, and drops the runs — no second
+// completion, no side effect beyond what recovery re-runs, no events as if it still owned them.
+// Two engines on the test server's database, each with its own clock: the stall is the first
+// engine's clock standing still while the second's passes the lease.
+#include <doctest/doctest.h>
+
+#include "core/bus/bus.hpp"
+#include "core/db/db.hpp"
+#include "core/db/row.hpp"
+#include "core/time/time.hpp"
+#include "core/util/ids.hpp"
+#include "modules/workflow/definition.hpp"
+#include "modules/workflow/engine.hpp"
+#include "modules/workflow/executors.hpp"
+#include "modules/workflow/store.hpp"
+#include "modules/workflow/writer.hpp"
+#include "tests/support/test_env.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json.hpp>
+#include <soci/soci.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+using namespace arclight;
+using namespace arclight::test;
+using namespace arclight::workflow;
+namespace json = boost::json;
+namespace asio = boost::asio;
+
+namespace {
+
+// 2100-01-01: the test server's own engine (system clock) never sees these leases lapse.
+constexpr std::int64_t kT0 = 4102444800000LL;
+constexpr std::int64_t kLease = 10000;
+
+// Every attempt of a `gate` task, by engine.
+struct Ledger {
+    struct Call {
+        std::string engine, task;
+        int attempt;
+    };
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<Call> calls;
+    void add(Call c) {
+        std::lock_guard lk(m);
+        calls.push_back(std::move(c));
+        cv.notify_all();
+    }
+    int count(const std::string& engine, const std::string& task) {
+        std::lock_guard lk(m);
+        int n = 0;
+        for (const auto& c : calls)
+            if ((engine.empty() || c.engine == engine) && c.task == task) ++n;
+        return n;
+    }
+    bool wait(const std::function<bool()>& pred) {
+        std::unique_lock lk(m);
+        return cv.wait_for(lk, std::chrono::seconds(20), [&] { return pred(); });
+    }
+};
+
+// A task type with side effects that records each attempt; while `hold` is set, the first
+// attempt of task "a" waits until release().
+class Gate final : public TaskType {
+public:
+    Gate(std::string engine, Ledger& ledger, bool hold) : engine_(std::move(engine)), ledger_(ledger), hold_(hold) {}
+    std::string name() const override { return "gate"; }
+    std::string description() const override { return "test: records attempts, can hold one"; }
+    json::value config_schema() const override { return json::object{{"type", "object"}}; }
+    bool side_effects() const override { return true; }
+    asio::awaitable<TaskOutcome> run(const TaskCall& call) override {
+        std::string task(call.task_id);
+        int attempt = call.attempt;
+        if (hold_ && task == "a" && attempt == 1) {
+            {
+                std::lock_guard lk(m_);
+                timer_ = std::make_shared<asio::steady_timer>(call.io, std::chrono::hours(1));
+            }
+            auto t = timer_;
+            ledger_.add({engine_, task, attempt});
+            boost::system::error_code ec;
+            co_await t->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        } else {
+            ledger_.add({engine_, task, attempt});
+        }
+        co_return TaskOutcome::success(json::object{{"by", engine_}, {"attempt", attempt}});
+    }
+    void release() {
+        std::shared_ptr<asio::steady_timer> t;
+        {
+            std::lock_guard lk(m_);
+            t = timer_;
+        }
+        REQUIRE(t);
+        asio::post(t->get_executor(), [t] { t->cancel(); });
+    }
+
+private:
+    std::string engine_;
+    Ledger& ledger_;
+    bool hold_;
+    std::mutex m_;
+    std::shared_ptr<asio::steady_timer> timer_;
+};
+
+// One engine instance ("process") on the server's database, with its own clock, bus and types.
+struct Instance {
+    TestServer& srv;
+    std::string id = new_uuid();
+    ManualClock clock{kT0};
+    asio::thread_pool pool{2};
+    EventBus bus{pool.get_executor()};
+    TaskTypeRegistry types;
+    std::shared_ptr<Gate> gate;
+    Store store{srv.app().db().backend() == DbBackend::sqlite};
+    std::unique_ptr<Engine> engine;
+    std::mutex events_m;
+    std::vector<std::string> events;  // "topic task_id" of every workflow event published here
+    Subscription sub;
+
+    Instance(TestServer& s, const std::string& name, Ledger& ledger, bool hold) : srv(s) {
+        gate = std::make_shared<Gate>(name, ledger, hold);
+        types.add(gate);
+        EngineOptions o;
+        o.instance_id = id;
+        o.sqlite_single_instance = false;
+        o.lease_ms = kLease;
+        o.poll_ms = 20;
+        o.clock = &clock;
+        engine = std::make_unique<Engine>(srv.app().db(), bus, pool.get_executor(), pool.get_executor(), o,
+                                          [this](soci::session& ss, const std::string& wf, int v) { return load(ss, wf, v); });
+        sub = bus.subscribe("workflow.**", [this](const EventPtr& e) {
+            std::lock_guard lk(events_m);
+            auto* t = e->data.if_contains("task_id");
+            events.push_back(e->topic + " " + (t && t->is_string() ? std::string(t->as_string()) : std::string()));
+        });
+        engine->start();
+    }
+    ~Instance() { stop(); }
+    void stop() {
+        if (!engine) return;
+        engine->stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+        engine.reset();
+        pool.join();  // what was posted has run (every event delivered)
+    }
+    std::shared_ptr<const WorkflowVersion> load(soci::session& s, const std::string& wf, int v) {
+        auto d = store.version_definition(s, wf, v);
+        if (!d) return nullptr;
+        std::vector<FieldError> errors;
+        auto def = parse_definition(json::parse(*d), types, errors);
+        if (!def) return nullptr;
+        auto out = std::make_shared<WorkflowVersion>();
+        out->id = wf;
+        out->version = v;
+        out->def = def;
+        return out;
+    }
+    std::string start(const std::string& wf) {
+        auto version = srv.app().db().with_session([&](soci::session& s) { return load(s, wf, 1); });
+        REQUIRE(version);
+        StartRequest req;
+        req.wf = version;
+        req.input = json::object();
+        auto fut = asio::co_spawn(pool.get_executor(), engine->start_run(std::move(req)), asio::use_future);
+        return fut.get().id;
+    }
+    std::vector<std::string> published() {
+        std::lock_guard lk(events_m);
+        return events;
+    }
+};
+
+std::string insert_workflow(TestServer& srv, const std::string& definition) {
+    auto& db = srv.app().db();
+    Store store(db.backend() == DbBackend::sqlite);
+    WorkflowRecord w;
+    w.id = new_uuid();
+    w.name = "fence";
+    w.version = 1;
+    w.active = false;
+    w.definition = definition;
+    w.created_at = w.updated_at = now_ms();
+    db.with_session([&](soci::session& s) { store.insert_workflow(s, w); });
+    return w.id;
+}
+
+struct TaskView {
+    std::string status, output, instance;
+    long long attempts = 0;
+};
+
+TaskView task_view(Db& db, const std::string& run, const std::string& task) {
+    TaskView v;
+    db.with_session([&](soci::session& s) {
+        soci::rowset<soci::row> rows =
+            (s.prepare << "SELECT status, output, instance, attempts FROM workflow_tasks WHERE run_id = :r AND task_id = :t",
+             soci::use(run), soci::use(task));
+        for (const auto& r : rows) v = {r.get<std::string>(0), r.get<std::string>(1), r.get<std::string>(2), row_int(r, 3)};
+    });
+    return v;
+}
+
+std::string run_status(Db& db, const std::string& run) {
+    std::string st;
+    db.with_session([&](soci::session& s) { s << "SELECT status FROM workflow_runs WHERE id = :id", soci::use(run), soci::into(st); });
+    return st;
+}
+
+// Polls a condition of an engine that has no event of its own (a dropped run), up to 20 s.
+bool eventually(const std::function<bool()>& pred) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
+}
+
+}  // namespace
+
+TEST_CASE("workflow fencing: an instance that stalled past its lease has its writes refused and drops the run") {
+    TestServer srv;
+    auto& db = srv.app().db();
+    Ledger ledger;
+    auto wf = insert_workflow(srv, R"({"name":"fence","tasks":[
+        {"id":"a","type":"gate","config":{}},
+        {"id":"b","type":"gate","depends_on":["a"],"config":{}}]})");
+    Instance a(srv, "A", ledger, true);
+    Instance b(srv, "B", ledger, false);
+
+    // A starts the run; its side-effect task `a` is in flight (attempt 1 recorded) when A stalls.
+    std::string run = a.start(wf);
+    REQUIRE(ledger.wait([&] { return ledger.calls.size() == 1; }));
+    CHECK(task_view(db, run, "a").status == "running");
+
+    // A stands still (its clock, hence its lease renewals) while B's time passes A's lease: B
+    // claims the run, runs `a` again (attempt 2: recovery's at-least-once) and then `b`.
+    b.clock.advance(2 * kLease);
+    REQUIRE(eventually([&] { return run_status(db, run) == "succeeded"; }));
+    CHECK(b.engine->stats().runs_claimed == 1);
+
+    // A wakes up: its attempt of `a` ends. Its write is refused and it drops the run.
+    auto events_before = a.published();
+    a.gate->release();
+    CHECK(eventually([&] { return a.engine->stats().runs_lost == 1; }));
+    CHECK(a.engine->stats().fenced >= 1);
+    CHECK(a.engine->stats().active_runs == 0);
+    a.stop();
+    b.stop();
+
+    // The run finished once, by B; each completion is B's, recorded once.
+    CHECK(run_status(db, run) == "succeeded");
+    auto ta = task_view(db, run, "a");
+    auto tb = task_view(db, run, "b");
+    CHECK(ta.status == "succeeded");
+    CHECK(ta.instance == b.id);
+    CHECK(ta.attempts == 2);
+    CHECK(json::parse(ta.output) == json::parse(R"({"by":"B","attempt":2})"));
+    CHECK(tb.status == "succeeded");
+    CHECK(tb.instance == b.id);
+    CHECK(tb.attempts == 1);
+    // Side effects: `a` once per attempt (A's stalled one, B's re-run), `b` exactly once, by B.
+    CHECK(ledger.count("A", "a") == 1);
+    CHECK(ledger.count("B", "a") == 1);
+    CHECK(ledger.count("", "b") == 1);
+    CHECK(ledger.count("B", "b") == 1);
+    // A published nothing for the run after it woke (no task or run event as if it owned it).
+    CHECK(a.published() == events_before);
+    int outcomes = 0;
+    db.with_session([&](soci::session& s) {
+        s << "SELECT COUNT(*) FROM workflow_tasks WHERE run_id = :r AND outcome_seq IS NOT NULL", soci::use(run),
+            soci::into(outcomes);
+    });
+    CHECK(outcomes == 2);
+}
+
+TEST_CASE("workflow writer: run and task writes with a stale lease generation are refused as fenced") {
+    TestServer srv;
+    auto& db = srv.app().db();
+    Writer writer(db, 64);
+    writer.start();
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<WriteResult> answers;
+    auto done = [&](const WriteResult& res) {
+        std::lock_guard lk(m);
+        answers.push_back(res);
+        cv.notify_all();
+    };
+    auto wait_answers = [&](std::size_t n) {
+        std::unique_lock lk(m);
+        REQUIRE(cv.wait_for(lk, std::chrono::seconds(10), [&] { return answers.size() == n; }));
+    };
+    RunRow run;
+    run.id = new_uuid();
+    run.workflow_id = "w";
+    run.version = 1;
+    run.status = "running";
+    run.trigger_type = "manual";
+    run.owner = "A";
+    run.created_at = run.updated_at = now_ms();
+    writer.insert_run(run, done);
+    wait_answers(1);
+    CHECK(answers[0].applied);
+    // Another instance claims the run: generation 1.
+    db.with_session([&](soci::session& s) {
+        s << "UPDATE workflow_runs SET owner = 'B', lease_gen = lease_gen + 1 WHERE id = :id", soci::use(run.id);
+    });
+    TaskRow task;
+    task.run_id = run.id;
+    task.task_id = "t";
+    task.type = "gate";
+    task.status = "succeeded";
+    task.attempts = 1;
+    task.output = "\"A\"";
+    writer.put_task(task, done);   // A's, generation 0
+    RunRow finished = run;
+    finished.status = "succeeded";
+    writer.put_run(finished, done);  // A's, generation 0
+    wait_answers(3);
+    for (std::size_t i = 1; i < 3; ++i) {
+        CAPTURE(i);
+        CHECK(!answers[i].applied);
+        CHECK(answers[i].fenced);
+        CHECK(answers[i].error.empty());
+    }
+    // B's writes (generation 1) apply.
+    task.lease_gen = 1;
+    task.output = "\"B\"";
+    writer.put_task(task, done);
+    finished.lease_gen = 1;
+    finished.owner = "";
+    writer.put_run(finished, done);
+    wait_answers(5);
+    for (std::size_t i = 3; i < 5; ++i) {
+        CAPTURE(i);
+        CHECK(answers[i].applied);
+        CHECK(!answers[i].fenced);
+    }
+    // A final row stays as it is, for either generation, and that is not fencing.
+    task.output = "\"B again\"";
+    writer.put_task(task, done);
+    wait_answers(6);
+    CHECK(!answers[5].applied);
+    CHECK(!answers[5].fenced);
+    writer.stop();
+    CHECK(writer.stats().fenced == 2);
+    std::string status, owner, output;
+    db.with_session([&](soci::session& s) {
+        s << "SELECT status, owner FROM workflow_runs WHERE id = :id", soci::use(run.id), soci::into(status), soci::into(owner);
+        s << "SELECT output FROM workflow_tasks WHERE run_id = :id", soci::use(run.id), soci::into(output);
+    });
+    CHECK(status == "succeeded");
+    CHECK(owner.empty());
+    CHECK(output == "\"B\"");
+}
