@@ -132,6 +132,10 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
         if (!I.recorder.admits(row.id))
             throw Error(ErrorCode::service_unavailable, "the database is not keeping up; try again shortly")
                 .with_header("Retry-After", "2");
+        // The same while the run's writer cannot store anything (SQLite: disk full, read-only).
+        if (auto why = I.recorder.storage_failure(row.id); !why.empty())
+            throw Error(ErrorCode::service_unavailable, "the database cannot store changes (" + why + "); try again shortly")
+                .with_header("Retry-After", "5");
         // The caller waits for the run's first commit at most start_timeout_ms; whichever of the
         // commit and the timer comes first answers.
         auto init = [&I, row = std::move(row)](auto handler) mutable {
@@ -328,6 +332,8 @@ EngineStats Engine::stats() const {
     s.ignored = w.ignored;
     s.commit_us = w.commit_us;
     s.active_runs = impl_->active_count();
+    s.write_failure = std::move(w.failure);
+    s.storage_failure = w.storage_failure;
     return s;
 }
 

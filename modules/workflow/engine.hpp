@@ -80,6 +80,8 @@ struct EngineStats {
     std::uint64_t runs_started = 0, runs_finished = 0, tasks_run = 0, runs_claimed = 0;
     std::uint64_t batches = 0, rows = 0, ignored = 0, commit_us = 0;
     std::size_t active_runs = 0;
+    std::string write_failure;     ///< why a state writer cannot commit while it retries ("" = fine)
+    bool storage_failure = false;  ///< that failure is SQLite's disk full / read-only / I/O error
 };
 
 class Engine {

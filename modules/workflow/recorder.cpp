@@ -129,6 +129,10 @@ WriterStats Recorder::stats() const {
         total.ignored += one.ignored;
         total.errors += one.errors;
         total.commit_us += one.commit_us;
+        if (total.failure.empty() && !one.failure.empty()) {
+            total.failure = one.failure;
+            total.storage_failure = one.storage_failure;
+        }
     }
     return total;
 }

@@ -42,6 +42,9 @@ public:
     /// `max_queued` changes waiting (the database is away or slow).
     bool admits(const std::string& run_id) { return writer_for(run_id).queued() < max_queued_; }
     void set_max_queued(std::size_t n) { max_queued_ = n; }
+    /// The storage failure (SQLite disk full, read-only, I/O error) the run's writer is retrying,
+    /// or "": new runs are refused at once meanwhile.
+    std::string storage_failure(const std::string& run_id) { return writer_for(run_id).storage_failure(); }
     /// A new durable run's first write (docs: Writer::insert_run); `done` runs on the writer thread.
     void insert(RunRow row, Writer::Done done);
 

@@ -5,6 +5,7 @@
 // fsync per batch instead of one per change (docs/architecture.md has the figures). On
 // PostgreSQL the transaction goes out in libpq pipeline mode: one round trip per batch instead of
 // one per statement.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -47,6 +48,10 @@ struct WriterStats {
     std::uint64_t ignored = 0;   ///< upserts that changed nothing (a final row already there)
     std::uint64_t errors = 0;
     std::uint64_t commit_us = 0;  ///< total time spent executing + committing batches
+    /// Why the writer's last attempt failed, while it retries; empty once a commit succeeds.
+    std::string failure;
+    /// The failure is SQLite's disk full / read-only file / I/O error (is_transient_sqlite_error).
+    bool storage_failure = false;
 };
 
 class Writer {
@@ -73,6 +78,8 @@ public:
     WriterStats stats() const;
     /// Changes waiting to be committed.
     std::size_t queued() const;
+    /// The SQLite storage failure (disk full, read-only, I/O error) the writer is retrying, or "".
+    std::string storage_failure() const;
 
 private:
     struct Op {
@@ -90,6 +97,8 @@ private:
     static void store_refused(Session& s, Op& op, const std::string& error, char& applied);
     void loop();
     void enqueue(Op op);
+    void note_failure(const std::exception& e);
+    void note_commit();
 
     Db& db_;
     std::size_t max_batch_;
@@ -99,6 +108,7 @@ private:
     bool stopping_ = false;
     bool stopped_ = false;  // the loop has ended: later changes are dropped
     WriterStats stats_;
+    std::atomic<bool> failing_{false};  // stats_.failure is set (read without the lock by note_commit)
     std::thread thread_;
 };
 
