@@ -287,6 +287,8 @@ std::vector<ModuleStatus> Application::modules() const {
 MigrationReport Application::migrate() {
     std::vector<std::string> order;
     for (const auto& l : rt_->loaded) order.push_back(l.descriptor->name);
+    // SQLite files created before incremental auto-vacuum are switched once (docs/configuration.md).
+    rt_->db->ensure_incremental_vacuum();
     return apply_migrations(*rt_->db, collect_migrations(embedded_schema()), order);
 }
 

@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <filesystem>
 #include <stdexcept>
 #include <string_view>
@@ -74,6 +75,13 @@ void Db::configure(soci::session& s) const {
     if (backend_ == DbBackend::sqlite) {
         s.open(soci::sqlite3, "db=" + parsed.target);
         s << fmt::format("PRAGMA busy_timeout = {}", options_.busy_timeout_ms);
+        // Before anything writes the file's header (journal_mode = WAL does): a new file is
+        // created with incremental auto-vacuum, so space freed by deletions can be handed back
+        // (reclaim_space). An existing file is left alone (the pragma would write its header, which
+        // fails on a full disk); the one-time VACUUM of ensure_incremental_vacuum() switches it.
+        int pages = 0;
+        s << "PRAGMA page_count", soci::into(pages);
+        if (pages == 0) s << "PRAGMA auto_vacuum = INCREMENTAL";  // it writes on an existing file
         s << "PRAGMA journal_mode = WAL";
         s << "PRAGMA foreign_keys = ON";
         s << (options_.sqlite_synchronous == "normal" ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
@@ -100,7 +108,22 @@ Error unavailable() {
     return Error(ErrorCode::service_unavailable, "the database is unavailable; try again shortly")
         .with_header("Retry-After", "2");
 }
+
+// SQLite failures of the moment: the disk is full (SQLITE_FULL 13), the file or its directory is
+// read-only (SQLITE_READONLY 8), an I/O error (SQLITE_IOERR 10), the file cannot be opened
+// (SQLITE_CANTOPEN 14). Nothing was written; the same statement works once the cause is gone.
+const char* sqlite_unavailable_reason(int code) {
+    switch (code & 0xff) {
+        case 13: return "the database's disk is full";
+        case 8: return "the database file is read-only";
+        case 10: return "the database had an I/O error";
+        case 14: return "the database file cannot be opened";
+        default: return nullptr;
+    }
+}
 }  // namespace
+
+bool is_transient_sqlite_error(int code) noexcept { return sqlite_unavailable_reason(code) != nullptr; }
 
 bool Db::connected(soci::session& s) const {
     if (backend_ != DbBackend::postgres) return true;
@@ -132,8 +155,19 @@ Db::Lease::~Lease() {
     db_.pool_->give_back(pos_);
 }
 
-void Db::Lease::rethrow_if_disconnected() const {
+void Db::Lease::rethrow_if_unavailable() const {
     if (!db_.connected(*session_)) throw unavailable();
+    if (db_.backend_ != DbBackend::sqlite) return;
+    try {
+        throw;
+    } catch (const soci::sqlite3_soci_error& e) {
+        if (const char* why = sqlite_unavailable_reason(e.result())) {
+            log::warn("db", "a statement failed: {} ({})", why, e.what());
+            throw Error(ErrorCode::service_unavailable, std::string(why) + "; changes cannot be stored until it is fixed, try again shortly")
+                .with_header("Retry-After", "5");
+        }
+    } catch (...) {
+    }
 }
 
 namespace {
@@ -173,6 +207,37 @@ WriteTransaction::~WriteTransaction() {
 void WriteTransaction::commit() {
     s_ << "COMMIT";
     done_ = true;
+}
+
+std::int64_t Db::reclaim_space(soci::session& s, int max_pages) {
+    if (backend_ != DbBackend::sqlite || max_pages <= 0) return 0;
+    int mode = 0, before = 0, after = 0;
+    s << "PRAGMA auto_vacuum", soci::into(mode);
+    if (mode != 2) return 0;  // not incremental (a file from before; see ensure_incremental_vacuum)
+    s << "PRAGMA freelist_count", soci::into(before);
+    if (before == 0) return 0;
+    // Through sqlite3_exec: the pragma frees one page per step, and SOCI steps a statement once.
+    exec_script(s, fmt::format("PRAGMA incremental_vacuum({})", max_pages));
+    s << "PRAGMA freelist_count", soci::into(after);
+    return before - after;
+}
+
+bool Db::ensure_incremental_vacuum() {
+    if (backend_ != DbBackend::sqlite) return false;
+    return with_session([&](soci::session& s) {
+        int mode = 0;
+        s << "PRAGMA auto_vacuum", soci::into(mode);
+        if (mode == 2) return false;
+        auto t0 = std::chrono::steady_clock::now();
+        log::info("db", "switching the SQLite file to incremental auto-vacuum (a one-time VACUUM; it rewrites the file)");
+        s << "PRAGMA auto_vacuum = INCREMENTAL";
+        s << "VACUUM";
+        s << "PRAGMA auto_vacuum", soci::into(mode);
+        log::info("db", "VACUUM took {} ms; auto_vacuum is now {}",
+                  std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count(),
+                  mode == 2 ? "incremental" : "unchanged");
+        return mode == 2;
+    });
 }
 
 void Db::exec_script(soci::session& s, const std::string& sql) {

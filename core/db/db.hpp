@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -27,6 +28,11 @@ struct DbOptions {
     std::string sqlite_synchronous = "full";        ///< full | normal
     int busy_timeout_ms = 5000;
 };
+
+/// SQLite result codes of failures of the moment (full disk, read-only file, I/O error, file
+/// that cannot be opened): the statement did nothing and may work later. Never a refusal of the
+/// change itself.
+bool is_transient_sqlite_error(int code) noexcept;
 
 /// Parses a database URL. Throws std::invalid_argument naming what is wrong.
 struct DbUrl {
@@ -78,10 +84,12 @@ public:
         Lease(const Lease&) = delete;
         Lease& operator=(const Lease&) = delete;
         soci::session& session() noexcept { return *session_; }
-        /// Called with the exception of a failed statement: when it failed because the connection
-        /// is gone, throws Error(service_unavailable) with Retry-After instead (the session is
-        /// reconnected by its next lease); otherwise returns and the caller rethrows.
-        void rethrow_if_disconnected() const;
+        /// Called inside the catch of a failed statement: when it failed because the connection
+        /// is gone (the session is reconnected by its next lease), or on SQLite because the disk is
+        /// full, the file read-only or an I/O error occurred (is_transient_sqlite_error), throws
+        /// Error(service_unavailable) with Retry-After and a detail naming the cause instead;
+        /// otherwise returns and the caller rethrows.
+        void rethrow_if_unavailable() const;
 
     private:
         Db& db_;
@@ -100,7 +108,7 @@ public:
             try {
                 co_return f(lease.session());
             } catch (...) {
-                lease.rethrow_if_disconnected();
+                lease.rethrow_if_unavailable();
                 throw;
             }
         };
@@ -114,7 +122,7 @@ public:
         try {
             return f(lease.session());
         } catch (...) {
-            lease.rethrow_if_disconnected();
+            lease.rethrow_if_unavailable();
             throw;
         }
     }
@@ -128,6 +136,15 @@ public:
     /// ping() on the blocking pool.
     boost::asio::awaitable<bool> ping_async();
     boost::asio::any_io_executor blocking_executor() const { return blocking_; }
+
+    /// SQLite: hands up to `max_pages` free pages back to the file system (PRAGMA
+    /// incremental_vacuum) after deletions, in one short write transaction; the number freed.
+    /// 0 on PostgreSQL (autovacuum's business) and on files without incremental auto-vacuum.
+    std::int64_t reclaim_space(soci::session& s, int max_pages);
+    /// SQLite: a file created before Arclight set incremental auto-vacuum is switched once with a
+    /// VACUUM (rewrites the file: takes time and free disk space of the file's size). True when it
+    /// switched now. New files are created incremental (configure()). No-op on PostgreSQL.
+    bool ensure_incremental_vacuum();
 
     /// Executes a multi-statement SQL script on `s` with the backend's native API (SOCI runs only
     /// the first statement of a script on SQLite).

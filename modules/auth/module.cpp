@@ -28,6 +28,7 @@ AuthConfig read_config(const ConfigSection& c, bool tls) {
     a.max_delay = std::chrono::seconds(c.get_int("max_delay_seconds"));
     a.setup_page = c.get_bool("setup_page");
     a.api_key_cache_ms = c.get_int("api_key_cache_ms");
+    a.audit_retention_days = c.get_int("audit_retention_days");
     return a;
 }
 
@@ -43,7 +44,10 @@ public:
     void register_routes(Router& r) override { add_routes(r, service_); }
 
     void start() override {
-        purge_task_.start(std::chrono::minutes(10), [this]() { return service_.purge_sessions(); }, true);
+        purge_task_.start(std::chrono::minutes(10), [this]() -> asio::awaitable<void> {
+            co_await service_.purge_sessions();
+            co_await service_.purge_audit();
+        }, true);
     }
 
     void stop(std::chrono::steady_clock::time_point deadline) override { purge_task_.stop(deadline); }
@@ -79,6 +83,10 @@ ModuleDescriptor descriptor() {
                  "Revoking a key, or disabling, changing or deleting its user, applies at once on the instance that "
                  "made the change and within this time on other instances.",
                  int_range(0, 60000)},
+                {"audit_retention_days", std::int64_t{365},
+                 "Audit entries are deleted this many days after they were recorded; 0 keeps every entry. Deletion "
+                 "runs in the background in small batches (every 10 minutes).",
+                 int_range(0, 36500)},
                 {"setup_page", true,
                  "Offer the one-time setup page (create the first admin; only while no user exists, only from "
                  "loopback). Without it, use `arclight user add --admin NAME`."},

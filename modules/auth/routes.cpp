@@ -349,7 +349,8 @@ void add_routes(Router& r, AuthService& svc) {
               }
               json::value next = nullptr;
               if (page.next_cursor) next = json::string(*page.next_cursor);
-              co_return HttpResponse::json(json::object{{"items", items}, {"next_cursor", next}});
+              co_return HttpResponse::json(json::object{
+                  {"items", items}, {"next_cursor", next}, {"retention_days", s->config().audit_retention_days}});
           });
 }
 

@@ -12,6 +12,20 @@
 #include <algorithm>
 
 namespace arclight::auth {
+
+namespace {
+// Recording when a key or session was last used is a hint: when the database cannot take the
+// write (a full disk, a read-only file), the request is still served; it is tried again next time.
+template <class F>
+void touch(F&& f) {
+    try {
+        f();
+    } catch (const std::exception& e) {
+        log::warn("auth", "could not record a credential's last use: {}", e.what());
+    }
+}
+}  // namespace
+
 namespace {
 
 bool unsafe_username(const std::string& u) {
@@ -115,7 +129,7 @@ boost::asio::awaitable<std::shared_ptr<const Principal>> AuthService::authentica
             if (!found) return nullptr;
             auto& [key, user] = *found;
             if (key.revoked_at != 0 || (key.expires_at != 0 && key.expires_at <= now) || user.disabled) return nullptr;
-            if (now - key.last_used_at > 60'000) store_.touch_api_key(s, key.id, now);
+            if (now - key.last_used_at > 60'000) touch([&] { store_.touch_api_key(s, key.id, now); });
             key_expires = key.expires_at;
             auto p = std::make_shared<Principal>();
             p->user_id = user.id;
@@ -155,7 +169,7 @@ boost::asio::awaitable<std::shared_ptr<const Principal>> AuthService::authentica
             store_.delete_session(s, hash);
             return nullptr;
         }
-        if (now - sess.last_seen_at > 60'000) store_.touch_session(s, hash, now);
+        if (now - sess.last_seen_at > 60'000) touch([&] { store_.touch_session(s, hash, now); });
         auto p = std::make_shared<Principal>();
         p->user_id = user.id;
         p->username = user.username;
@@ -492,6 +506,29 @@ boost::asio::awaitable<void> AuthService::purge_sessions() {
     auto idle = now - config_.session_idle_ms;
     auto q10 = [this, now, idle](soci::session& s) { store_.delete_expired_sessions(s, now, idle); };
     co_await db_.run(std::move(q10));
+}
+
+boost::asio::awaitable<std::size_t> AuthService::purge_audit(std::size_t batch) {
+    std::size_t total = 0;
+    if (config_.audit_retention_days <= 0) co_return total;
+    if (batch == 0) batch = 1;
+    const std::int64_t before = clock_.now_ms() - config_.audit_retention_days * 24LL * 3600 * 1000;
+    // One short transaction per batch: the write lock is never held long.
+    for (;;) {
+        auto del = [this, before, batch](soci::session& s) { return store_.delete_audit_before(s, before, batch); };
+        std::size_t n = co_await db_.run(std::move(del));
+        total += n;
+        if (n < batch) break;
+    }
+    if (total > 0) {
+        Db* db = &db_;
+        for (;;) {
+            auto reclaim = [db](soci::session& s) { return db->reclaim_space(s, 1000); };
+            if (co_await db_.run(std::move(reclaim)) < 1000) break;
+        }
+        log::info("auth", "deleted {} audit entries older than {} days", total, config_.audit_retention_days);
+    }
+    co_return total;
 }
 
 }  // namespace arclight::auth

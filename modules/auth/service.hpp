@@ -37,6 +37,8 @@ struct AuthConfig {
     /// Changes made on this instance (revoke, disable, role, delete) apply at once; on other
     /// instances within this time.
     std::int64_t api_key_cache_ms = 1000;
+    /// Audit entries older than this many days are deleted by purge_audit (0 = kept forever).
+    std::int64_t audit_retention_days = 365;
 };
 
 /// Who acts and from where, for audit entries.
@@ -102,6 +104,9 @@ public:
 
     /// Deletes expired sessions (called periodically by the module).
     boost::asio::awaitable<void> purge_sessions();
+    /// Deletes audit entries older than config().audit_retention_days, `batch` rows per
+    /// transaction, then hands the freed space back (SQLite); the number deleted.
+    boost::asio::awaitable<std::size_t> purge_audit(std::size_t batch = 500);
     const AuthConfig& config() const noexcept { return config_; }
     const PermissionCatalog& permissions() const noexcept { return permissions_; }
 

@@ -31,6 +31,8 @@ constexpr const char* kFindSession =
 constexpr const char* kTouchSession = "UPDATE auth_sessions SET last_seen_at = :t WHERE id_hash = :h";
 constexpr const char* kDeleteSession = "DELETE FROM auth_sessions WHERE id_hash = :h";
 constexpr const char* kDeleteUserSessions = "DELETE FROM auth_sessions WHERE user_id = :u";
+constexpr const char* kDeleteOldAudit =
+    "DELETE FROM auth_audit WHERE id IN (SELECT id FROM auth_audit WHERE at < :before ORDER BY at LIMIT :n)";
 constexpr const char* kDeleteExpired = "DELETE FROM auth_sessions WHERE expires_at < :now OR last_seen_at < :idle";
 
 constexpr const char* kKeyByHash =
@@ -193,6 +195,13 @@ void AuthStore::delete_user_sessions(soci::session& s, const std::string& user_i
 void AuthStore::delete_expired_sessions(soci::session& s, std::int64_t now, std::int64_t idle_before) {
     long long n = now, i = idle_before;
     s << kDeleteExpired, soci::use(n), soci::use(i);
+}
+
+std::size_t AuthStore::delete_audit_before(soci::session& s, std::int64_t before, std::size_t limit) {
+    long long b = before, n = static_cast<long long>(limit);
+    soci::statement st = (s.prepare << kDeleteOldAudit, soci::use(b), soci::use(n));
+    st.execute(true);
+    return static_cast<std::size_t>(st.get_affected_rows());
 }
 
 void AuthStore::insert_api_key(soci::session& s, const ApiKey& k, const std::string& key_hash) {

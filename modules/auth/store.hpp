@@ -72,6 +72,8 @@ public:
     void delete_session(soci::session& s, const std::string& id_hash);
     void delete_user_sessions(soci::session& s, const std::string& user_id);
     void delete_expired_sessions(soci::session& s, std::int64_t now, std::int64_t idle_before);
+    /// Deletes up to `limit` audit entries recorded before `before`; the number deleted.
+    std::size_t delete_audit_before(soci::session& s, std::int64_t before, std::size_t limit);
 
     void insert_api_key(soci::session& s, const ApiKey& k, const std::string& key_hash);
     std::optional<std::pair<ApiKey, User>> find_api_key_by_hash(soci::session& s, const std::string& key_hash);

@@ -132,6 +132,10 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
         // at once rather than queued without bound.
         if (const char* why = I.recorder.refusal(row.id))
             throw Error(ErrorCode::service_unavailable, why).with_header("Retry-After", "2");
+        // The same while the run's writer cannot store anything (SQLite: disk full, read-only).
+        if (auto why = I.recorder.storage_failure(row.id); !why.empty())
+            throw Error(ErrorCode::service_unavailable, "the database cannot store changes (" + why + "); try again shortly")
+                .with_header("Retry-After", "5");
         // The caller waits for the run's first commit at most start_timeout_ms; whichever of the
         // commit and the timer comes first answers.
         auto init = [&I, r, queue_only, row = std::move(row)](auto handler) mutable {
@@ -346,6 +350,8 @@ EngineStats Engine::stats() const {
     s.active_runs = impl_->active_count();
     s.queued_changes = impl_->recorder.queued();
     s.db_failing_ms = impl_->recorder.failing_for_ms();
+    s.write_failure = std::move(w.failure);
+    s.storage_failure = w.storage_failure;
     return s;
 }
 

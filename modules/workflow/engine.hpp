@@ -83,6 +83,8 @@ struct EngineStats {
     std::size_t active_runs = 0;
     std::size_t queued_changes = 0;    ///< state changes waiting for the database
     std::int64_t db_failing_ms = 0;    ///< how long the database has been failing commits (0: it works)
+    std::string write_failure;     ///< why a state writer cannot commit while it retries ("" = fine)
+    bool storage_failure = false;  ///< that failure is SQLite's disk full / read-only / I/O error
 };
 
 class Engine {

@@ -9,6 +9,7 @@
 #include "modules/workflow/agent_task.hpp"
 #include "modules/workflow/current_versions.hpp"
 #include "modules/workflow/outcomes.hpp"
+#include "modules/workflow/retention.hpp"
 #include "modules/workflow/routes.hpp"
 #include "modules/workflow/service.hpp"
 
@@ -31,10 +32,13 @@ public:
           service_(ctx.db, store_, outcomes_, engine_, triggers_, versions_, types_),
           cron_task_(ctx.io, "workflow-cron"),
           refresh_task_(ctx.io, "workflow-triggers"),
+          retention_(ctx.db, system_clock(), ctx.config.get_int("retention_days")),
+          retention_task_(ctx.io, "workflow-retention"),
           refresh_ms_(ctx.config.get_int("trigger_refresh_ms")) {
         add_builtin_types(types_, scripts_, script_defaults(ctx.config), http_, ctx.bus);
         engine_.set_current_loader(versions_.current_loader());
         engine_.set_workflow_changed_handler([this](const std::string& id) { service_.changed_elsewhere(id); });
+        service_.set_retention_days(retention_.days());
         ctx.services.provide<TaskTypes>(&types_);
         ctx.services.provide<WorkflowService>(&service_);
         ctx.ws.declare_topic("workflow", "runs.read");
@@ -53,15 +57,28 @@ public:
         }, false);
         refresh_task_.start(std::chrono::milliseconds(refresh_ms_),
                             [this]() { return triggers_.refresh_if_changed(); }, false);
+        if (retention_.days() > 0)
+            retention_task_.start(std::chrono::minutes(10), [this]() -> asio::awaitable<void> {
+                co_await retention_.sweep();
+            }, true);
     }
 
     void stop(std::chrono::steady_clock::time_point deadline) override {
+        retention_.stop();
+        retention_task_.stop(deadline);
         cron_task_.stop(deadline);
         refresh_task_.stop(deadline);
         engine_.stop(deadline);
     }
 
-    Health health() const override { return Health::ok(); }
+    Health health() const override {
+        // A writer that cannot commit keeps every change and retries; meanwhile new runs get 503.
+        // A full disk or read-only SQLite file fails readiness (/readyz 503) until writes work again.
+        auto st = engine_.stats();
+        if (st.write_failure.empty()) return Health::ok();
+        auto why = "state changes cannot be committed (retrying): " + st.write_failure;
+        return st.storage_failure ? Health::failed(why) : Health::degraded(why);
+    }
 
 private:
     static net::OutboundPolicy outbound_policy(const ConfigSection& c) {
@@ -107,6 +124,8 @@ private:
     Workflows service_;
     PeriodicTask cron_task_;
     PeriodicTask refresh_task_;
+    Retention retention_;
+    PeriodicTask retention_task_;
     std::int64_t refresh_ms_;
 };
 
@@ -142,6 +161,12 @@ ModuleDescriptor descriptor() {
                  "(the run may still be recorded: retry with an Idempotency-Key). Once the database has been failing "
                  "commits for longer than this, new runs answer 503 at once.",
                  int_range(100, 600000)},
+                {"retention_days", std::int64_t{30},
+                 "Finished runs (succeeded, failed, cancelled) and their tasks are deleted this many days after they "
+                 "finished; 0 keeps every run. Runs not finished, and child runs a waiting parent still needs, are "
+                 "never deleted. Deletion runs in the background in small batches (every 10 minutes); on SQLite the "
+                 "space goes back to the file system.",
+                 int_range(0, 36500)},
                 {"trigger_refresh_ms", std::int64_t{2000},
                  "How often an instance checks whether another instance changed the active workflows.",
                  int_range(100, 3600000)},

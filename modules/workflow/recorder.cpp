@@ -157,6 +157,10 @@ WriterStats Recorder::stats() const {
         total.fenced += one.fenced;
         total.errors += one.errors;
         total.commit_us += one.commit_us;
+        if (total.failure.empty() && !one.failure.empty()) {
+            total.failure = one.failure;
+            total.storage_failure = one.storage_failure;
+        }
     }
     return total;
 }

@@ -60,6 +60,9 @@ public:
     std::size_t queued() const;
     /// The longest time any writer's commits have been failing (0: they work).
     std::int64_t failing_for_ms() const;
+    /// The storage failure (SQLite disk full, read-only, I/O error) the run's writer is retrying,
+    /// or "": new runs are refused at once meanwhile.
+    std::string storage_failure(const std::string& run_id) { return writer_for(run_id).storage_failure(); }
     /// A new durable run's first write (docs: Writer::insert_run); `done` runs on the writer thread.
     void insert(RunRow row, Writer::Done done);
 

@@ -321,9 +321,11 @@ void register_routes(Router& r, Workflows& service) {
                auto page = co_await s->list_runs(std::move(q));
                json::object out{{"items", std::move(page.items)}};
                if (page.next_cursor) out["next"] = *page.next_cursor;
+               out["retention_days"] = s->retention_days();
                co_return HttpResponse::json(out);
            },
-           false, "workflow", {}, obj(R"j({"type":"object","properties":{"items":{"type":"array"},"next":{"type":"string"}}})j")});
+           false, "workflow", {},
+           obj(R"j({"type":"object","properties":{"items":{"type":"array"},"next":{"type":"string"},"retention_days":{"type":"integer","description":"finished runs are deleted this many days after they finished; 0 = kept"}}})j")});
 
     r.add({"GET", "/api/v1/runs/{id}", "runs.read", "A run with every task's status, attempts, input, output, error and timings.",
            [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {

@@ -200,4 +200,56 @@ std::string RunStore::run_by_key(soci::session& s, const std::string& workflow_i
     return ind == soci::i_ok ? id : std::string();
 }
 
+namespace {
+
+// The runs retention may delete (run_store.hpp), as alias r. created_at <= finished_at, so the
+// created_at bound lets the index on created_at narrow the scan to runs old enough.
+constexpr const char* kExpiredRun =
+    "r.created_at < :c1 AND r.status IN ('succeeded', 'failed', 'cancelled') AND r.finished_at > 0 "
+    "AND r.finished_at < :c2 AND NOT EXISTS (SELECT 1 FROM workflow_runs p WHERE p.id = r.parent_run_id "
+    "AND p.status IN ('queued', 'running', 'waiting'))";
+// SQLite: not the run holding the largest outcome position (:last), nor one of whose tasks does.
+constexpr const char* kNotLastOutcome =
+    " AND COALESCE(r.outcome_seq, 0) < :l1 AND NOT EXISTS (SELECT 1 FROM workflow_tasks k WHERE k.run_id = r.id "
+    "AND k.outcome_seq >= :l2)";
+constexpr const char* kDeleteExpiredTasks =
+    "DELETE FROM workflow_tasks WHERE (run_id, task_id) IN (SELECT t.run_id, t.task_id FROM workflow_runs r "
+    "JOIN workflow_tasks t ON t.run_id = r.id WHERE {expired} LIMIT :n)";
+constexpr const char* kDeleteExpiredRuns =
+    "DELETE FROM workflow_runs WHERE id IN (SELECT r.id FROM workflow_runs r WHERE {expired} "
+    "AND NOT EXISTS (SELECT 1 FROM workflow_tasks t WHERE t.run_id = r.id) LIMIT :n)";
+
+std::size_t delete_expired(soci::session& s, bool sqlite, const char* sql, const char* alias, std::int64_t cutoff,
+                           std::size_t limit) {
+    std::string text(sql);
+    std::string expired = std::string(kExpiredRun) + (sqlite ? kNotLastOutcome : "");
+    text.replace(text.find("{expired}"), 9, expired);
+    // PostgreSQL: instances sweeping at the same time skip each other's rows instead of waiting
+    // (or deadlocking) on them.
+    if (!sqlite) text.insert(text.size() - 1, std::string(" FOR UPDATE OF ") + alias + " SKIP LOCKED");
+    auto n = static_cast<std::int64_t>(limit);
+    if (sqlite) {
+        std::int64_t next = 1;
+        s << sqlite_next_outcome_seq_query(), soci::into(next);
+        std::int64_t last = next - 1;
+        soci::statement st = (s.prepare << text, soci::use(cutoff), soci::use(cutoff), soci::use(last), soci::use(last),
+                              soci::use(n));
+        st.execute(true);
+        return static_cast<std::size_t>(st.get_affected_rows());
+    }
+    soci::statement st = (s.prepare << text, soci::use(cutoff), soci::use(cutoff), soci::use(n));
+    st.execute(true);
+    return static_cast<std::size_t>(st.get_affected_rows());
+}
+
+}  // namespace
+
+std::size_t RunStore::delete_expired_tasks(soci::session& s, bool sqlite, std::int64_t cutoff, std::size_t limit) {
+    return delete_expired(s, sqlite, kDeleteExpiredTasks, "t", cutoff, limit);
+}
+
+std::size_t RunStore::delete_expired_runs(soci::session& s, bool sqlite, std::int64_t cutoff, std::size_t limit) {
+    return delete_expired(s, sqlite, kDeleteExpiredRuns, "r", cutoff, limit);
+}
+
 }  // namespace arclight::workflow

@@ -64,6 +64,16 @@ public:
                           std::int64_t now);
     /// The run of `workflow_id` with idempotency key `key`, or "".
     static std::string run_by_key(soci::session& s, const std::string& workflow_id, const std::string& key);
+
+    // ---- retention (retention.hpp) ----
+    // A run may be deleted when it is final (succeeded, failed, cancelled) and finished before
+    // `cutoff`, unless its parent run is not final (the parent's subworkflow / decompose task
+    // still reads the child's end) or, on SQLite, it holds the largest outcome position (the next
+    // position is computed from it: deleting it would let the outcome feed's positions go back).
+    /// Deletes up to `limit` task rows of such runs; the number deleted.
+    static std::size_t delete_expired_tasks(soci::session& s, bool sqlite, std::int64_t cutoff, std::size_t limit);
+    /// Deletes up to `limit` such runs that have no task rows left; the number deleted.
+    static std::size_t delete_expired_runs(soci::session& s, bool sqlite, std::int64_t cutoff, std::size_t limit);
 };
 
 }  // namespace arclight::workflow

@@ -68,6 +68,10 @@ public:
     boost::json::array task_types() const;
     EngineStats stats() const;
 
+    /// `workflow.retention_days` (0 = runs are kept): shown with the run list.
+    void set_retention_days(std::int64_t days) noexcept { retention_days_ = days; }
+    std::int64_t retention_days() const noexcept { return retention_days_; }
+
     /// Another instance changed workflow `id` (NOTIFY): forget its current version, reload triggers.
     void changed_elsewhere(const std::string& id);
 
@@ -87,6 +91,7 @@ private:
     Triggers& triggers_;
     Versions& versions_;
     const TaskTypeRegistry& types_;
+    std::int64_t retention_days_ = 0;
 };
 
 /// Ids in paths and filters: 1-64 of [A-Za-z0-9-].

@@ -134,6 +134,13 @@ struct Refused : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// SQLite could not write at all: the disk is full, the file read-only, an I/O error
+// (is_transient_sqlite_error). A failure of the moment like a lost connection (retried until it
+// commits), but one new runs are refused for at once (503) and /readyz reports.
+struct StorageFailure : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
 // PostgreSQL SQLSTATE classes of refusals: 22 data exception (e.g. 22021 invalid byte sequence),
 // 23 integrity constraint, 42 syntax or access rule, 54 program limit exceeded.
 bool refusal_sqlstate(const char* code) {
@@ -276,6 +283,7 @@ struct Writer::SociSession final : Writer::Session {
             tx.commit();
         } catch (const soci::sqlite3_soci_error& e) {
             if (refusal_sqlite(e.result())) throw Refused(e.what());
+            if (is_transient_sqlite_error(e.result())) throw StorageFailure(e.what());
             throw;
         }
     }
@@ -534,6 +542,29 @@ WriterStats Writer::stats() const {
     return stats_;
 }
 
+std::string Writer::storage_failure() const {
+    std::lock_guard lk(m_);
+    return stats_.storage_failure ? stats_.failure : std::string();
+}
+
+void Writer::note_failure(const std::exception& e) {
+    std::lock_guard lk(m_);
+    failing_ = true;
+    stats_.failure = e.what();
+    // Also when opening a fresh session failed for that reason (outside SociSession::commit).
+    auto* sq = dynamic_cast<const soci::sqlite3_soci_error*>(&e);
+    stats_.storage_failure = dynamic_cast<const StorageFailure*>(&e) != nullptr || (sq && is_transient_sqlite_error(sq->result()));
+}
+
+void Writer::note_commit() {
+    if (!failing_.load(std::memory_order_relaxed)) return;  // the common case takes no lock
+    std::lock_guard lk(m_);
+    failing_ = false;
+    stats_.failure.clear();
+    stats_.storage_failure = false;
+    log::info("workflow", "the state writer commits again");
+}
+
 void Writer::loop() {
     std::unique_ptr<Session> session;
     std::vector<Op> batch;
@@ -558,11 +589,13 @@ void Writer::loop() {
             session->commit(batch.data(), batch.size(), applied.data());
             committed = true;
             failing(false);
+            note_commit();
         } catch (const Refused& e) {
             log::warn("workflow", "state batch of {} refused ({}); retrying one by one", batch.size(), e.what());
         } catch (const std::exception& e) {
             failing(true);
             log::warn("workflow", "state batch of {} failed ({}); retrying one by one", batch.size(), e.what());
+            note_failure(e);  // (a refusal is caught above)
         }
         if (!committed) {
             // Isolate the failing change: each op in its own transaction. A constraint violation
@@ -574,6 +607,7 @@ void Writer::loop() {
                         if (!session) session = open_session();
                         session->commit(&batch[i], 1, &applied[i]);
                         failing(false);
+                        note_commit();
                         break;
                     } catch (const Refused& e) {
                         // Never retried: that would block every later change of this writer.
@@ -587,6 +621,8 @@ void Writer::loop() {
                             break;
                         }
                         failing(true);
+                        note_failure(e);
+                        if (attempt % 10 == 0) log::warn("workflow", "a state change is not committed yet (attempt {}): {}", attempt + 1, what);
                         session.reset();
                         bool stop_now;
                         {

@@ -69,6 +69,10 @@ struct WriterStats {
     std::uint64_t fenced = 0;    ///< writes refused for a stale lease generation
     std::uint64_t errors = 0;
     std::uint64_t commit_us = 0;  ///< total time spent executing + committing batches
+    /// Why the writer's last attempt failed, while it retries; empty once a commit succeeds.
+    std::string failure;
+    /// The failure is SQLite's disk full / read-only file / I/O error (is_transient_sqlite_error).
+    bool storage_failure = false;
 };
 
 class Writer {
@@ -98,6 +102,8 @@ public:
     /// How long the database has been failing this writer's commits (connection lost, disk full,
     /// locked): 0 once a commit works again.
     std::int64_t failing_for_ms() const;
+    /// The SQLite storage failure (disk full, read-only, I/O error) the writer is retrying, or "".
+    std::string storage_failure() const;
 
 private:
     struct Op {
@@ -116,6 +122,8 @@ private:
     void loop();
     void enqueue(Op op);
     void failing(bool now_failing);
+    void note_failure(const std::exception& e);
+    void note_commit();
 
     Db& db_;
     std::size_t max_batch_;
@@ -127,6 +135,7 @@ private:
     bool stopped_ = false;  // the loop has ended: later changes are dropped
     WriterStats stats_;
     std::atomic<std::int64_t> failing_since_ms_{0};  // steady clock; 0: the last commit worked
+    std::atomic<bool> failing_{false};  // stats_.failure is set (read without the lock by note_commit)
     std::thread thread_;
 };
 

@@ -57,6 +57,7 @@ export interface AuditEntry {
 export interface AuditPage {
   items: AuditEntry[];
   next_cursor: string | null;
+  retention_days?: number;
 }
 
 export const AUTH = '/api/v1/auth';

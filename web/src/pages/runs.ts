@@ -41,6 +41,13 @@ export function renderRuns(root: HTMLElement, entry: NavEntry, path: string): ()
   });
 }
 
+/** What the server keeps: "Runs are kept for 30 days after they end"; 0: indefinitely; absent: nothing. */
+function retentionText(days: number | undefined, what: string): string {
+  if (days === undefined) return '';
+  if (days <= 0) return `${what} indefinitely`;
+  return `${what} for ${days} day${days === 1 ? '' : 's'} after they end`;
+}
+
 function duration(r: RunSummary): string {
   const ms = elapsedMs(r.started_at, r.finished_at);
   return ms === null ? '' : formatDuration(ms);
@@ -75,6 +82,7 @@ function renderRunList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry):
   fillWorkflows([]);
   const refresh = h('button', { type: 'button', class: 'btn btn-small' }, 'Refresh');
   const count = h('span', { class: 'muted small', 'data-testid': 'runs-count' });
+  const kept = h('span', { class: 'muted small', 'data-testid': 'runs-retention' });
   const tbody = h('tbody');
   const status_ = h('div');
   const more = h('button', { type: 'button', class: 'btn', 'data-testid': 'runs-more', hidden: true }, 'Show more');
@@ -93,7 +101,7 @@ function renderRunList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry):
     h(
       'section',
       { class: 'panel' },
-      h('div', { class: 'panel-title panel-title-row' }, h('span', null, 'Runs'), h('span', { class: 'muted small' }, 'newest first'), count, h('span', { class: 'spacer' }), refresh),
+      h('div', { class: 'panel-title panel-title-row' }, h('span', null, 'Runs'), h('span', { class: 'muted small' }, 'newest first'), count, h('span', { class: 'spacer' }), kept, refresh),
       h(
         'div',
         { class: 'panel-body' },
@@ -163,9 +171,10 @@ function renderRunList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry):
     if (workflowId) q.set('workflow_id', workflowId);
     refresh.disabled = true;
     try {
-      const r = await api.get<{ items: RunSummary[] }>(`${RUNS}?${q}`, { quiet: true });
+      const r = await api.get<{ items: RunSummary[]; retention_days?: number }>(`${RUNS}?${q}`, { quiet: true });
       if (!alive) return;
       items = r.items ?? [];
+      replace(kept, retentionText(r.retention_days, 'Runs are kept'));
       loaded = true;
       replace(status_);
       draw();

@@ -45,12 +45,13 @@ export function renderAudit(root: HTMLElement): () => void {
   const status = h('div');
   const more = h('button', { type: 'button', class: 'btn', 'data-testid': 'audit-more', hidden: true }, 'Load more');
   const refresh = h('button', { type: 'button', class: 'btn btn-small' }, 'Refresh');
+  const kept = h('span', { class: 'muted small', 'data-testid': 'audit-retention' });
   replace(
     root,
     h(
       'section',
       { class: 'panel' },
-      h('div', { class: 'panel-title panel-title-row' }, h('span', null, 'Audit log'), h('span', { class: 'muted small' }, 'newest first'), h('span', { class: 'spacer' }), refresh),
+      h('div', { class: 'panel-title panel-title-row' }, h('span', null, 'Audit log'), h('span', { class: 'muted small' }, 'newest first'), h('span', { class: 'spacer' }), kept, refresh),
       h(
         'div',
         { class: 'panel-body scroll-x' },
@@ -76,6 +77,8 @@ export function renderAudit(root: HTMLElement): () => void {
       if (cursor) q.set('cursor', cursor);
       const page = await api.get<AuditPage>(`${AUTH}/audit?${q}`, { quiet: true });
       if (!alive) return;
+      if (page.retention_days !== undefined)
+        replace(kept, page.retention_days > 0 ? `Entries are kept for ${page.retention_days} days` : 'Entries are kept indefinitely');
       if (reset) replace(tbody);
       tbody.append(...(page.items ?? []).map(row));
       cursor = page.next_cursor ?? null;
