@@ -89,15 +89,20 @@ std::optional<json::object> EventMatcher::accept(const std::string& topic, const
     return event;
 }
 
-void deliver_event(Engine::Impl& e, const std::string& run_id, const std::string& task_id, json::object event) {
+void deliver_event(Engine::Impl& e, const std::string& run_id, const std::string& task_id, json::object event,
+                   bool recorded) {
     auto self = e.shared_from_this();
-    auto body = [self, run_id, task_id, event = std::move(event)]() -> asio::awaitable<void> {
+    auto body = [self, run_id, task_id, event = std::move(event), recorded]() -> asio::awaitable<void> {
         try {
             std::string type = "wait_for_event";
             json::value output = event;
             std::string no_error;
-            int r = co_await self->decide(run_id, task_id, type, true, output, no_error);
+            // A bus event cannot be had again: it takes a run being released back into memory.
+            // A recorded one is looked for again once the run is in the database.
+            bool take_back = !recorded;
+            int r = co_await self->decide(run_id, task_id, type, true, output, no_error, take_back);
             if (r != 2) self->waits.remove(run_id, task_id);
+            else if (recorded) self->waits.look_again(run_id, task_id);
         } catch (const std::exception& ex) {
             log::warn("workflow", "run {}: event for task {} not applied: {}", run_id, task_id, ex.what());
         }
@@ -120,7 +125,7 @@ void EventWaits::add(Engine::Impl& e, const std::string& run_id, const std::stri
         auto self = weak.lock();
         if (!self || self->stopping) return;
         if (auto event = matcher->accept(ev->topic, ev->id, ev->time_ms, ev->data))
-            deliver_event(*self, run_id, task_id, std::move(*event));
+            deliver_event(*self, run_id, task_id, std::move(*event), false);
     };
     auto sub = std::make_unique<Subscription>(e.bus.subscribe(matcher->pattern, std::move(handler)));
     {
@@ -154,6 +159,12 @@ void EventWaits::clear() {
     cursor_.reset();
 }
 
+void EventWaits::look_again(const std::string& run_id, const std::string& task_id) {
+    std::lock_guard lk(m_);
+    auto it = subs_.find(run_id + "/" + task_id);
+    if (it != subs_.end() && it->second.catch_up != CatchUp::running) it->second.catch_up = CatchUp::failed;
+}
+
 // Looks through the events recorded since the run was created for the first one the wait
 // accepts. A failed lookup is tried again by the next sweep.
 void EventWaits::catch_up(Engine::Impl& e, const std::string& run_id, const std::string& task_id,
@@ -182,7 +193,7 @@ void EventWaits::catch_up(Engine::Impl& e, const std::string& run_id, const std:
                     if (!data) continue;
                     if (auto event = matcher->accept(ev.topic, ev.id, ev.time_ms, *data)) {
                         settle(CatchUp::done);
-                        deliver_event(*self, run_id, task_id, std::move(*event));
+                        deliver_event(*self, run_id, task_id, std::move(*event), true);
                         co_return;
                     }
                 }
@@ -279,7 +290,7 @@ asio::awaitable<void> EventWaits::read_feed(Engine::Impl& e) {
                         ++it;
                         continue;
                     }
-                    deliver_event(e, run_id, task_id, std::move(*event));
+                    deliver_event(e, run_id, task_id, std::move(*event), true);
                     it = watches.erase(it);  // one event decides a wait
                 }
             }

@@ -51,6 +51,8 @@ public:
     /// recorded since the last sweep, and now and then deletes events older than the retention.
     boost::asio::awaitable<void> refresh(Engine::Impl& e);
     void clear();
+    /// The wait could not be decided now: the next sweep looks through the recorded events again.
+    void look_again(const std::string& run_id, const std::string& task_id);
 
 private:
     enum class CatchUp { running, done, failed };
@@ -75,8 +77,10 @@ private:
     std::int64_t next_purge_ = 0;
 };
 
-/// Decides a waiting wait_for_event task with `event` (from the bus or the durable record); the
-/// wait is forgotten unless the run is held by another live instance.
-void deliver_event(Engine::Impl& e, const std::string& run_id, const std::string& task_id, boost::json::object event);
+/// Decides a waiting wait_for_event task with `event` (from the bus, or `recorded` in the
+/// database); the wait is forgotten unless the run is held by another live instance (then a
+/// recorded event is looked for again at the next sweep).
+void deliver_event(Engine::Impl& e, const std::string& run_id, const std::string& task_id, boost::json::object event,
+                   bool recorded);
 
 }  // namespace arclight::workflow

@@ -56,9 +56,12 @@ struct Database {
         db->with_session([&](soci::session& s) { store.insert_workflow(s, w); });
         return w.id;
     }
-    std::string run_status(const std::string& run_id) {
+    std::string task_status(const std::string& run_id, const std::string& task_id) {
         std::string st;
-        db->with_session([&](soci::session& s) { s << "SELECT status FROM workflow_runs WHERE id = :id", soci::into(st), soci::use(run_id); });
+        db->with_session([&](soci::session& s) {
+            s << "SELECT status FROM workflow_tasks WHERE run_id = :r AND task_id = :t", soci::into(st), soci::use(run_id),
+                soci::use(task_id);
+        });
         return st;
     }
     std::string task_output(const std::string& run_id, const std::string& task_id) {
@@ -174,7 +177,7 @@ TEST_CASE("durable waits: the bus drops the event for the wait and the wait stil
     CHECK(one.wait_end(pay) == "succeeded");
     CHECK(one.bus.stats().dropped > dropped_before);  // the wait's subscriber lost it
     CHECK(one.wait_end(run_id) == "succeeded");
-    CHECK(d.run_status(run_id) == "succeeded");
+    CHECK(d.task_status(run_id, "paid") == "succeeded");
     auto out = json::parse(d.task_output(run_id, "paid"));
     CHECK(out.at("topic") == "shop.paid");
     CHECK(out.at("data").at("amount") == 7);
@@ -204,7 +207,7 @@ TEST_CASE("durable waits: an event emitted while the waiting instance was down r
         run_id = first.start(waiter, R"({"order":"B-2"})");
         REQUIRE(first.wait_for(run_id + "/paid", "waiting"));
     }  // stopped: nobody listens to any bus
-    CHECK(d.run_status(run_id) == "waiting");
+    CHECK(d.task_status(run_id, "paid") == "waiting");
     {
         // Another instance's emit task, with nobody on its bus.
         asio::thread_pool pool{1};
@@ -225,7 +228,7 @@ TEST_CASE("durable waits: an event emitted while the waiting instance was down r
         CHECK(outcome.ok);
         pool.join();
     }
-    CHECK(d.run_status(run_id) == "waiting");
+    CHECK(d.task_status(run_id, "paid") == "waiting");
     Instance restarted(d);
     CHECK(restarted.wait_end(run_id) == "succeeded");
     auto out = json::parse(d.task_output(run_id, "paid"));
