@@ -268,16 +268,17 @@ asio::awaitable<int> Engine::decide(std::string run_id, std::string task_id, std
 }
 
 asio::awaitable<int> Engine::Impl::decide(std::string run_id, std::string task_id, std::string type, bool ok,
-                                          json::value output, std::string error) {
+                                          json::value output, std::string error, bool take_back) {
     if (RunPtr r = runs.find(run_id)) {
         auto self = shared_from_this();
-        std::function<int(Run&)> fn = [self, r, task_id, type, ok, output, error](Run& run) -> int {
+        std::function<int(Run&)> fn = [self, r, task_id, type, ok, output, error, take_back](Run& run) -> int {
             if (run.removed || terminal(run.status) || run.finishing) return 0;
             int k = run.def().find(task_id);
             if (k < 0) return 0;
             const auto& tt = run.def().tasks[k].type;
             bool type_ok = tt == type || (type == "subworkflow" && tt == "decompose");
             if (run.tasks[k].status != TS::waiting || !type_ok) return 0;
+            if (run.released && !take_back) return 2;
             run.released = false;
             run.tasks[k].cancel_timer();
             if (!run.any_waiting(k)) run.status = RS::running;

@@ -68,6 +68,7 @@ struct EngineOptions {
     std::size_t max_active_runs = 10000;   ///< per instance; more stay queued for other instances
     std::size_t max_queued_changes = 100000;  ///< per writer: beyond it new runs answer 503 (Retry-After)
     std::int64_t start_timeout_ms = 10000;    ///< how long a start waits for its run's first commit (503 after)
+    std::int64_t event_retention_ms = 7LL * 86400000;  ///< how long emitted events stay recorded for waits
     bool sqlite_single_instance = true;    ///< SQLite: runs owned by earlier processes are reclaimed at start
     const TaskTypes* types = nullptr;      ///< to validate decompose plans
     NotifyRelay* relay = nullptr;          ///< how instances wake each other (the module passes the

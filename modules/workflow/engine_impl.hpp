@@ -105,9 +105,12 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl>, DriverHooks {
     void fail_task(const RunPtr& r, int k, std::string error, bool retryable);
     void finish_task(const RunPtr& r, int k, TS status, boost::json::value output, std::string error);
     /// Completes a waiting decision task (approval, wait_for_event, subworkflow / decompose):
-    /// 1 applied, 0 not waiting / unknown, 2 the run is active on another instance.
+    /// 1 applied, 0 not waiting / unknown, 2 the run is active on another instance — or, when
+    /// `take_back` is false, this instance is still writing it out of memory (a caller that can
+    /// decide again later, e.g. from the recorded events, waits for that instead of taking it
+    /// back while the release may already make it claimable).
     boost::asio::awaitable<int> decide(std::string run_id, std::string task_id, std::string type, bool ok,
-                                       boost::json::value output, std::string error);
+                                       boost::json::value output, std::string error, bool take_back = true);
 
     // ---- run lifecycle ----
     void fail_run(const RunPtr& r, std::string error);

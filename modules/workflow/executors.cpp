@@ -1,11 +1,16 @@
 #include "modules/workflow/executors.hpp"
 
 #include "core/bus/bus.hpp"
+#include "core/db/db.hpp"
 #include "core/time/time.hpp"
+#include "core/util/ids.hpp"
 #include "core/expr/expr.hpp"
 #include "core/json/compare.hpp"
 #include "core/util/text.hpp"
+#include "modules/workflow/event_store.hpp"
 #include "modules/workflow/events.hpp"
+
+#include "core/util/suppress_coroutine_frame_warning.hpp"
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/json.hpp>
@@ -243,10 +248,11 @@ public:
 
 class EmitType final : public TaskType {
 public:
-    explicit EmitType(EventBus& bus) : bus_(bus) {}
+    EmitType(EventBus& bus, Db& db) : bus_(bus), db_(db) {}
     std::string name() const override { return "emit"; }
     std::string description() const override {
-        return "Publishes an event on the bus: topic (not workflow.*), data (an object).";
+        return "Publishes an event on the bus: topic (not workflow.*), data (an object). The event is recorded "
+               "first, so waiting wait_for_event tasks get it on every instance, even later.";
     }
     json::value config_schema() const override {
         return json::parse(R"j({"type":"object","required":["topic"],"additionalProperties":false,
@@ -258,35 +264,51 @@ public:
             out.push_back({base + "/topic", "must be a dotted topic name"});
         if (events::is_own_topic(t)) out.push_back({base + "/topic", "workflow.* topics are the engine's own"});
     }
-    bool synchronous() const override { return true; }
-    TaskOutcome run_sync(const TaskCall& call) override {
+    // Recorded in the database before it counts as succeeded (and before the bus has it), so a
+    // wait never misses it: the completion is committed only after the event is.
+    asio::awaitable<TaskOutcome> run(const TaskCall& call) override {
         const auto& cfg = call.config.as_object();
         auto* t = cfg.if_contains("topic");
         if (!t || !t->is_string() || !valid_topic_pattern(t->as_string()) || t->as_string().find('*') != json::string::npos ||
             events::is_own_topic(t->as_string()))
-            return TaskOutcome::failure("emit: topic must evaluate to a dotted topic name outside workflow.*", false);
+            co_return TaskOutcome::failure("emit: topic must evaluate to a dotted topic name outside workflow.*", false);
         json::object data;
         if (auto* d = cfg.if_contains("data"); d && d->is_object()) data = d->as_object();
         else if (d && !d->is_null()) data["value"] = *d;
-        data["run_id"] = call.run_id;
-        data["task_id"] = call.task_id;
-        auto ev = bus_.publish(std::string(t->as_string()), std::move(data));
-        return TaskOutcome::success(json::object{{"topic", ev->topic}, {"event_id", ev->id}});
+        std::string run_id(call.run_id), task_id(call.task_id);
+        data["run_id"] = run_id;
+        data["task_id"] = task_id;
+        auto ev = std::make_shared<Event>(Event{std::string(t->as_string()), new_uuid(), now_ms(), std::move(data), {}});
+        StoredEvent stored{ev->id, ev->topic, json::serialize(ev->data), ev->time_ms, 0};
+        bool sqlite = db_.backend() == DbBackend::sqlite;
+        auto q = [stored = std::move(stored), run_id, task_id, sqlite](soci::session& s) {
+            EventStore::record(s, sqlite, stored, run_id, task_id);
+        };
+        std::string error;
+        try {
+            co_await db_.run(std::move(q));
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+        if (!error.empty()) co_return TaskOutcome::failure("emit: the event could not be recorded: " + error, true);
+        bus_.publish(ev);
+        co_return TaskOutcome::success(json::object{{"topic", ev->topic}, {"event_id", ev->id}});
     }
 private:
     EventBus& bus_;
+    Db& db_;
 };
 
 }  // namespace
 
 void add_builtin_types(TaskTypeRegistry& registry, lua::ScriptRunner& scripts, ScriptDefaults script_defaults,
-                       net::HttpClient& http, EventBus& bus) {
+                       net::HttpClient& http, EventBus& bus, Db& db) {
     registry.add(std::make_shared<ScriptType>(scripts, script_defaults));
     registry.add(std::make_shared<HttpType>(http));
     registry.add(std::make_shared<SetType>());
     registry.add(std::make_shared<ConditionType>());
     registry.add(std::make_shared<SwitchType>());
-    registry.add(std::make_shared<EmitType>(bus));
+    registry.add(std::make_shared<EmitType>(bus, db));
 }
 
 }  // namespace arclight::workflow

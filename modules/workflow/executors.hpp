@@ -8,6 +8,7 @@
 #include <memory>
 
 namespace arclight {
+class Db;
 class EventBus;
 }
 
@@ -27,8 +28,9 @@ struct ScriptDefaults {
     lua::ScriptLimits limits;
 };
 
-/// Registers the module's own task types.
+/// Registers the module's own task types. `emit` records its events in `db` (EventStore) before
+/// publishing them on `bus`.
 void add_builtin_types(TaskTypeRegistry& registry, lua::ScriptRunner& scripts, ScriptDefaults script_defaults,
-                       net::HttpClient& http, EventBus& bus);
+                       net::HttpClient& http, EventBus& bus, Db& db);
 
 }  // namespace arclight::workflow

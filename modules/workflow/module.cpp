@@ -35,7 +35,7 @@ public:
           retention_(ctx.db, system_clock(), ctx.config.get_int("retention_days")),
           retention_task_(ctx.io, "workflow-retention"),
           refresh_ms_(ctx.config.get_int("trigger_refresh_ms")) {
-        add_builtin_types(types_, scripts_, script_defaults(ctx.config), http_, ctx.bus);
+        add_builtin_types(types_, scripts_, script_defaults(ctx.config), http_, ctx.bus, ctx.db);
         engine_.set_current_loader(versions_.current_loader());
         engine_.set_workflow_changed_handler([this](const std::string& id) { service_.changed_elsewhere(id); });
         service_.set_retention_days(retention_.days());
@@ -109,6 +109,7 @@ private:
         o.max_active_runs = static_cast<std::size_t>(ctx.config.get_int("max_active_runs"));
         o.max_queued_changes = static_cast<std::size_t>(ctx.config.get_int("max_queued_changes"));
         o.start_timeout_ms = ctx.config.get_int("start_timeout_ms");
+        o.event_retention_ms = ctx.config.get_int("event_retention_days") * 86400000LL;
         return o;
     }
 
@@ -167,6 +168,11 @@ ModuleDescriptor descriptor() {
                  "never deleted. Deletion runs in the background in small batches (every 10 minutes); on SQLite the "
                  "space goes back to the file system.",
                  int_range(0, 36500)},
+                {"event_retention_days", std::int64_t{7},
+                 "How long the events workflows emit stay recorded in the database, where waiting wait_for_event "
+                 "tasks find them (after a restart, on another instance, when the bus dropped them). Older ones are "
+                 "deleted in small batches.",
+                 int_range(1, 3650)},
                 {"trigger_refresh_ms", std::int64_t{2000},
                  "How often an instance checks whether another instance changed the active workflows.",
                  int_range(100, 3600000)},

@@ -164,12 +164,13 @@ std::vector<std::pair<std::string, std::string>> RunStore::active_children(soci:
     return out;
 }
 
-std::vector<std::tuple<std::string, std::string, std::string>> RunStore::event_waits(soci::session& s) {
-    std::vector<std::tuple<std::string, std::string, std::string>> out;
+std::vector<RunStore::EventWait> RunStore::event_waits(soci::session& s) {
+    std::vector<EventWait> out;
     soci::rowset<soci::row> rows =
-        s.prepare << "SELECT t.run_id, t.task_id, t.input FROM workflow_tasks t JOIN workflow_runs r ON r.id = t.run_id "
-                     "WHERE t.status = 'waiting' AND t.type = 'wait_for_event' AND r.status = 'waiting'";
-    for (const auto& row : rows) out.emplace_back(row.get<std::string>(0), row.get<std::string>(1), row.get<std::string>(2));
+        s.prepare << "SELECT t.run_id, t.task_id, t.input, r.created_at FROM workflow_tasks t JOIN workflow_runs r "
+                     "ON r.id = t.run_id WHERE t.status = 'waiting' AND t.type = 'wait_for_event' AND r.status = 'waiting'";
+    for (const auto& row : rows)
+        out.push_back({row.get<std::string>(0), row.get<std::string>(1), row.get<std::string>(2), row_int(row, 3)});
     return out;
 }
 

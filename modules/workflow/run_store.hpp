@@ -52,8 +52,12 @@ public:
     static std::vector<std::pair<std::string, std::string>> active_children(soci::session& s, const std::string& run_id);
 
     // ---- control tasks ----
-    /// Waiting wait_for_event tasks of waiting runs: (run id, task id, input).
-    static std::vector<std::tuple<std::string, std::string, std::string>> event_waits(soci::session& s);
+    struct EventWait {
+        std::string run_id, task_id, input;
+        std::int64_t created_at = 0;  ///< the run's: events recorded since then can decide the wait
+    };
+    /// Waiting wait_for_event tasks of waiting runs.
+    static std::vector<EventWait> event_waits(soci::session& s);
     struct EndedChild {
         std::string parent, task, child, status, output, error;
     };
