@@ -127,15 +127,16 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
             row.owner.clear();
             row.lease_until = 0;
         }
-        // Admission: with too many changes already waiting for the database (it is away or slow),
+        // Admission: while the run's writer cannot store anything (SQLite: disk full, read-only), a
+        // new run is refused at once, saying why.
+        if (auto why = I.recorder.storage_failure(row.id); !why.empty())
+            throw Error(ErrorCode::service_unavailable, "the database cannot store changes (" + why + "); try again shortly")
+                .with_header("Retry-After", "5");
+        // Likewise with too many changes already waiting for the database (it is away or slow),
         // or while it has been failing for longer than a start would wait, a new run is refused
         // at once rather than queued without bound.
         if (const char* why = I.recorder.refusal(row.id))
             throw Error(ErrorCode::service_unavailable, why).with_header("Retry-After", "2");
-        // The same while the run's writer cannot store anything (SQLite: disk full, read-only).
-        if (auto why = I.recorder.storage_failure(row.id); !why.empty())
-            throw Error(ErrorCode::service_unavailable, "the database cannot store changes (" + why + "); try again shortly")
-                .with_header("Retry-After", "5");
         // The caller waits for the run's first commit at most start_timeout_ms; whichever of the
         // commit and the timer comes first answers.
         auto init = [&I, r, queue_only, row = std::move(row)](auto handler) mutable {
