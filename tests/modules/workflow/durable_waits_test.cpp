@@ -11,6 +11,7 @@
 #include "core/time/time.hpp"
 #include "core/util/embedded.hpp"
 #include "core/util/ids.hpp"
+#include "modules/workflow/current_versions.hpp"
 #include "modules/workflow/definition.hpp"
 #include "modules/workflow/engine.hpp"
 #include "modules/workflow/event_store.hpp"
@@ -84,6 +85,7 @@ struct Instance {
     net::HttpClient http{pool.get_executor(), net::OutboundPolicy{}};
     TaskTypeRegistry types;
     Store store;
+    std::unique_ptr<Versions> versions;
     std::unique_ptr<Engine> engine;
     std::mutex m;
     std::condition_variable cv;
@@ -92,6 +94,7 @@ struct Instance {
     explicit Instance(Database& db, std::size_t max_pending = 10000)
         : d(db), bus(pool.get_executor(), max_pending), store(db.sqlite()) {
         add_builtin_types(types, scripts, ScriptDefaults{}, http, bus, *d.db);
+        versions = std::make_unique<Versions>(*d.db, store, types, std::chrono::milliseconds(0));
         bus.set_observer([this](const Event& ev) {
             auto* run = ev.data.if_contains("run_id");
             auto* status = ev.data.if_contains("status");
@@ -117,16 +120,7 @@ struct Instance {
         pool.join();
     }
     std::shared_ptr<const WorkflowVersion> version(soci::session& s, const std::string& id, int v) {
-        auto text = store.version_definition(s, id, v);
-        if (!text) return nullptr;
-        std::vector<FieldError> errors;
-        auto def = parse_definition(json::parse(*text), types, errors);
-        if (!def) return nullptr;
-        auto wf = std::make_shared<WorkflowVersion>();
-        wf->id = id;
-        wf->version = v;
-        wf->def = def;
-        return wf;
+        return versions->load(s, id, v);
     }
     std::string start(const std::string& workflow_id, const std::string& input = "{}") {
         StartRequest req;

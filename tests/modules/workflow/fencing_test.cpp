@@ -10,6 +10,7 @@
 #include "core/db/row.hpp"
 #include "core/time/time.hpp"
 #include "core/util/ids.hpp"
+#include "modules/workflow/current_versions.hpp"
 #include "modules/workflow/definition.hpp"
 #include "modules/workflow/engine.hpp"
 #include "modules/workflow/executors.hpp"
@@ -126,6 +127,7 @@ struct Instance {
     TaskTypeRegistry types;
     std::shared_ptr<Gate> gate;
     Store store{srv.app().db().backend() == DbBackend::sqlite};
+    Versions versions{srv.app().db(), store, types, std::chrono::milliseconds(0)};
     std::unique_ptr<Engine> engine;
     std::mutex events_m;
     std::vector<std::string> events;  // "topic task_id" of every workflow event published here
@@ -156,18 +158,7 @@ struct Instance {
         engine.reset();
         pool.join();  // what was posted has run (every event delivered)
     }
-    std::shared_ptr<const WorkflowVersion> load(soci::session& s, const std::string& wf, int v) {
-        auto d = store.version_definition(s, wf, v);
-        if (!d) return nullptr;
-        std::vector<FieldError> errors;
-        auto def = parse_definition(json::parse(*d), types, errors);
-        if (!def) return nullptr;
-        auto out = std::make_shared<WorkflowVersion>();
-        out->id = wf;
-        out->version = v;
-        out->def = def;
-        return out;
-    }
+    std::shared_ptr<const WorkflowVersion> load(soci::session& s, const std::string& wf, int v) { return versions.load(s, wf, v); }
     std::string start(const std::string& wf) {
         auto version = srv.app().db().with_session([&](soci::session& s) { return load(s, wf, 1); });
         REQUIRE(version);
