@@ -125,6 +125,17 @@ const char* sqlite_unavailable_reason(int code) {
 
 bool is_transient_sqlite_error(int code) noexcept { return sqlite_unavailable_reason(code) != nullptr; }
 
+// PostgreSQL SQLSTATEs that mean "the server cannot do it now" rather than "this request is
+// wrong": class 53 (insufficient resources: 53100 disk full, 53200 out of memory, 53300 too many
+// connections), 57P03 (cannot connect now: starting up or shutting down), class 08 (connection).
+static const char* pg_unavailable_reason(const std::string& sqlstate) noexcept {
+    if (sqlstate == "53100") return "the database's disk is full";
+    if (sqlstate.rfind("53", 0) == 0) return "the database is out of resources";
+    if (sqlstate == "57P03") return "the database is starting up or shutting down";
+    if (sqlstate.rfind("08", 0) == 0) return "the connection to the database failed";
+    return nullptr;
+}
+
 bool Db::connected(soci::session& s) const {
     if (backend_ != DbBackend::postgres) return true;
     auto* be = static_cast<soci::postgresql_session_backend*>(s.get_backend());
@@ -157,9 +168,13 @@ Db::Lease::~Lease() {
 
 void Db::Lease::rethrow_if_unavailable() const {
     if (!db_.connected(*session_)) throw unavailable();
-    if (db_.backend_ != DbBackend::sqlite) return;
     try {
         throw;
+    } catch (const soci::postgresql_soci_error& e) {
+        if (const char* why = pg_unavailable_reason(e.sqlstate())) {
+            log::warn("db", "a statement failed: {} ({})", why, e.what());
+            throw Error(ErrorCode::service_unavailable, std::string(why) + "; try again shortly").with_header("Retry-After", "5");
+        }
     } catch (const soci::sqlite3_soci_error& e) {
         if (const char* why = sqlite_unavailable_reason(e.result())) {
             log::warn("db", "a statement failed: {} ({})", why, e.what());

@@ -15,6 +15,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstring>
+#include <set>
 #include <stdexcept>
 #include <unordered_map>
 #include <vector>
@@ -87,6 +88,15 @@ constexpr const char* kUpsertTaskPg =
     "excluded.outcome_seq IS NULL OR workflow_tasks.status = excluded.status THEN "
     "COALESCE(workflow_tasks.outcome_seq, excluded.outcome_seq) ELSE excluded.outcome_seq END "
     "WHERE workflow_tasks.status <> 'succeeded'";
+
+// The batch form of PostgreSQL's task fence: one statement per run and batch, before the run's
+// first task row, instead of a subquery in every task upsert. It share-locks the run's key like
+// kUpsertTaskPg (held to the commit) and divides by zero (SQLSTATE 22012) when the run does not
+// have the writer's generation, which aborts the batch; PgSession::commit then writes the batch
+// again with kUpsertTaskPg, which tells the fenced rows apart.
+constexpr const char* kFenceRunPg =
+    "SELECT 1 / (SELECT count(*) FROM (SELECT 1 FROM workflow_runs WHERE id = $1 AND lease_gen = $2::bigint "
+    "FOR KEY SHARE) f)::integer";
 
 std::string pg_task_upsert() {
     std::string s = kUpsertTaskPg;
@@ -188,17 +198,22 @@ struct Writer::SociSession final : Writer::Session {
     soci::statement run_st;
     soci::statement insert_st;
     soci::statement task_st;
-    // Fencing of task rows: the run's lease generation, read once per run and transaction (the
-    // transaction is BEGIN IMMEDIATE, so no claim can change it before the commit) instead of a
-    // subquery in every task upsert.
+    // Fencing of task rows: the run's lease generation, read once and remembered instead of a
+    // subquery in every task upsert. A claim (the only thing that changes it) commits on another
+    // connection, which changes this connection's `PRAGMA data_version`; read inside each batch's
+    // BEGIN IMMEDIATE (no claim can commit before this batch's COMMIT), an unchanged data_version
+    // proves every remembered generation still holds, so a run is read once, not once per batch.
     std::string gen_id;
     std::int64_t gen_value = 0;
     soci::indicator gen_ind = soci::i_null;
     soci::statement gen_st;
+    long long data_version = 0, seen_version = -1;
+    soci::statement version_st;
     std::unordered_map<std::string, std::int64_t> gens;  // run id -> lease_gen (-1: no such run)
+    static constexpr std::size_t kMaxGens = 65536;       // remembered runs (forgotten all at once)
 
     explicit SociSession(Db& db)
-        : own(db.open_dedicated()), s(*own), sqlite(db.backend() == DbBackend::sqlite), run_st(s), insert_st(s), task_st(s), gen_st(s) {
+        : own(db.open_dedicated()), s(*own), sqlite(db.backend() == DbBackend::sqlite), run_st(s), insert_st(s), task_st(s), gen_st(s), version_st(s) {
         using soci::use;
         // The WAL is checkpointed in the background (Engine's claim loop), not inside this
         // thread's commits: a checkpoint in the commit path stalls every caller of the batch.
@@ -219,6 +234,27 @@ struct Writer::SociSession final : Writer::Session {
                    use(task.attempts), use(task.input), use(task.output), use(task.error), use(task.started_at),
                    use(task.finished_at), use(task.due_at), use(task.agent), use(task.instance), use(task.cost), use(seq, seq_ind));
         gen_st = (s.prepare << "SELECT lease_gen FROM workflow_runs WHERE id = :id", soci::into(gen_value, gen_ind), use(gen_id));
+        if (sqlite) version_st = (s.prepare << "PRAGMA data_version", soci::into(data_version));
+    }
+
+    void reset(soci::statement& st) {
+        // A SELECT left stepped keeps a read transaction open on this connection after COMMIT,
+        // so its next BEGIN IMMEDIATE found its snapshot stale ("database is locked") and the
+        // batch went one change at a time with back-off (p99 of webhook runs: 20 ms -> 300 ms).
+        if (sqlite) sqlite_api::sqlite3_reset(static_cast<soci::sqlite3_statement_backend*>(st.get_backend())->stmt_);
+    }
+
+    // At the start of a transaction: forgets the remembered generations unless nothing else was
+    // committed since they were read (SQLite; PostgreSQL fences in SQL, see PgSession).
+    void revalidate_gens() {
+        if (!sqlite) {
+            gens.clear();
+            return;
+        }
+        version_st.execute(true);
+        reset(version_st);
+        if (data_version != seen_version || gens.size() > kMaxGens) gens.clear();
+        seen_version = data_version;
     }
 
     std::int64_t stored_gen(const std::string& run_id) {
@@ -227,10 +263,7 @@ struct Writer::SociSession final : Writer::Session {
         gen_id = run_id;
         gen_ind = soci::i_null;
         bool found = gen_st.execute(true) && gen_ind == soci::i_ok;
-        // Reset now: a SELECT left stepped keeps a read transaction open on this connection after
-        // COMMIT, so its next BEGIN IMMEDIATE found its snapshot stale ("database is locked") and
-        // the batch went one change at a time with back-off (p99 of webhook runs: 20 ms -> 300 ms).
-        if (sqlite) sqlite_api::sqlite3_reset(static_cast<soci::sqlite3_statement_backend*>(gen_st.get_backend())->stmt_);
+        reset(gen_st);
         std::int64_t g = found ? gen_value : -1;
         gens.emplace(run_id, g);
         return g;
@@ -256,8 +289,8 @@ struct Writer::SociSession final : Writer::Session {
             auto& st = op.insert ? insert_st : run_st;
             st.execute(true);
             bool changed = st.get_affected_rows() > 0;
-            // Written: the row has this generation for the rest of the transaction.
-            if (changed) gens[run.id] = run.lease_gen;
+            // Written: the row has this generation (a finished run's is not needed any more).
+            if (changed && !final_run_status(run.status)) gens[run.id] = run.lease_gen;
             else gens.erase(run.id);
             return changed;
         }
@@ -269,25 +302,30 @@ struct Writer::SociSession final : Writer::Session {
     }
 
     std::optional<std::int64_t> run_gen(const std::string& id) override {
-        gens.clear();
+        // Read outside a write transaction: what is read now is not remembered.
+        gens.erase(id);
         std::int64_t g = stored_gen(id);
-        gens.clear();
+        gens.erase(id);
         if (g < 0) return std::nullopt;
         return g;
     }
 
     void commit(Op* ops, std::size_t n, char* applied) override {
         try {
-            gens.clear();
             WriteTransaction tx(s, sqlite);
+            revalidate_gens();
             // Inside the write transaction (SQLite: BEGIN IMMEDIATE), so no other writer can take
             // the same positions.
             s << sqlite_next_outcome_seq_query(), soci::into(next_seq);
             for (std::size_t i = 0; i < n; ++i) applied[i] = apply(ops[i]);
             tx.commit();
         } catch (const soci::sqlite3_soci_error& e) {
+            gens.clear();  // what this transaction wrote was rolled back
             if (refusal_sqlite(e.result())) throw Refused(e.what());
             if (is_transient_sqlite_error(e.result())) throw StorageFailure(e.what());
+            throw;
+        } catch (...) {
+            gens.clear();
             throw;
         }
     }
@@ -302,6 +340,8 @@ struct Writer::PgSession final : Writer::Session {
     PGconn* conn;
     std::vector<std::string> values;  // text parameters of the statement being sent
     std::vector<const char*> params;
+    std::vector<long> slots;                                // commit_batch: statement -> op (-1: fence)
+    std::set<std::pair<std::string, std::int64_t>> fences;  // commit_batch: runs fenced so far
 
     explicit PgSession(Db& db) : own(db.open_dedicated()) {
         conn = static_cast<soci::postgresql_session_backend*>(own->get_backend())->conn_;
@@ -310,6 +350,8 @@ struct Writer::PgSession final : Writer::Session {
         prepare("arclight_wf_run_up", numbered_placeholders(with_outcome(kUpsertRun, false, false).c_str()), 23);
         prepare("arclight_wf_run_in", numbered_placeholders(with_outcome(kInsertRun, false, false).c_str()), 23);
         prepare("arclight_wf_task_up", pg_task_upsert(), 15);
+        prepare("arclight_wf_task_plain", numbered_placeholders(with_outcome(kUpsertTask, false, true).c_str()), 15);
+        prepare("arclight_wf_fence", kFenceRunPg, 2);
     }
 
     void prepare(const char* name, const std::string& text, int n) {
@@ -331,7 +373,7 @@ struct Writer::PgSession final : Writer::Session {
             throw std::runtime_error(std::string("send: ") + PQerrorMessage(conn));
     }
 
-    void send_op(const Op& op) {
+    void send_op(const Op& op, bool fenced_in_batch) {
         values.clear();
         auto num = [this](std::int64_t v) { values.push_back(std::to_string(v)); };
         if (op.run) {
@@ -352,9 +394,24 @@ struct Writer::PgSession final : Writer::Session {
         values.push_back(t.agent);
         values.push_back(t.instance);
         values.push_back(fmt::format("{}", t.cost));
+        if (fenced_in_batch) {
+            values.push_back(t.status);  // the outcome's status parameter (with_outcome)
+            send("arclight_wf_task_plain");
+            return;
+        }
         num(t.lease_gen);
         send("arclight_wf_task_up");
     }
+
+    void send_fence(const std::string& run_id, std::int64_t gen) {
+        values = {run_id, std::to_string(gen)};
+        send("arclight_wf_fence");
+    }
+
+    // The fence of a batch tripped (kFenceRunPg): a run in it is no longer the writer's.
+    struct FenceTripped : std::runtime_error {
+        using std::runtime_error::runtime_error;
+    };
 
     std::optional<std::int64_t> run_gen(const std::string& id) override {
         const char* params[] = {id.c_str()};
@@ -370,28 +427,58 @@ struct Writer::PgSession final : Writer::Session {
     }
 
     void commit(Op* ops, std::size_t n, char* applied) override {
+        if (n > 1) {
+            try {
+                commit_batch(ops, n, applied, true);
+                return;
+            } catch (const FenceTripped&) {
+                // Rare (a stalled instance's runs were claimed): the batch again, fenced row by row.
+            }
+        }
+        commit_batch(ops, n, applied, false);
+    }
+
+    // fence_per_run: one kFenceRunPg per run before its first task row, then plain upserts
+    // (throws FenceTripped when a run is not the writer's); otherwise kUpsertTaskPg per task row.
+    void commit_batch(Op* ops, std::size_t n, char* applied, bool fence_per_run) {
         if (PQenterPipelineMode(conn) != 1) throw std::runtime_error(std::string("pipeline mode: ") + PQerrorMessage(conn));
         std::string error;
-        bool refused = false;
+        bool refused = false, tripped = false;
         std::size_t answered = 0;  // statements that answered OK, in order
+        // What each statement after BEGIN is: the op it writes, or -1 for a fence.
+        slots.clear();
         try {
             send_plain("BEGIN");
-            for (std::size_t i = 0; i < n; ++i) send_op(ops[i]);
+            fences.clear();
+            for (std::size_t i = 0; i < n; ++i) {
+                if (fence_per_run && ops[i].task && fences.emplace(ops[i].task->run_id, ops[i].task->lease_gen).second) {
+                    send_fence(ops[i].task->run_id, ops[i].task->lease_gen);
+                    slots.push_back(-1);
+                }
+                send_op(ops[i], fence_per_run);
+                slots.push_back(static_cast<long>(i));
+            }
             send_plain("COMMIT");
             if (PQpipelineSync(conn) != 1) throw std::runtime_error(std::string("sync: ") + PQerrorMessage(conn));
-            // Results arrive in order: BEGIN, one per op, COMMIT (each followed by a null), then the sync.
-            for (std::size_t q = 0; q < n + 2; ++q) {
+            // Results arrive in order: BEGIN, one per statement, COMMIT (each followed by a
+            // null), then the sync.
+            const std::size_t total = slots.size() + 2;
+            for (std::size_t q = 0; q < total; ++q) {
+                long slot = q >= 1 && q <= slots.size() ? slots[q - 1] : -2;
                 while (PGresult* r = PQgetResult(conn)) {
                     auto st = PQresultStatus(r);
-                    if (st != PGRES_COMMAND_OK && error.empty()) {
+                    bool ok = st == PGRES_COMMAND_OK || (slot == -1 && st == PGRES_TUPLES_OK);
+                    if (!ok && error.empty()) {
+                        const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
                         error = st == PGRES_PIPELINE_ABORTED ? "pipeline aborted" : PQresultErrorMessage(r);
-                        refused = st != PGRES_PIPELINE_ABORTED && refusal_sqlstate(PQresultErrorField(r, PG_DIAG_SQLSTATE));
+                        tripped = slot == -1 && state && std::strcmp(state, "22012") == 0;
+                        refused = !tripped && st != PGRES_PIPELINE_ABORTED && refusal_sqlstate(state);
                     }
-                    if (st == PGRES_COMMAND_OK) {
+                    if (ok) {
                         if (answered == q) ++answered;
-                        if (q >= 1 && q <= n) {
+                        if (slot >= 0) {
                             const char* rows = PQcmdTuples(r);
-                            applied[q - 1] = rows && *rows && std::strcmp(rows, "0") != 0;
+                            applied[slot] = rows && *rows && std::strcmp(rows, "0") != 0;
                         }
                     }
                     PQclear(r);
@@ -404,7 +491,7 @@ struct Writer::PgSession final : Writer::Session {
         PQexitPipelineMode(conn);
         // Durable exactly when COMMIT answered OK (and so did everything before it); what happens
         // to the connection afterwards does not matter (the next batch reconnects).
-        if (error.empty() && answered != n + 2)
+        if (error.empty() && answered != slots.size() + 2)
             error = std::string("connection lost before the commit was confirmed: ") + PQerrorMessage(conn);
         if (!error.empty()) {
             // Not committed, or not known to be: the caller retries change by change, and the
@@ -412,6 +499,7 @@ struct Writer::PgSession final : Writer::Session {
             // by its id). A statement that failed leaves the BEGIN's block open and aborted: end
             // it so the session can be used again. A broken connection is reopened by the caller.
             if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE) PQclear(PQexec(conn, "ROLLBACK"));
+            if (tripped) throw FenceTripped(error);
             if (refused) throw Refused(error);
             throw std::runtime_error(error);
         }

@@ -92,3 +92,27 @@ TEST_CASE("db: after PostgreSQL dropped every pooled connection the API answers 
     }
     CHECK(ok_in_a_row == 20);
 }
+
+TEST_CASE("db: PostgreSQL out of resources (disk full, too many connections) answers 503, a wrong statement does not") {
+    if (!use_postgres()) return;
+    TestDatabase tdb;
+    auto db = tdb.open(1);
+    // The server raises what it raises when its disk is full (53100) or it has no connection
+    // slot left (53300); a real full disk cannot be made on this machine without root mounts.
+    for (const char* state : {"53100", "53300"}) {
+        CAPTURE(state);
+        std::string sql = std::string("DO $$ BEGIN RAISE EXCEPTION 'injected' USING ERRCODE = '") + state + "'; END $$";
+        try {
+            db->with_session([&](soci::session& s) { s << sql; return 0; });
+            FAIL("no error");
+        } catch (const Error& e) {
+            CHECK(e.code() == ErrorCode::service_unavailable);
+            REQUIRE(e.headers().size() == 1);
+            CHECK(e.headers()[0].first == "Retry-After");
+        }
+    }
+    // A statement that is wrong stays an error of its own kind (not "try again later").
+    CHECK_THROWS_AS(db->with_session([](soci::session& s) { s << "SELECT no_such_column FROM no_such_table"; return 0; }),
+                    soci::soci_error);
+    CHECK(db->with_session(select_one) == 1);
+}

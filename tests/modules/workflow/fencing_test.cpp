@@ -358,3 +358,108 @@ TEST_CASE("workflow writer: run and task writes with a stale lease generation ar
     CHECK(owner.empty());
     CHECK(output == "\"B\"");
 }
+
+// The writer checks a run's generation once per batch (PostgreSQL: one fence statement per run;
+// SQLite: a remembered generation, valid while no other connection committed). A claim between
+// two batches of the same writer session must still fence the next batch's rows of that run,
+// and only those.
+TEST_CASE("workflow writer: a claim between two batches fences the next batch's rows of that run only") {
+    TestServer srv;
+    auto& db = srv.app().db();
+    Writer writer(db, 64);
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<WriteResult> answers;
+    bool hold = true;  // the first batch's last callback waits for the test (same session, next batch)
+    auto done = [&](const WriteResult& res) {
+        std::lock_guard lk(m);
+        answers.push_back(res);
+        cv.notify_all();
+    };
+    auto done_then_hold = [&](const WriteResult& res) {
+        std::unique_lock lk(m);
+        answers.push_back(res);
+        cv.notify_all();
+        cv.wait(lk, [&] { return !hold; });
+    };
+    auto wait_answers = [&](std::size_t n) {
+        std::unique_lock lk(m);
+        REQUIRE(cv.wait_for(lk, std::chrono::seconds(10), [&] { return answers.size() == n; }));
+    };
+    auto run_row = [](const std::string& id) {
+        RunRow run;
+        run.id = id;
+        run.workflow_id = "w";
+        run.version = 1;
+        run.status = "running";
+        run.trigger_type = "manual";
+        run.owner = "A";
+        run.created_at = run.updated_at = now_ms();
+        return run;
+    };
+    auto task_row = [](const std::string& run_id, const std::string& task_id) {
+        TaskRow task;
+        task.run_id = run_id;
+        task.task_id = task_id;
+        task.type = "set";
+        task.status = "succeeded";
+        task.attempts = 1;
+        task.output = "1";
+        return task;
+    };
+    std::string r1 = new_uuid(), r2 = new_uuid();
+    // Batch 1, queued before the writer starts: two new runs and a task row of each.
+    writer.insert_run(run_row(r1), done);
+    writer.insert_run(run_row(r2), done);
+    writer.put_task(task_row(r1, "a"), done);
+    writer.put_task(task_row(r2, "a"), done_then_hold);
+    writer.start();
+    wait_answers(4);
+    for (std::size_t i = 0; i < 4; ++i) {
+        CAPTURE(i);
+        CHECK(answers[i].applied);
+        CHECK(!answers[i].fenced);
+    }
+    // Another instance claims r1 while the writer waits between batches.
+    db.with_session([&](soci::session& s) {
+        s << "UPDATE workflow_runs SET owner = 'B', lease_gen = lease_gen + 1 WHERE id = :id", soci::use(r1);
+    });
+    // Batch 2: A's rows of both runs, generation 0.
+    writer.put_task(task_row(r1, "b"), done);
+    writer.put_task(task_row(r2, "b"), done);
+    RunRow r2_done = run_row(r2);
+    r2_done.status = "succeeded";
+    writer.put_run(r2_done, done);
+    {
+        std::lock_guard lk(m);
+        hold = false;
+    }
+    cv.notify_all();
+    wait_answers(7);
+    CHECK(!answers[4].applied);
+    CHECK(answers[4].fenced);
+    CHECK(answers[5].applied);
+    CHECK(!answers[5].fenced);
+    CHECK(answers[6].applied);
+    CHECK(!answers[6].fenced);
+    // Batch 3: the claim's new generation applies; the stale one is still refused.
+    TaskRow c_new = task_row(r1, "c");
+    c_new.lease_gen = 1;
+    writer.put_task(c_new, done);
+    writer.put_task(task_row(r1, "d"), done);
+    wait_answers(9);
+    CHECK(answers[7].applied);
+    CHECK(answers[8].fenced);
+    writer.stop();
+    CHECK(writer.stats().fenced == 2);
+    int r1_rows = 0, r2_rows = 0;
+    std::string r2_status;
+    db.with_session([&](soci::session& s) {
+        s << "SELECT COUNT(*) FROM workflow_tasks WHERE run_id = :id", soci::use(r1), soci::into(r1_rows);
+        s << "SELECT COUNT(*) FROM workflow_tasks WHERE run_id = :id", soci::use(r2), soci::into(r2_rows);
+        s << "SELECT status FROM workflow_runs WHERE id = :id", soci::use(r2), soci::into(r2_status);
+    });
+    CHECK(r1_rows == 2);  // a (before the claim) and c (the new owner's)
+    CHECK(r2_rows == 2);
+    CHECK(r2_status == "succeeded");
+}
