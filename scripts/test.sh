@@ -3,6 +3,7 @@
 #   1. the doctest suite against SQLite
 #   2. the same suite against a real PostgreSQL 15 cluster started here on loopback (and stopped),
 #      and the real binary through a database outage (tests/faults/db_outage.mjs: its own cluster)
+#      and two instances, one frozen past its lease (tests/faults/stall_fencing.mjs: its own cluster)
 #   3. the suite built with AddressSanitizer + UndefinedBehaviorSanitizer (SQLite and PostgreSQL)
 #   4. smoke tests of the real binary (config check, SIGTERM exits 0)
 #   5. the browser tests: Playwright driving Debian's Chromium against the real binary
@@ -48,6 +49,9 @@ ARCLIGHT_TEST_DB=postgres ARCLIGHT_TEST_PG_URL=$pg_url build/tests/arclight_test
 
 step "database outage against the real binary (a PostgreSQL cluster stopped, flooded, started again)"
 FAULTS_PG_PORT=${ARCLIGHT_TEST_FAULTS_PG_PORT:-55462} node tests/faults/db_outage.mjs
+
+step "an instance frozen past its lease (SIGSTOP): another finishes its runs, its stale writes are fenced"
+FAULTS_STALL_PG_PORT=${ARCLIGHT_TEST_STALL_PG_PORT:-55463} node tests/faults/stall_fencing.mjs
 
 step "scripts/new-module: a new module builds and passes its test at once (scratch clone)"
 scratch=$work/new-module
