@@ -63,9 +63,59 @@ bool walk(const boost::json::value& root, const std::string& base, UnstorableJso
     return true;
 }
 
+// The common case, every string and key storable, without building a pointer per node (the
+// request path runs this for every run's trigger and input): true when all is storable, false
+// when something is not or the value nests deeper than the fixed stack (walk() then decides).
+bool scalar_storable(const boost::json::value& v) {
+    if (v.is_string()) return storable_text(v.get_string());
+    if (v.is_double()) return std::isfinite(v.get_double());
+    return true;
+}
+
+bool all_storable(const boost::json::value& root) {
+    if (!root.is_array() && !root.is_object()) return scalar_storable(root);
+    struct Frame {
+        const boost::json::value* v;
+        std::size_t i;  // the next child
+    };
+    constexpr std::size_t kDepth = 64;
+    Frame stack[kDepth];
+    std::size_t n = 0;
+    stack[n++] = {&root, 0};
+    while (n > 0) {
+        Frame& f = stack[n - 1];
+        const boost::json::value* child;
+        if (f.v->is_array()) {
+            const auto& a = f.v->get_array();
+            if (f.i == a.size()) {
+                --n;
+                continue;
+            }
+            child = &a[f.i++];
+        } else {
+            const auto& o = f.v->get_object();
+            if (f.i == o.size()) {
+                --n;
+                continue;
+            }
+            const auto& kv = *(o.begin() + static_cast<std::ptrdiff_t>(f.i++));
+            if (!storable_text(kv.key())) return false;
+            child = &kv.value();
+        }
+        if (child->is_array() || child->is_object()) {
+            if (n == kDepth) return false;
+            stack[n++] = {child, 0};
+        } else if (!scalar_storable(*child)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 }  // namespace
 
 std::optional<UnstorableJson> find_unstorable(const boost::json::value& v, const std::string& base) {
+    if (all_storable(v)) return std::nullopt;
     UnstorableJson out;
     if (walk(v, base, out)) return std::nullopt;
     return out;

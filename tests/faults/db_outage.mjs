@@ -7,14 +7,14 @@
 //  10. 10,000 webhook calls while the database is away: every one is answered (2xx or 503) within the
 //     start timeout plus slack, the server's memory stays under a stated bound, and every run that was
 //     acknowledged is recorded once the database is back; no run is left unfinished.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { adminKey, check, cluster, failures, request as send, root, startServer, until } from './lib.mjs';
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const bin = process.env.ARCLIGHT_BIN || `${root}/build/arclight`;
 const pgPort = process.env.FAULTS_PG_PORT || '55462';
 const floodCount = Number(process.env.FAULTS_FLOOD || 10000);
@@ -27,16 +27,8 @@ const pgDir = `${work}/pg`;
 const pgBin = fs.readdirSync('/usr/lib/postgresql').sort((a, b) => Number(a) - Number(b)).map((v) => `/usr/lib/postgresql/${v}/bin`).pop();
 
 let server = null;
-let failures = 0;
 const figures = [];
 
-function check(ok, what) {
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
-  if (!ok) failures++;
-}
-function cluster(...args) {
-  return execFileSync('bash', [`${root}/scripts/pg-cluster.sh`, ...args], { encoding: 'utf8' }).trim();
-}
 function psql(url, sql) {
   const u = new URL(url);
   return execFileSync(`${pgBin}/psql`, ['-h', u.hostname, '-p', u.port, '-U', 'arclight', '-d', 'postgres', '-Atc', sql], {
@@ -49,37 +41,12 @@ function rssMb(pid) {
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
 }
 
-// One HTTP request; resolves {status, headers, body, ms}. A client-side deadline turns a hang into
-// status 0 (which fails the checks) instead of hanging the script.
+// One HTTP request to the server, with the API key unless `auth` is false.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 let base = '';
 let key = '';
-function request(method, p, { body, headers = {}, timeoutMs = 15000, auth = true } = {}) {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const h = { ...headers };
-    if (auth && key) h.authorization = `Bearer ${key}`;
-    if (body !== undefined) h['content-type'] = 'application/json';
-    const req = http.request(`${base}${p}`, { method, headers: h, agent, timeout: timeoutMs }, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (data += c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: data, ms: performance.now() - t0 }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e) => resolve({ status: 0, headers: {}, body: String(e), ms: performance.now() - t0 }));
-    if (body !== undefined) req.write(typeof body === 'string' ? body : JSON.stringify(body));
-    req.end();
-  });
-}
-// Polls `fn` until it returns true, at most `ms`; returns the time it took or -1.
-async function until(fn, ms) {
-  const t0 = performance.now();
-  while (performance.now() - t0 < ms) {
-    if (await fn()) return performance.now() - t0;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return -1;
+function request(method, p, { auth = true, ...opts } = {}) {
+  return send(agent, `${base}${p}`, method, { ...opts, key: auth ? key : '' });
 }
 // Raw bytes on a fresh connection (a header value that is not UTF-8 cannot be sent by http.request).
 function raw(bytes, timeoutMs) {
@@ -102,36 +69,13 @@ function raw(bytes, timeoutMs) {
 async function main() {
   const url = cluster('start', pgDir, pgPort);
   console.log(`PostgreSQL at ${url}`);
-  const log = fs.openSync(`${work}/server.log`, 'w');
-  server = spawn(bin, ['serve', '--config', `${root}/config/arclight.toml`], {
-    env: {
-      ...process.env,
-      ARCLIGHT_SERVER_PORT: '0',
-      ARCLIGHT_SERVER_HOST: '127.0.0.1',
-      ARCLIGHT_SERVER_ACCESS_LOG: 'false',
-      ARCLIGHT_DATABASE_URL: url,
-      ARCLIGHT_WORKFLOW_START_TIMEOUT_MS: String(startTimeoutMs),
-    },
-    stdio: ['ignore', log, log],
+  const started = await startServer(bin, `${work}/server.log`, {
+    ARCLIGHT_DATABASE_URL: url,
+    ARCLIGHT_WORKFLOW_START_TIMEOUT_MS: String(startTimeoutMs),
   });
-  const started = await until(() => {
-    const m = fs.readFileSync(`${work}/server.log`, 'utf8').match(/listening on (http:\/\/[^ \s]+)/);
-    if (m) base = m[1].replace(/\/$/, '');
-    return Boolean(m);
-  }, 15000);
-  if (started < 0) throw new Error(`the server did not start:\n${fs.readFileSync(`${work}/server.log`, 'utf8')}`);
-
-  // An administrator and an API key, as a user would make them.
-  const setup = await request('POST', '/api/v1/auth/setup', { body: { username: 'faults', password: 'faults-password-1' }, auth: false });
-  if (setup.status !== 201 && setup.status !== 200) throw new Error(`setup: ${setup.status} ${setup.body}`);
-  const cookie = String(setup.headers['set-cookie']).split(';')[0];
-  const csrf = JSON.parse(setup.body).csrf_token;
-  const k = await request('POST', '/api/v1/auth/api-keys', {
-    body: { name: 'faults', scopes: ['*'] },
-    headers: { cookie, 'x-csrf-token': csrf },
-    auth: false,
-  });
-  key = JSON.parse(k.body).key;
+  server = started.proc;
+  base = started.base;
+  key = await adminKey(agent, base, 'faults');
   const hook = (name) => ({
     name,
     execution_data: 'full',
@@ -238,7 +182,7 @@ try {
   await main();
 } catch (e) {
   console.error(e);
-  failures++;
+  check(false, 'the script finished');
 } finally {
   if (server) server.kill('SIGKILL');
   agent.destroy();
@@ -246,8 +190,8 @@ try {
     cluster('stop', pgDir);
   } catch {}
   for (const f of figures) console.log(`figure  ${f}`);
-  if (failures) console.log(fs.readFileSync(`${work}/server.log`, 'utf8').split('\n').slice(-40).join('\n'));
+  if (failures()) console.log(fs.readFileSync(`${work}/server.log`, 'utf8').split('\n').slice(-40).join('\n'));
   fs.rmSync(work, { recursive: true, force: true });
 }
-console.log(failures ? `${failures} check(s) failed` : 'all database outage checks passed');
-process.exit(failures ? 1 : 0);
+console.log(failures() ? `${failures()} check(s) failed` : 'all database outage checks passed');
+process.exit(failures() ? 1 : 0);

@@ -6,13 +6,12 @@
 // finishes them. A is thawed with SIGCONT: its writes carry the old lease generation, are refused,
 // and A drops the runs. Checked: every side effect happened exactly once, every run succeeded once,
 // no task completion is recorded twice, and A goes on serving new runs.
-import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { adminKey, check, cluster, failures, request as send, root, startServer, until } from './lib.mjs';
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const bin = process.env.ARCLIGHT_BIN || `${root}/build/arclight`;
 const pgPort = process.env.FAULTS_STALL_PG_PORT || '55463';
 const leaseMs = 1500;
@@ -22,75 +21,26 @@ fs.chmodSync(work, 0o755);
 const pgDir = `${work}/pg`;
 
 const servers = [];
-let failures = 0;
-
-function check(ok, what) {
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
-  if (!ok) failures++;
-}
-function cluster(...args) {
-  return execFileSync('bash', [`${root}/scripts/pg-cluster.sh`, ...args], { encoding: 'utf8' }).trim();
-}
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 let key = '';
-function request(base, method, p, { body, headers = {}, timeoutMs = 15000, auth = true } = {}) {
-  return new Promise((resolve) => {
-    const h = { ...headers };
-    if (auth && key) h.authorization = `Bearer ${key}`;
-    if (body !== undefined) h['content-type'] = 'application/json';
-    const req = http.request(`${base}${p}`, { method, headers: h, agent, timeout: timeoutMs }, (res) => {
-      let data = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (data += c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: data }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e) => resolve({ status: 0, headers: {}, body: String(e) }));
-    if (body !== undefined) req.write(JSON.stringify(body));
-    req.end();
-  });
+function request(base, method, p, { auth = true, ...opts } = {}) {
+  return send(agent, `${base}${p}`, method, { ...opts, key: auth ? key : '' });
 }
 async function getJson(base, p) {
   const r = await request(base, 'GET', p);
   if (r.status !== 200) throw new Error(`GET ${p}: ${r.status} ${r.body}`);
   return JSON.parse(r.body);
 }
-// Polls `fn` until it returns true, at most `ms`; returns the time it took or -1.
-async function until(fn, ms) {
-  const t0 = performance.now();
-  while (performance.now() - t0 < ms) {
-    if (await fn()) return performance.now() - t0;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return -1;
-}
-
-async function startServer(name, url) {
-  const logPath = `${work}/${name}.log`;
-  const log = fs.openSync(logPath, 'w');
-  const proc = spawn(bin, ['serve', '--config', `${root}/config/arclight.toml`], {
-    env: {
-      ...process.env,
-      ARCLIGHT_SERVER_PORT: '0',
-      ARCLIGHT_SERVER_HOST: '127.0.0.1',
-      ARCLIGHT_SERVER_ACCESS_LOG: 'false',
-      ARCLIGHT_DATABASE_URL: url,
-      ARCLIGHT_WORKFLOW_LEASE_MS: String(leaseMs),
-      ARCLIGHT_WORKFLOW_POLL_MS: '200',
-      ARCLIGHT_WORKFLOW_HTTP_ALLOW: '127.0.0.1',
-    },
-    stdio: ['ignore', log, log],
+async function startInstance(name, url) {
+  const s = await startServer(bin, `${work}/${name}.log`, {
+    ARCLIGHT_DATABASE_URL: url,
+    ARCLIGHT_WORKFLOW_LEASE_MS: String(leaseMs),
+    ARCLIGHT_WORKFLOW_POLL_MS: '200',
+    ARCLIGHT_WORKFLOW_HTTP_ALLOW: '127.0.0.1',
   });
-  servers.push(proc);
-  let base = '';
-  const started = await until(() => {
-    const m = fs.readFileSync(logPath, 'utf8').match(/listening on (http:\/\/[^ \s]+)/);
-    if (m) base = m[1].replace(/\/$/, '');
-    return Boolean(m);
-  }, 15000);
-  if (started < 0) throw new Error(`${name} did not start:\n${fs.readFileSync(logPath, 'utf8')}`);
-  return { proc, base, logPath };
+  servers.push(s.proc);
+  return s;
 }
 
 async function main() {
@@ -107,19 +57,10 @@ async function main() {
 
   const url = cluster('start', pgDir, pgPort);
   console.log(`PostgreSQL at ${url}`);
-  const a = await startServer('a', url);
-  const b = await startServer('b', url);
+  const a = await startInstance('a', url);
+  const b = await startInstance('b', url);
 
-  const setup = await request(a.base, 'POST', '/api/v1/auth/setup', { body: { username: 'stall', password: 'stall-password-1' }, auth: false });
-  if (setup.status !== 201 && setup.status !== 200) throw new Error(`setup: ${setup.status} ${setup.body}`);
-  const cookie = String(setup.headers['set-cookie']).split(';')[0];
-  const csrf = JSON.parse(setup.body).csrf_token;
-  const k = await request(a.base, 'POST', '/api/v1/auth/api-keys', {
-    body: { name: 'stall', scopes: ['*'] },
-    headers: { cookie, 'x-csrf-token': csrf },
-    auth: false,
-  });
-  key = JSON.parse(k.body).key;
+  key = await adminKey(agent, a.base, 'stall');
 
   const created = await request(a.base, 'POST', '/api/v1/workflows', {
     body: {
@@ -205,8 +146,7 @@ let exitCode = 0;
 try {
   await main();
 } catch (e) {
-  console.log(`FAIL ${e.stack || e}`);
-  failures++;
+  check(false, `the script finished: ${e.stack || e}`);
 } finally {
   for (const s of servers) {
     try {
@@ -218,7 +158,8 @@ try {
   try {
     cluster('stop', pgDir);
   } catch {}
-  if (failures > 0) {
+  agent.destroy();
+  if (failures() > 0) {
     for (const name of ['a', 'b']) {
       const p = `${work}/${name}.log`;
       if (fs.existsSync(p)) console.log(`--- ${name}.log (tail)\n${fs.readFileSync(p, 'utf8').split('\n').slice(-30).join('\n')}`);
@@ -228,5 +169,5 @@ try {
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
-console.log(failures ? `${failures} check(s) failed` : 'all checks passed');
+console.log(failures() ? `${failures()} check(s) failed` : 'all checks passed');
 process.exit(exitCode);

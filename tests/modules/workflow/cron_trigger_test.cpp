@@ -6,11 +6,13 @@
 #include "core/bus/bus.hpp"
 #include "core/db/db.hpp"
 #include "core/util/ids.hpp"
+#include "modules/workflow/current_versions.hpp"
 #include "modules/workflow/definition.hpp"
 #include "modules/workflow/engine.hpp"
 #include "modules/workflow/executors.hpp"
 #include "modules/workflow/store.hpp"
 #include "modules/workflow/triggers.hpp"
+#include "tests/modules/workflow/engine_rig.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/test_env.hpp"
 
@@ -34,39 +36,25 @@ struct Rig {
     EventBus bus{pool.get_executor()};
     TaskTypeRegistry types;
     Store store{srv.app().db().backend() == DbBackend::sqlite};
+    Versions versions{srv.app().db(), store, types, std::chrono::milliseconds(0)};
     std::unique_ptr<Engine> engine;
     std::unique_ptr<Triggers> triggers;
     explicit Rig(TestServer& s) : srv(s) {
-        auto parse = [this](const std::string& id, int v, const std::string& d) -> std::shared_ptr<const WorkflowVersion> {
-            std::vector<FieldError> errors;
-            auto def = parse_definition(json::parse(d), types, errors);
-            if (!def) return nullptr;
-            auto wf = std::make_shared<WorkflowVersion>();
-            wf->id = id;
-            wf->version = v;
-            wf->def = def;
-            return wf;
-        };
         EngineOptions o;
         o.instance_id = new_uuid();
         o.sqlite_single_instance = false;
         auto& db = srv.app().db();
         engine = std::make_unique<Engine>(db, bus, pool.get_executor(), pool.get_executor(), o,
-                                          [parse, this](soci::session& s, const std::string& id, int v) -> std::shared_ptr<const WorkflowVersion> {
-                                              auto d = store.version_definition(s, id, v);
-                                              return d ? parse(id, v, *d) : nullptr;
-                                          });
-        triggers = std::make_unique<Triggers>(db, store, bus, *engine, parse);
+                                          [this](soci::session& s, const std::string& id, int v) { return versions.load(s, id, v); });
+        triggers = std::make_unique<Triggers>(db, store, bus, *engine, [this](const std::string& id, int v, const std::string& d) {
+            return versions.compile(id, v, d);
+        });
         triggers->reload_now();
         engine->start();
     }
     ~Rig() {
-        engine->stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
         triggers.reset();
-        engine.reset();
-        // Let everything already posted run to its end (stop() would abandon coroutine frames
-        // that hold the engine, which LeakSanitizer reports).
-        pool.join();
+        stop_engine(engine, pool);
     }
     int tick(long long now) {
         auto fut = asio::co_spawn(pool.get_executor(), triggers->tick(now), asio::use_future);

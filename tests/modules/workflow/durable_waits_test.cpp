@@ -17,6 +17,7 @@
 #include "modules/workflow/event_store.hpp"
 #include "modules/workflow/executors.hpp"
 #include "modules/workflow/store.hpp"
+#include "tests/modules/workflow/engine_rig.hpp"
 #include "tests/support/test_env.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -45,18 +46,7 @@ struct Database {
     std::unique_ptr<Db> db = tdb.open(8);
     Database() { apply_migrations(*db, collect_migrations(embedded_schema()), {"workflow"}); }
     bool sqlite() const { return db->backend() == DbBackend::sqlite; }
-    std::string add_workflow(const std::string& definition) {
-        Store store(sqlite());
-        WorkflowRecord w;
-        w.id = new_uuid();
-        w.name = w.id;
-        w.version = 1;
-        w.active = false;
-        w.definition = definition;
-        w.created_at = w.updated_at = now_ms();
-        db->with_session([&](soci::session& s) { store.insert_workflow(s, w); });
-        return w.id;
-    }
+    std::string add_workflow(const std::string& definition) { return insert_workflow(*db, definition); }
     std::string task_status(const std::string& run_id, const std::string& task_id) {
         std::string st;
         db->with_session([&](soci::session& s) {
@@ -114,21 +104,13 @@ struct Instance {
                                           [this](soci::session& s, const std::string& id, int v) { return version(s, id, v); });
         engine->start();
     }
-    ~Instance() {
-        engine->stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
-        engine.reset();
-        pool.join();
-    }
+    ~Instance() { stop_engine(engine, pool); }
     std::shared_ptr<const WorkflowVersion> version(soci::session& s, const std::string& id, int v) {
         return versions->load(s, id, v);
     }
     std::string start(const std::string& workflow_id, const std::string& input = "{}") {
-        StartRequest req;
-        d.db->with_session([&](soci::session& s) { req.wf = version(s, workflow_id, 1); });
-        REQUIRE(req.wf);
-        req.input = json::parse(input);
-        auto fut = asio::co_spawn(pool.get_executor(), engine->start_run(std::move(req)), asio::use_future);
-        return fut.get().id;
+        auto wf = d.db->with_session([&](soci::session& s) { return version(s, workflow_id, 1); });
+        return start_run(*engine, pool, wf, json::parse(input));
     }
     /// Waits until the run (or "<run>/<task>") was announced with `status`; false at the deadline.
     bool wait_for(const std::string& key, const std::string& status) {

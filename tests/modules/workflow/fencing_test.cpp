@@ -16,6 +16,7 @@
 #include "modules/workflow/executors.hpp"
 #include "modules/workflow/store.hpp"
 #include "modules/workflow/writer.hpp"
+#include "tests/modules/workflow/engine_rig.hpp"
 #include "tests/support/test_env.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -152,21 +153,10 @@ struct Instance {
         engine->start();
     }
     ~Instance() { stop(); }
-    void stop() {
-        if (!engine) return;
-        engine->stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
-        engine.reset();
-        pool.join();  // what was posted has run (every event delivered)
-    }
+    void stop() { stop_engine(engine, pool); }  // what was posted has run (every event delivered)
     std::shared_ptr<const WorkflowVersion> load(soci::session& s, const std::string& wf, int v) { return versions.load(s, wf, v); }
     std::string start(const std::string& wf) {
-        auto version = srv.app().db().with_session([&](soci::session& s) { return load(s, wf, 1); });
-        REQUIRE(version);
-        StartRequest req;
-        req.wf = version;
-        req.input = json::object();
-        auto fut = asio::co_spawn(pool.get_executor(), engine->start_run(std::move(req)), asio::use_future);
-        return fut.get().id;
+        return start_run(*engine, pool, srv.app().db().with_session([&](soci::session& s) { return load(s, wf, 1); }));
     }
     std::vector<std::string> published() {
         std::lock_guard lk(events_m);
@@ -174,18 +164,39 @@ struct Instance {
     }
 };
 
+// A running run of instance "A" at generation 0, as the writer's first write of it.
+RunRow owned_run(const std::string& id) {
+    RunRow run;
+    run.id = id;
+    run.workflow_id = "w";
+    run.version = 1;
+    run.status = "running";
+    run.trigger_type = "manual";
+    run.owner = "A";
+    run.created_at = run.updated_at = now_ms();
+    return run;
+}
+
+// The writer's answers, in the order its callbacks ran (on its thread).
+struct Answers {
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<WriteResult> list;
+    Writer::Done done() {
+        return [this](const WriteResult& res) {
+            std::lock_guard lk(m);
+            list.push_back(res);
+            cv.notify_all();
+        };
+    }
+    void wait(std::size_t n) {
+        std::unique_lock lk(m);
+        REQUIRE(cv.wait_for(lk, std::chrono::seconds(10), [&] { return list.size() == n; }));
+    }
+};
+
 std::string insert_workflow(TestServer& srv, const std::string& definition) {
-    auto& db = srv.app().db();
-    Store store(db.backend() == DbBackend::sqlite);
-    WorkflowRecord w;
-    w.id = new_uuid();
-    w.name = "fence";
-    w.version = 1;
-    w.active = false;
-    w.definition = definition;
-    w.created_at = w.updated_at = now_ms();
-    db.with_session([&](soci::session& s) { store.insert_workflow(s, w); });
-    return w.id;
+    return arclight::test::insert_workflow(srv.app().db(), definition, "fence");
 }
 
 struct TaskView {
@@ -283,26 +294,11 @@ TEST_CASE("workflow writer: run and task writes with a stale lease generation ar
     auto& db = srv.app().db();
     Writer writer(db, 64);
     writer.start();
-    std::mutex m;
-    std::condition_variable cv;
-    std::vector<WriteResult> answers;
-    auto done = [&](const WriteResult& res) {
-        std::lock_guard lk(m);
-        answers.push_back(res);
-        cv.notify_all();
-    };
-    auto wait_answers = [&](std::size_t n) {
-        std::unique_lock lk(m);
-        REQUIRE(cv.wait_for(lk, std::chrono::seconds(10), [&] { return answers.size() == n; }));
-    };
-    RunRow run;
-    run.id = new_uuid();
-    run.workflow_id = "w";
-    run.version = 1;
-    run.status = "running";
-    run.trigger_type = "manual";
-    run.owner = "A";
-    run.created_at = run.updated_at = now_ms();
+    Answers got;
+    auto done = got.done();
+    auto& answers = got.list;
+    auto wait_answers = [&](std::size_t n) { got.wait(n); };
+    RunRow run = owned_run(new_uuid());
     writer.insert_run(run, done);
     wait_answers(1);
     CHECK(answers[0].applied);
@@ -367,35 +363,16 @@ TEST_CASE("workflow writer: a claim between two batches fences the next batch's 
     TestServer srv;
     auto& db = srv.app().db();
     Writer writer(db, 64);
-    std::mutex m;
-    std::condition_variable cv;
-    std::vector<WriteResult> answers;
+    Answers got;
+    auto done = got.done();
+    auto& answers = got.list;
+    auto wait_answers = [&](std::size_t n) { got.wait(n); };
     bool hold = true;  // the first batch's last callback waits for the test (same session, next batch)
-    auto done = [&](const WriteResult& res) {
-        std::lock_guard lk(m);
-        answers.push_back(res);
-        cv.notify_all();
-    };
     auto done_then_hold = [&](const WriteResult& res) {
-        std::unique_lock lk(m);
+        std::unique_lock lk(got.m);
         answers.push_back(res);
-        cv.notify_all();
-        cv.wait(lk, [&] { return !hold; });
-    };
-    auto wait_answers = [&](std::size_t n) {
-        std::unique_lock lk(m);
-        REQUIRE(cv.wait_for(lk, std::chrono::seconds(10), [&] { return answers.size() == n; }));
-    };
-    auto run_row = [](const std::string& id) {
-        RunRow run;
-        run.id = id;
-        run.workflow_id = "w";
-        run.version = 1;
-        run.status = "running";
-        run.trigger_type = "manual";
-        run.owner = "A";
-        run.created_at = run.updated_at = now_ms();
-        return run;
+        got.cv.notify_all();
+        got.cv.wait(lk, [&] { return !hold; });
     };
     auto task_row = [](const std::string& run_id, const std::string& task_id) {
         TaskRow task;
@@ -409,8 +386,8 @@ TEST_CASE("workflow writer: a claim between two batches fences the next batch's 
     };
     std::string r1 = new_uuid(), r2 = new_uuid();
     // Batch 1, queued before the writer starts: two new runs and a task row of each.
-    writer.insert_run(run_row(r1), done);
-    writer.insert_run(run_row(r2), done);
+    writer.insert_run(owned_run(r1), done);
+    writer.insert_run(owned_run(r2), done);
     writer.put_task(task_row(r1, "a"), done);
     writer.put_task(task_row(r2, "a"), done_then_hold);
     writer.start();
@@ -427,14 +404,14 @@ TEST_CASE("workflow writer: a claim between two batches fences the next batch's 
     // Batch 2: A's rows of both runs, generation 0.
     writer.put_task(task_row(r1, "b"), done);
     writer.put_task(task_row(r2, "b"), done);
-    RunRow r2_done = run_row(r2);
+    RunRow r2_done = owned_run(r2);
     r2_done.status = "succeeded";
     writer.put_run(r2_done, done);
     {
-        std::lock_guard lk(m);
+        std::lock_guard lk(got.m);
         hold = false;
     }
-    cv.notify_all();
+    got.cv.notify_all();
     wait_answers(7);
     CHECK(!answers[4].applied);
     CHECK(answers[4].fenced);
