@@ -158,7 +158,7 @@ void Writer::note_failure(const std::exception& e) {
     std::lock_guard lk(m_);
     failing_ = true;
     stats_.failure = e.what();
-    // Also when opening a fresh session failed for that reason (outside SociSession::commit).
+    // Also when opening a fresh session failed for that reason (outside SqliteSession::commit).
     auto* sq = dynamic_cast<const soci::sqlite3_soci_error*>(&e);
     stats_.storage_failure = dynamic_cast<const StorageFailure*>(&e) != nullptr || (sq && is_transient_sqlite_error(sq->result()));
 }

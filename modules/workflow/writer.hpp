@@ -113,7 +113,7 @@ private:
         Done done;
     };
     struct Session;
-    struct SociSession;
+    struct SqliteSession;
     struct PgSession;
     std::unique_ptr<Session> open_session();
     /// A change the database refused (not text, out of range): stored instead as failed, without
