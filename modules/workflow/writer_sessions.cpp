@@ -13,7 +13,7 @@
 #include <cctype>
 #include <cstring>
 #include <limits>
-#include <set>
+#include <map>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -352,7 +352,8 @@ struct Writer::PgSession final : Writer::Session {
     std::vector<std::string> values;  // text parameters of the statement being sent
     std::vector<const char*> params;
     std::vector<long> slots;                                // commit_batch: statement -> op (-1: fence)
-    std::set<std::pair<std::string, std::int64_t>> fences;  // commit_batch: runs fenced so far
+    // commit_batch: (run, generation) -> its task rows in the batch (0 once its fence is sent)
+    std::map<std::pair<std::string, std::int64_t>, int> fences;
 
     explicit PgSession(Db& db) : own(db.open_dedicated()) {
         conn = static_cast<soci::postgresql_session_backend*>(own->get_backend())->conn_;
@@ -449,8 +450,9 @@ struct Writer::PgSession final : Writer::Session {
         commit_batch(ops, n, applied, false);
     }
 
-    // fence_per_run: one kFenceRunPg per run before its first task row, then plain upserts
-    // (throws FenceTripped when a run is not the writer's); otherwise kUpsertTaskPg per task row.
+    // fence_per_run: for a run with several task rows in the batch, one kFenceRunPg before the
+    // first, then plain upserts (throws FenceTripped when the run is not the writer's); otherwise,
+    // and for a run with one task row, kUpsertTaskPg per task row.
     void commit_batch(Op* ops, std::size_t n, char* applied, bool fence_per_run) {
         if (PQenterPipelineMode(conn) != 1) throw std::runtime_error(std::string("pipeline mode: ") + PQerrorMessage(conn));
         std::string error;
@@ -460,13 +462,24 @@ struct Writer::PgSession final : Writer::Session {
         slots.clear();
         try {
             send_plain("BEGIN");
+            // Task rows per run in this batch: a run with one row keeps the row's own fence (one
+            // statement instead of two); a run with several gets one fence for all of them.
             fences.clear();
+            if (fence_per_run)
+                for (std::size_t i = 0; i < n; ++i)
+                    if (ops[i].task) ++fences[{ops[i].task->run_id, ops[i].task->lease_gen}];
             for (std::size_t i = 0; i < n; ++i) {
-                if (fence_per_run && ops[i].task && fences.emplace(ops[i].task->run_id, ops[i].task->lease_gen).second) {
-                    send_fence(ops[i].task->run_id, ops[i].task->lease_gen);
-                    slots.push_back(-1);
+                bool shared_fence = false;
+                if (fence_per_run && ops[i].task) {
+                    auto it = fences.find({ops[i].task->run_id, ops[i].task->lease_gen});
+                    shared_fence = it->second != 1;
+                    if (it->second > 1) {
+                        send_fence(ops[i].task->run_id, ops[i].task->lease_gen);
+                        slots.push_back(-1);
+                        it->second = 0;  // sent
+                    }
                 }
-                send_op(ops[i], fence_per_run);
+                send_op(ops[i], shared_fence);
                 slots.push_back(static_cast<long>(i));
             }
             send_plain("COMMIT");

@@ -401,9 +401,12 @@ TEST_CASE("workflow writer: a claim between two batches fences the next batch's 
     db.with_session([&](soci::session& s) {
         s << "UPDATE workflow_runs SET owner = 'B', lease_gen = lease_gen + 1 WHERE id = :id", soci::use(r1);
     });
-    // Batch 2: A's rows of both runs, generation 0.
+    // Batch 2: A's rows of both runs, generation 0: two of each run (PostgreSQL: one fence per
+    // run for them, which trips for r1) and one more of r1 alone in batch 3 (the row's own fence).
     writer.put_task(task_row(r1, "b"), done);
+    writer.put_task(task_row(r1, "b2"), done);
     writer.put_task(task_row(r2, "b"), done);
+    writer.put_task(task_row(r2, "b2"), done);
     RunRow r2_done = owned_run(r2);
     r2_done.status = "succeeded";
     writer.put_run(r2_done, done);
@@ -412,23 +415,24 @@ TEST_CASE("workflow writer: a claim between two batches fences the next batch's 
         hold = false;
     }
     got.cv.notify_all();
-    wait_answers(7);
-    CHECK(!answers[4].applied);
-    CHECK(answers[4].fenced);
-    CHECK(answers[5].applied);
-    CHECK(!answers[5].fenced);
-    CHECK(answers[6].applied);
-    CHECK(!answers[6].fenced);
+    wait_answers(9);
+    for (std::size_t i = 4; i < 9; ++i) {
+        bool stale = i < 6;  // r1's
+        CAPTURE(i);
+        CHECK(answers[i].applied == !stale);
+        CHECK(answers[i].fenced == stale);
+        CHECK(answers[i].error.empty());
+    }
     // Batch 3: the claim's new generation applies; the stale one is still refused.
     TaskRow c_new = task_row(r1, "c");
     c_new.lease_gen = 1;
     writer.put_task(c_new, done);
     writer.put_task(task_row(r1, "d"), done);
-    wait_answers(9);
-    CHECK(answers[7].applied);
-    CHECK(answers[8].fenced);
+    wait_answers(11);
+    CHECK(answers[9].applied);
+    CHECK(answers[10].fenced);
     writer.stop();
-    CHECK(writer.stats().fenced == 2);
+    CHECK(writer.stats().fenced == 3);
     int r1_rows = 0, r2_rows = 0;
     std::string r2_status;
     db.with_session([&](soci::session& s) {
@@ -437,6 +441,6 @@ TEST_CASE("workflow writer: a claim between two batches fences the next batch's 
         s << "SELECT status FROM workflow_runs WHERE id = :id", soci::use(r2), soci::into(r2_status);
     });
     CHECK(r1_rows == 2);  // a (before the claim) and c (the new owner's)
-    CHECK(r2_rows == 2);
+    CHECK(r2_rows == 3);
     CHECK(r2_status == "succeeded");
 }
