@@ -5,7 +5,8 @@
 #   bash bench/ab_bench.sh BASE_BINARY NEW_BINARY
 #
 # Both servers run at once on SQLite (their own throwaway databases), each with the same flows;
-# for every flow and mode the script alternates short wrk runs, base then new, PAIRS times, and
+# for every flow and mode the script alternates short wrk runs in pairs (base first in one pair,
+# new first in the next, since a run's aftermath falls on the run after it), PAIRS times, and
 # prints each pair's ratio (new / base, req/s) and the median ratio. Only the server being
 # measured is loaded; the other idles. Prints figures, exits 0 (non-zero only when it cannot
 # measure).
@@ -34,6 +35,7 @@ command -v "$WRK" >/dev/null || { echo "ab_bench: wrk is not installed (apt-get 
 for b in "${BIN[@]}"; do [[ -x $b ]] || { echo "ab_bench: $b is not an executable" >&2; exit 2; }; done
 
 WORK=$(mktemp -d /tmp/arclight-ab.XXXXXX)
+chmod 755 "$WORK"  # the PostgreSQL cluster runs as the postgres user
 PIDS=()
 cleanup() {
     local p
@@ -120,7 +122,7 @@ for i in 0 1; do
     done
 done
 
-echo "A/B on $([[ $AB_PG == 1 ]] && echo PostgreSQL || echo SQLite), interleaved: $PAIRS pairs of ${DURATION} wrk runs (-t1 -c$CONNECTIONS) per line, base first in each pair"
+echo "A/B on $([[ $AB_PG == 1 ]] && echo PostgreSQL || echo SQLite), interleaved: $PAIRS pairs of ${DURATION} wrk runs (-t1 -c$CONNECTIONS) per line, base first in even pairs, new first in odd ones"
 echo "base: ${BIN[0]}"
 echo "new:  ${BIN[1]}"
 printf '%-12s %-10s %-10s %-7s  %s\n' "flow, mode" "base req/s" "new req/s" "ratio" "ratio per pair (new / base)"
@@ -130,8 +132,15 @@ for mode in $MODES; do
         reqs 1 "$flow" "$mode" "$WARMUP" >/dev/null
         a=() b=() r=()
         for ((p = 0; p < PAIRS; p++)); do
-            x=$(reqs 0 "$flow" "$mode" "$DURATION")
-            y=$(reqs 1 "$flow" "$mode" "$DURATION")
+            # Alternate which goes first (ABBA): what a run leaves behind (the database's
+            # checkpoints and vacuum, dirty pages being written back) falls on the run after it.
+            if ((p % 2 == 0)); then
+                x=$(reqs 0 "$flow" "$mode" "$DURATION")
+                y=$(reqs 1 "$flow" "$mode" "$DURATION")
+            else
+                y=$(reqs 1 "$flow" "$mode" "$DURATION")
+                x=$(reqs 0 "$flow" "$mode" "$DURATION")
+            fi
             a+=("$x") b+=("$y")
             r+=("$(awk -v x="$x" -v y="$y" 'BEGIN { printf "%.3f", y / x }')")
         done
