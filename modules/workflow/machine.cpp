@@ -469,7 +469,6 @@ void Engine::Impl::maybe_remove(const RunPtr& r) {
 void Engine::Impl::run_lost(const RunPtr& r) {
     if (r->lost) return;
     r->lost = true;
-    ++runs_lost;
     log::warn("workflow", "run {}: another instance claimed it while this one held it past its lease; dropped here",
               r->id);
     for (auto& t : r->tasks) {
@@ -479,6 +478,7 @@ void Engine::Impl::run_lost(const RunPtr& r) {
     if (r->deadline_timer) r->deadline_timer->cancel();
     r->removed = true;
     runs.erase(*r);
+    ++runs_lost;  // counted once it is gone (a reader of the counters sees both)
 }
 
 void Engine::Impl::arm_run_deadline(const RunPtr& r) {
