@@ -39,6 +39,7 @@ chmod 755 "$WORK"  # the PostgreSQL cluster runs as the postgres user
 PIDS=()
 cleanup() {
     local p
+    set +e  # stop everything, whatever fails
     for p in "${PIDS[@]}"; do stop_pid "$p"; done
     [[ $AB_PG != 1 ]] || bash "$here/../scripts/pg-cluster.sh" stop "$WORK/pg" >/dev/null 2>&1 || true
     rm -rf "$WORK"
