@@ -1,6 +1,7 @@
 #include "modules/workflow/event_store.hpp"
 
 #include "core/db/row.hpp"
+#include "modules/workflow/positions.hpp"
 
 #include <soci/soci.h>
 
@@ -16,10 +17,10 @@ constexpr const char* kInsertSqlite =
 // PostgreSQL: the transaction's id; readers stay below the oldest running transaction.
 constexpr const char* kInsertPg =
     "INSERT INTO workflow_events (id, pos, topic, data, time_ms, run_id, task_id) VALUES (:id, "
-    "CAST(CAST(pg_current_xact_id() AS text) AS bigint), :t, :d, :tm, :r, :k)";
+    ARCLIGHT_PG_POSITION ", :t, :d, :tm, :r, :k)";
 // Every position below the horizon is complete: nothing can be committed there later.
 constexpr const char* kHorizonSqlite = "SELECT COALESCE(MAX(pos), 0) + 1 FROM workflow_events";
-constexpr const char* kHorizonPg = "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint)";
+constexpr const char* kHorizonPg = ARCLIGHT_PG_HORIZON;
 
 constexpr const char* kColumns = "SELECT id, pos, topic, data, time_ms FROM workflow_events ";
 

@@ -1,6 +1,7 @@
 #include "modules/workflow/outcomes.hpp"
 
 #include "core/db/row.hpp"
+#include "modules/workflow/positions.hpp"
 
 #include <soci/soci.h>
 
@@ -12,7 +13,7 @@ namespace arclight::workflow {
 namespace {
 
 // CAST rather than "::": the writer turns ":name" into libpq's "$n".
-constexpr const char* kPgNext = "CAST(CAST(pg_current_xact_id() AS text) AS bigint)";
+constexpr const char* kPgNext = ARCLIGHT_PG_POSITION;
 // The largest position of either table: the last entry of each partial index.
 #define ARCLIGHT_SQLITE_LAST_SEQ                                                                                  \
     "(SELECT COALESCE(MAX(m), 0) + 1 FROM (SELECT (SELECT outcome_seq FROM workflow_runs WHERE outcome_seq IS NOT " \
@@ -21,7 +22,7 @@ constexpr const char* kPgNext = "CAST(CAST(pg_current_xact_id() AS text) AS bigi
 constexpr const char* kSqliteNext = ARCLIGHT_SQLITE_LAST_SEQ;
 
 // Every transaction below this id has ended; every one that commits later is at or above it.
-constexpr const char* kPgHorizon = "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint)";
+constexpr const char* kPgHorizon = ARCLIGHT_PG_HORIZON;
 // Positions follow commit order: everything up to the largest committed one is there.
 constexpr const char* kSqliteHorizon = "SELECT " ARCLIGHT_SQLITE_LAST_SEQ;
 #undef ARCLIGHT_SQLITE_LAST_SEQ

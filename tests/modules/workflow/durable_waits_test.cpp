@@ -47,21 +47,15 @@ struct Database {
     Database() { apply_migrations(*db, collect_migrations(embedded_schema()), {"workflow"}); }
     bool sqlite() const { return db->backend() == DbBackend::sqlite; }
     std::string add_workflow(const std::string& definition) { return insert_workflow(*db, definition); }
-    std::string task_status(const std::string& run_id, const std::string& task_id) {
-        std::string st;
+    std::string task_status(const std::string& run_id, const std::string& task_id) { return task_column("status", run_id, task_id); }
+    std::string task_output(const std::string& run_id, const std::string& task_id) { return task_column("output", run_id, task_id); }
+    std::string task_column(const std::string& column, const std::string& run_id, const std::string& task_id) {
+        std::string v;
         db->with_session([&](soci::session& s) {
-            s << "SELECT status FROM workflow_tasks WHERE run_id = :r AND task_id = :t", soci::into(st), soci::use(run_id),
+            s << "SELECT " + column + " FROM workflow_tasks WHERE run_id = :r AND task_id = :t", soci::into(v), soci::use(run_id),
                 soci::use(task_id);
         });
-        return st;
-    }
-    std::string task_output(const std::string& run_id, const std::string& task_id) {
-        std::string out;
-        db->with_session([&](soci::session& s) {
-            s << "SELECT output FROM workflow_tasks WHERE run_id = :r AND task_id = :t", soci::into(out), soci::use(run_id),
-                soci::use(task_id);
-        });
-        return out;
+        return v;
     }
 };
 
