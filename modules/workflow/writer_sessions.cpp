@@ -95,6 +95,15 @@ constexpr const char* kFenceRunPg =
     "SELECT 1 / (SELECT count(*) FROM (SELECT 1 FROM workflow_runs WHERE id = $1 AND lease_gen = $2::bigint "
     "FOR KEY SHARE) f)::integer";
 
+// A run's upsert that must apply: when the batch also writes the run's row, that write is the
+// fence of its task rows. Applied, it holds the row's lock to the commit and has seen the
+// writer's generation (kUpsertRun's condition), so the task rows go without a fence of their own
+// (no lookup and no lock of the run's row per task row). Not applied (fenced, or the run is
+// already final), it divides by zero like kFenceRunPg and the batch is written again row by row.
+std::string pg_guarded_run_upsert(const std::string& upsert) {
+    return "WITH u AS (" + upsert + " RETURNING 1) SELECT 1 / (SELECT count(*) FROM u)::integer";
+}
+
 std::string pg_task_upsert() {
     std::string s = kUpsertTaskPg;
     s.replace(s.find("{next}"), 6, next_outcome_seq_sql(false));
@@ -351,15 +360,19 @@ struct Writer::PgSession final : Writer::Session {
     PGconn* conn;
     std::vector<std::string> values;  // text parameters of the statement being sent
     std::vector<const char*> params;
-    std::vector<long> slots;                                // commit_batch: statement -> op (-1: fence)
-    // commit_batch: (run, generation) -> its task rows in the batch (0 once its fence is sent)
+    std::vector<long> slots;  // commit_batch: statement -> op (-1: fence)
+    std::vector<char> trips;  // commit_batch: statement -> divides by zero when its fence fails
+    // commit_batch: (run, generation) -> its task rows in the batch (0 once its fence is sent),
+    // or -1: the batch writes the run's row too, which fences them (pg_guarded_run_upsert)
     std::map<std::pair<std::string, std::int64_t>, int> fences;
 
     explicit PgSession(Db& db) : own(db.open_dedicated()) {
         conn = static_cast<soci::postgresql_session_backend*>(own->get_backend())->conn_;
         // Named in pg_stat_activity, for operators (and the test that cuts these connections).
         PQclear(PQexec(conn, "SET application_name = 'arclight workflow writer'"));
-        prepare("arclight_wf_run_up", numbered_placeholders(with_outcome(kUpsertRun, false, false).c_str()), 23);
+        std::string run_up = numbered_placeholders(with_outcome(kUpsertRun, false, false).c_str());
+        prepare("arclight_wf_run_up", run_up, 23);
+        prepare("arclight_wf_run_guard", pg_guarded_run_upsert(run_up), 23);
         prepare("arclight_wf_run_in", numbered_placeholders(with_outcome(kInsertRun, false, false).c_str()), 23);
         prepare("arclight_wf_task_up", pg_task_upsert(), 15);
         prepare("arclight_wf_task_plain", numbered_placeholders(with_outcome(kUpsertTask, false, true).c_str()), 15);
@@ -385,7 +398,7 @@ struct Writer::PgSession final : Writer::Session {
             throw std::runtime_error(std::string("send: ") + PQerrorMessage(conn));
     }
 
-    void send_op(const Op& op, bool fenced_in_batch) {
+    void send_op(const Op& op, bool fenced_in_batch, bool guard = false) {
         values.clear();
         auto num = [this](std::int64_t v) { values.push_back(std::to_string(v)); };
         if (op.run) {
@@ -397,7 +410,7 @@ struct Writer::PgSession final : Writer::Session {
             values.push_back(r.created_by);
             num(r.lease_gen);
             values.push_back(r.status);
-            send(op.insert ? "arclight_wf_run_in" : "arclight_wf_run_up", !r.idempotency_key);
+            send(op.insert ? "arclight_wf_run_in" : guard ? "arclight_wf_run_guard" : "arclight_wf_run_up", !r.idempotency_key);
             return;
         }
         const auto& t = *op.task;
@@ -450,9 +463,10 @@ struct Writer::PgSession final : Writer::Session {
         commit_batch(ops, n, applied, false);
     }
 
-    // fence_per_run: for a run with several task rows in the batch, one kFenceRunPg before the
-    // first, then plain upserts (throws FenceTripped when the run is not the writer's); otherwise,
-    // and for a run with one task row, kUpsertTaskPg per task row.
+    // fence_per_run: task rows of a run whose row the batch writes too are fenced by that write
+    // (pg_guarded_run_upsert); for another run with several task rows in the batch, one
+    // kFenceRunPg before the first, then plain upserts (either throws FenceTripped when the run is
+    // not the writer's); otherwise, and for a run with one task row, kUpsertTaskPg per task row.
     void commit_batch(Op* ops, std::size_t n, char* applied, bool fence_per_run) {
         if (PQenterPipelineMode(conn) != 1) throw std::runtime_error(std::string("pipeline mode: ") + PQerrorMessage(conn));
         std::string error;
@@ -460,27 +474,41 @@ struct Writer::PgSession final : Writer::Session {
         std::size_t answered = 0;  // statements that answered OK, in order
         // What each statement after BEGIN is: the op it writes, or -1 for a fence.
         slots.clear();
+        trips.clear();
         try {
             send_plain("BEGIN");
             // Task rows per run in this batch: a run with one row keeps the row's own fence (one
             // statement instead of two); a run with several gets one fence for all of them.
             fences.clear();
-            if (fence_per_run)
+            if (fence_per_run) {
                 for (std::size_t i = 0; i < n; ++i)
                     if (ops[i].task) ++fences[{ops[i].task->run_id, ops[i].task->lease_gen}];
+                for (std::size_t i = 0; i < n; ++i)
+                    if (ops[i].run && !ops[i].insert)
+                        if (auto it = fences.find({ops[i].run->id, ops[i].run->lease_gen}); it != fences.end()) it->second = -1;
+            }
             for (std::size_t i = 0; i < n; ++i) {
-                bool shared_fence = false;
+                bool shared_fence = false, guard = false;
                 if (fence_per_run && ops[i].task) {
                     auto it = fences.find({ops[i].task->run_id, ops[i].task->lease_gen});
                     shared_fence = it->second != 1;
                     if (it->second > 1) {
                         send_fence(ops[i].task->run_id, ops[i].task->lease_gen);
                         slots.push_back(-1);
+                        trips.push_back(1);
                         it->second = 0;  // sent
                     }
+                } else if (fence_per_run && ops[i].run && !ops[i].insert) {
+                    // The first write of the run's row in the batch fences its task rows.
+                    auto it = fences.find({ops[i].run->id, ops[i].run->lease_gen});
+                    if (it != fences.end() && it->second == -1) {
+                        guard = true;
+                        it->second = 0;
+                    }
                 }
-                send_op(ops[i], shared_fence);
+                send_op(ops[i], shared_fence, guard);
                 slots.push_back(static_cast<long>(i));
+                trips.push_back(guard ? 1 : 0);
             }
             send_plain("COMMIT");
             if (PQpipelineSync(conn) != 1) throw std::runtime_error(std::string("sync: ") + PQerrorMessage(conn));
@@ -489,13 +517,14 @@ struct Writer::PgSession final : Writer::Session {
             const std::size_t total = slots.size() + 2;
             for (std::size_t q = 0; q < total; ++q) {
                 long slot = q >= 1 && q <= slots.size() ? slots[q - 1] : -2;
+                bool trips_on_fence = q >= 1 && q <= slots.size() && trips[q - 1];
                 while (PGresult* r = PQgetResult(conn)) {
                     auto st = PQresultStatus(r);
-                    bool ok = st == PGRES_COMMAND_OK || (slot == -1 && st == PGRES_TUPLES_OK);
+                    bool ok = st == PGRES_COMMAND_OK || (trips_on_fence && st == PGRES_TUPLES_OK);
                     if (!ok && error.empty()) {
                         const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
                         error = st == PGRES_PIPELINE_ABORTED ? "pipeline aborted" : PQresultErrorMessage(r);
-                        tripped = slot == -1 && state && std::strcmp(state, "22012") == 0;
+                        tripped = trips_on_fence && state && std::strcmp(state, "22012") == 0;
                         refused = !tripped && st != PGRES_PIPELINE_ABORTED && refusal_sqlstate(state);
                     }
                     if (ok) {

@@ -31,6 +31,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -193,7 +194,43 @@ struct Answers {
         std::unique_lock lk(m);
         REQUIRE(cv.wait_for(lk, std::chrono::seconds(10), [&] { return list.size() == n; }));
     }
+    // An answer that then keeps the writer's thread (and so its next batch) waiting until
+    // release(): what the test queues meanwhile goes into one batch.
+    bool holding = true;
+    Writer::Done done_then_hold() {
+        return [this](const WriteResult& res) {
+            std::unique_lock lk(m);
+            list.push_back(res);
+            cv.notify_all();
+            cv.wait(lk, [&] { return !holding; });
+        };
+    }
+    void release() {
+        {
+            std::lock_guard lk(m);
+            holding = false;
+        }
+        cv.notify_all();
+    }
 };
+
+TaskRow succeeded_task(const std::string& run_id, const std::string& task_id) {
+    TaskRow task;
+    task.run_id = run_id;
+    task.task_id = task_id;
+    task.type = "set";
+    task.status = "succeeded";
+    task.attempts = 1;
+    task.output = "1";
+    return task;
+}
+
+// Another instance claims the run: its generation goes up by one.
+void claim_elsewhere(Db& db, const std::string& run_id) {
+    db.with_session([&](soci::session& s) {
+        s << "UPDATE workflow_runs SET owner = 'B', lease_gen = lease_gen + 1 WHERE id = :id", soci::use(run_id);
+    });
+}
 
 std::string insert_workflow(TestServer& srv, const std::string& definition) {
     return arclight::test::insert_workflow(srv.app().db(), definition, "fence");
@@ -370,29 +407,13 @@ TEST_CASE("workflow writer: a claim between two batches fences the next batch's 
     auto done = got.done();
     auto& answers = got.list;
     auto wait_answers = [&](std::size_t n) { got.wait(n); };
-    bool hold = true;  // the first batch's last callback waits for the test (same session, next batch)
-    auto done_then_hold = [&](const WriteResult& res) {
-        std::unique_lock lk(got.m);
-        answers.push_back(res);
-        got.cv.notify_all();
-        got.cv.wait(lk, [&] { return !hold; });
-    };
-    auto task_row = [](const std::string& run_id, const std::string& task_id) {
-        TaskRow task;
-        task.run_id = run_id;
-        task.task_id = task_id;
-        task.type = "set";
-        task.status = "succeeded";
-        task.attempts = 1;
-        task.output = "1";
-        return task;
-    };
+    auto task_row = succeeded_task;
     std::string r1 = new_uuid(), r2 = new_uuid();
     // Batch 1, queued before the writer starts: two new runs and a task row of each.
     writer.insert_run(owned_run(r1), done);
     writer.insert_run(owned_run(r2), done);
     writer.put_task(task_row(r1, "a"), done);
-    writer.put_task(task_row(r2, "a"), done_then_hold);
+    writer.put_task(task_row(r2, "a"), got.done_then_hold());  // then waits (same session, next batch)
     writer.start();
     wait_answers(4);
     for (std::size_t i = 0; i < 4; ++i) {
@@ -401,9 +422,7 @@ TEST_CASE("workflow writer: a claim between two batches fences the next batch's 
         CHECK(!answers[i].fenced);
     }
     // Another instance claims r1 while the writer waits between batches.
-    db.with_session([&](soci::session& s) {
-        s << "UPDATE workflow_runs SET owner = 'B', lease_gen = lease_gen + 1 WHERE id = :id", soci::use(r1);
-    });
+    claim_elsewhere(db, r1);
     // Batch 2: A's rows of both runs, generation 0: two of each run (PostgreSQL: one fence per
     // run for them, which trips for r1) and one more of r1 alone in batch 3 (the row's own fence).
     writer.put_task(task_row(r1, "b"), done);
@@ -413,11 +432,7 @@ TEST_CASE("workflow writer: a claim between two batches fences the next batch's 
     RunRow r2_done = owned_run(r2);
     r2_done.status = "succeeded";
     writer.put_run(r2_done, done);
-    {
-        std::lock_guard lk(got.m);
-        hold = false;
-    }
-    got.cv.notify_all();
+    got.release();
     wait_answers(9);
     for (std::size_t i = 4; i < 9; ++i) {
         bool stale = i < 6;  // r1's
@@ -446,4 +461,63 @@ TEST_CASE("workflow writer: a claim between two batches fences the next batch's 
     CHECK(r1_rows == 2);  // a (before the claim) and c (the new owner's)
     CHECK(r2_rows == 3);
     CHECK(r2_status == "succeeded");
+}
+
+// PostgreSQL: when a batch writes a run's row as well as its task rows, the run's write is their
+// fence (it must apply, or the batch is written again row by row). A stale generation is refused
+// for the run and its task rows alike; a run that is already final keeps its state while the
+// writer's task rows of it (its generation) still apply, as they would row by row.
+TEST_CASE("workflow writer: a batch writing a run's row and its task rows is fenced by the run's write") {
+    TestServer srv;
+    auto& db = srv.app().db();
+    Writer writer(db, 64);
+    Answers got;
+    auto done = got.done();
+    auto& answers = got.list;
+    std::string r1 = new_uuid(), r2 = new_uuid(), r3 = new_uuid();
+    writer.insert_run(owned_run(r1), done);
+    writer.insert_run(owned_run(r2), done);
+    writer.insert_run(owned_run(r3), got.done_then_hold());
+    writer.start();
+    got.wait(3);
+    claim_elsewhere(db, r1);
+    db.with_session([&](soci::session& s) {
+        s << "UPDATE workflow_runs SET status = 'cancelled' WHERE id = :id", soci::use(r3);
+    });
+    // One batch: r1 (stale) a task row and its run; r2 two task rows and its run; r3 (cancelled
+    // meanwhile) a task row and its run.
+    auto finished = [](const std::string& id) {
+        RunRow run = owned_run(id);
+        run.status = "succeeded";
+        return run;
+    };
+    writer.put_task(succeeded_task(r1, "a"), done);
+    writer.put_run(finished(r1), done);
+    writer.put_task(succeeded_task(r2, "a"), done);
+    writer.put_task(succeeded_task(r2, "b"), done);
+    writer.put_run(finished(r2), done);
+    writer.put_task(succeeded_task(r3, "a"), done);
+    writer.put_run(finished(r3), done);
+    got.release();
+    got.wait(10);
+    for (std::size_t i = 3; i < 10; ++i) {
+        CAPTURE(i);
+        CHECK(answers[i].error.empty());
+        CHECK(answers[i].fenced == (i < 5));               // r1's
+        CHECK(answers[i].applied == (i >= 5 && i != 9));  // all but r1's and r3's run
+    }
+    writer.stop();
+    CHECK(writer.stats().fenced == 2);
+    CHECK(writer.stats().ignored == 1);
+    std::map<std::string, std::pair<std::string, int>> stored;  // run -> (status, task rows)
+    db.with_session([&](soci::session& s) {
+        for (const auto& id : {r1, r2, r3}) {
+            auto& [status, rows] = stored[id];
+            s << "SELECT status FROM workflow_runs WHERE id = :id", soci::use(id), soci::into(status);
+            s << "SELECT COUNT(*) FROM workflow_tasks WHERE run_id = :id", soci::use(id), soci::into(rows);
+        }
+    });
+    CHECK(stored[r1] == std::make_pair(std::string("running"), 0));
+    CHECK(stored[r2] == std::make_pair(std::string("succeeded"), 2));
+    CHECK(stored[r3] == std::make_pair(std::string("cancelled"), 1));
 }
