@@ -411,13 +411,19 @@ boost::asio::awaitable<AuthService::NewKey> AuthService::create_key(const Princi
     std::vector<FieldError> errors;
     if (name.empty() || name.size() > 100) errors.push_back({"/name", "1-100 characters"});
     if (scopes.empty()) errors.push_back({"/scopes", "at least one scope (\"*\" for all of your permissions)"});
-    auto owner = permissions_.held_by(who.role);
+    // Within the minting credential's own powers, never its user's: `who.permissions` is a
+    // session's role permissions, or an API key's scopes within them, so a narrow key cannot mint a
+    // wider one. "*" stands for every permission of the user's role when the key is used, so only
+    // a credential holding all of them may ask for it.
+    auto role = permissions_.held_by(who.role);
+    bool holds_role = who.has("*") || std::all_of(role.begin(), role.end(), [&](const std::string& p) { return who.has(p); });
     for (std::size_t i = 0; i < scopes.size(); ++i) {
         const auto& sc = scopes[i];
-        bool known = sc == "*" || permissions_.known(sc) ||
-                     owner.count("*");
-        if (!known || !(sc == "*" || owner.count("*") || owner.count(sc))) {
-            errors.push_back({fmt::format("/scopes/{}", i), "not one of your permissions: " + sc});
+        bool known = sc == "*" || permissions_.known(sc) || who.has("*");
+        if (!known || !(sc == "*" ? holds_role : who.has(sc))) {
+            errors.push_back({fmt::format("/scopes/{}", i),
+                              sc == "*" ? "\"*\" needs every permission of your role; this credential holds fewer"
+                                        : "not one of this credential's permissions: " + sc});
         }
     }
     if (expires_at != 0 && expires_at <= clock_.now_ms()) errors.push_back({"/expires_at", "must be in the future"});

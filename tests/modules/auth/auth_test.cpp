@@ -13,6 +13,7 @@
 #include <boost/json.hpp>
 #include <soci/soci.h>
 
+#include <algorithm>
 #include <mutex>
 
 using namespace arclight;
@@ -183,6 +184,59 @@ TEST_CASE("API keys: scopes are a subset of the owner's permissions, revocation,
     CHECK(http(s.port(), "GET", "/api/v1/system/info", {}, bearer(key)).status == 401);
     CHECK(http(s.port(), "GET", "/api/v1/system/info", {}, bearer("ak_unknown")).status == 401);
     CHECK(http(s.port(), "GET", "/api/v1/system/info", {}, {{"Authorization", "Basic abc"}}).status == 401);
+}
+
+// A credential mints keys within its own powers only. A session holds its user's role's
+// permissions; an API key only its scopes. "*" asks for every permission of the minting
+// credential's user, so a key narrower than its user's role may not ask for it. Every pair of
+// (scopes of the minting key, scopes asked for), for an admin (role "*") and an editor.
+TEST_CASE("API keys: a key mints keys only within its own scopes, never more (every pair)") {
+    TestServer s;
+    create_user(s, "ada", "admin");
+    create_user(s, "eddie", "editor");
+    const std::vector<std::vector<std::string>> asked = {
+        {"*"}, {"auth.self"}, {"system.read"}, {"auth.self", "system.read"}, {"users.admin"}};
+    auto arr = [](const std::vector<std::string>& v) {
+        json::array a;
+        for (const auto& x : v) a.emplace_back(x.c_str());
+        return a;
+    };
+    struct Case {
+        std::string user;
+        std::vector<std::string> scopes;  // of the minting key; empty: the user's session
+        std::vector<int> expect;          // per entry of `asked`
+    };
+    const std::vector<Case> cases = {
+        {"ada", {}, {201, 201, 201, 201, 201}},
+        {"ada", {"*"}, {201, 201, 201, 201, 201}},
+        {"ada", {"auth.self"}, {422, 201, 422, 422, 422}},
+        {"ada", {"auth.self", "system.read"}, {422, 201, 201, 201, 422}},
+        {"ada", {"auth.self", "users.admin"}, {422, 201, 422, 422, 201}},
+        {"ada", {"system.read"}, {403, 403, 403, 403, 403}},
+        {"eddie", {}, {201, 201, 201, 201, 422}},
+        {"eddie", {"*"}, {201, 201, 201, 201, 422}},
+        {"eddie", {"auth.self"}, {422, 201, 422, 422, 422}},
+        {"eddie", {"auth.self", "system.read"}, {422, 201, 201, 201, 422}},
+    };
+    for (const auto& c : cases) {
+        auto session = login(s.port(), c.user, "a long enough passphrase");
+        Headers as = c.scopes.empty() ? session.headers() : bearer(create_key(s.port(), session, arr(c.scopes)));
+        for (std::size_t i = 0; i < asked.size(); ++i) {
+            CAPTURE(c.user);
+            CAPTURE(json::serialize(arr(c.scopes)));
+            CAPTURE(json::serialize(arr(asked[i])));
+            auto r = http(s.port(), "POST", "/api/v1/auth/api-keys",
+                          json::serialize(json::object{{"name", "minted"}, {"scopes", arr(asked[i])}}), as);
+            CHECK(r.status == c.expect[i]);
+            if (r.status != 201) continue;
+            // What the minted key can do is within what minted it.
+            auto minted = bearer(std::string(r.json().at("key").as_string()));
+            bool may_admin = c.user == "ada" && (c.scopes.empty() || c.scopes[0] == "*" ||
+                                                 std::find(c.scopes.begin(), c.scopes.end(), "users.admin") != c.scopes.end());
+            bool asked_admin = asked[i][0] == "*" || asked[i][0] == "users.admin";
+            CHECK(http(s.port(), "GET", "/api/v1/auth/users", {}, minted).status == (may_admin && asked_admin ? 200 : 403));
+        }
+    }
 }
 
 TEST_CASE("roles: viewers read, only admins manage users; the last admin stays") {
