@@ -73,12 +73,11 @@ constexpr const char* kUpsertTask =
 // writer's lease generation ($15), and share-locks that row's key for the rest of the transaction
 // (FOR KEY SHARE: the claim's FOR UPDATE SKIP LOCKED passes the run over until this batch
 // committed, and a claim not yet committed makes this statement wait and then see the new
-// generation). Numbered by hand ($1 and $4 twice, casts where an INSERT ... SELECT cannot infer
-// the type); the outcome position as with_outcome gives it.
+// generation). Numbered by hand ($1 twice, casts where an INSERT ... SELECT cannot infer the
+// type); the outcome position as with_outcome gives it, its flag in $16.
 constexpr const char* kUpsertTaskPg =
     ARCLIGHT_TASK_COLUMNS "SELECT $1::text, $2, $3, $4::text, $5::integer, $6, $7, $8, "
-    "$9::bigint, $10::bigint, $11::bigint, $12, $13, $14::double precision, CASE WHEN $4::text IN ('succeeded', 'failed', "
-    "'skipped', 'cancelled') THEN {next} END "
+    "$9::bigint, $10::bigint, $11::bigint, $12, $13, $14::double precision, CASE WHEN $16::boolean THEN {next} END "
     "WHERE EXISTS (SELECT 1 FROM workflow_runs WHERE id = $1::text AND lease_gen = $15::bigint FOR KEY SHARE) "
     ARCLIGHT_TASK_ON_CONFLICT;
 
@@ -95,15 +94,26 @@ constexpr const char* kFenceRunPg =
     "SELECT 1 / (SELECT count(*) FROM (SELECT 1 FROM workflow_runs WHERE id = $1 AND lease_gen = $2::bigint "
     "FOR KEY SHARE) f)::integer";
 
-// A run's upsert that must apply: when the batch also writes the run's row, that write is the
-// fence of its task rows. Applied, it holds the row's lock to the commit and has seen the
-// writer's generation (kUpsertRun's condition), so the task rows go without a fence of their own
-// (no lookup and no lock of the run's row per task row). Not applied (fenced, or the run is
-// already final), it divides by zero like kFenceRunPg and the batch is written again row by row.
+// A run's upsert that is its task rows' fence: when the batch also writes the run's row, that
+// write fences them. ON CONFLICT DO UPDATE locks the existing row before it tests the condition
+// (held to the commit, whether the update then applies or not: a run already final keeps its
+// state), and this form divides by zero (SQLSTATE 22012, like kFenceRunPg) when the row's
+// generation is not the writer's; the batch is then written again row by row. So the task rows
+// go without a fence of their own: no lookup and no lock of the run's row per task row. A row not
+// there yet is inserted, and nobody claims a row before its insert commits.
+// One CASE, so the generation is compared whatever the status (two ANDed conditions may be
+// evaluated in either order and stop at the first false one: a run another instance claimed and
+// has finished since must still trip).
 std::string pg_guarded_run_upsert(const std::string& upsert) {
-    // At most one row (ids are unique); no row -> NULL -> 0. (No count(*): an aggregate costs its
-    // set-up at every execution.)
-    return "WITH u AS (" + upsert + " RETURNING 1) SELECT 1 / COALESCE((SELECT 1 FROM u), 0)";
+    std::string s = upsert;
+    static constexpr std::string_view condition =
+        "WHERE workflow_runs.status NOT IN ('succeeded', 'failed', 'cancelled') AND workflow_runs.lease_gen = excluded.lease_gen";
+    auto at = s.rfind(condition);
+    if (at == std::string::npos) throw std::logic_error("pg_guarded_run_upsert: kUpsertRun's condition changed");
+    s.replace(at, condition.size(),
+              "WHERE CASE WHEN 1 / CAST(workflow_runs.lease_gen = excluded.lease_gen AS integer) = 1 THEN "
+              "workflow_runs.status NOT IN ('succeeded', 'failed', 'cancelled') END");
+    return s;
 }
 
 std::string pg_task_upsert() {
@@ -116,12 +126,12 @@ std::string pg_task_upsert() {
 // batch from one query (SqliteSession::commit), instead of a MAX subquery per final row. Deciding
 // "final" in the writer rather than in SQL matters: SQLite builds a temporary table for
 // `:st IN ('succeeded', ...)` at every execution, which cost the writer a fifth of its time.
-// PostgreSQL: the writing transaction's id, per row, when the bound status is final.
-std::string with_outcome(const char* sql, bool sqlite, bool task) {
+// PostgreSQL: the writing transaction's id, per row, when the bound flag (:final, decided by the
+// writer: final_run_status / final_task_status) says the status is final. Decided in SQL, the
+// status list was a ScalarArrayOp and text comparisons set up at every execution.
+std::string with_outcome(const char* sql, bool sqlite) {
     std::string s = sql;
-    std::string outcome = sqlite ? std::string(":seq")
-                                 : std::string("CASE WHEN :st2 IN ('succeeded', 'failed', ") + (task ? "'skipped', " : "") +
-                                       "'cancelled') THEN " + next_outcome_seq_sql(false) + " END";
+    std::string outcome = sqlite ? std::string(":seq") : "CASE WHEN :final THEN " + next_outcome_seq_sql(false) + " END";
     s.replace(s.find("{outcome}"), 9, outcome);
     return s;
 }
@@ -190,9 +200,9 @@ struct Writer::SqliteSession final : Writer::Session {
         // The WAL is checkpointed in the background (Engine's claim loop), not inside this
         // thread's commits: a checkpoint in the commit path stalls every caller of the batch.
         exec("PRAGMA wal_autocheckpoint = 0");
-        run_up = prepare(with_outcome(kUpsertRun, true, false));
-        run_in = prepare(with_outcome(kInsertRun, true, false));
-        task_up = prepare(with_outcome(kUpsertTask, true, true));
+        run_up = prepare(with_outcome(kUpsertRun, true));
+        run_in = prepare(with_outcome(kInsertRun, true));
+        task_up = prepare(with_outcome(kUpsertTask, true));
         gen_st = prepare("SELECT lease_gen FROM workflow_runs WHERE id = ?1");
         version_st = prepare("PRAGMA data_version");
         horizon_st = prepare(sqlite_next_outcome_seq_query());
@@ -372,12 +382,12 @@ struct Writer::PgSession final : Writer::Session {
         conn = static_cast<soci::postgresql_session_backend*>(own->get_backend())->conn_;
         // Named in pg_stat_activity, for operators (and the test that cuts these connections).
         PQclear(PQexec(conn, "SET application_name = 'arclight workflow writer'"));
-        std::string run_up = numbered_placeholders(with_outcome(kUpsertRun, false, false).c_str());
+        std::string run_up = numbered_placeholders(with_outcome(kUpsertRun, false).c_str());
         prepare("arclight_wf_run_up", run_up, 23);
         prepare("arclight_wf_run_guard", pg_guarded_run_upsert(run_up), 23);
-        prepare("arclight_wf_run_in", numbered_placeholders(with_outcome(kInsertRun, false, false).c_str()), 23);
-        prepare("arclight_wf_task_up", pg_task_upsert(), 15);
-        prepare("arclight_wf_task_plain", numbered_placeholders(with_outcome(kUpsertTask, false, true).c_str()), 15);
+        prepare("arclight_wf_run_in", numbered_placeholders(with_outcome(kInsertRun, false).c_str()), 23);
+        prepare("arclight_wf_task_up", pg_task_upsert(), 16);
+        prepare("arclight_wf_task_plain", numbered_placeholders(with_outcome(kUpsertTask, false).c_str()), 15);
         prepare("arclight_wf_fence", kFenceRunPg, 2);
     }
 
@@ -411,7 +421,7 @@ struct Writer::PgSession final : Writer::Session {
                 num(v);
             values.push_back(r.created_by);
             num(r.lease_gen);
-            values.push_back(r.status);
+            values.push_back(final_run_status(r.status) ? "t" : "f");  // :final (with_outcome)
             send(op.insert ? "arclight_wf_run_in" : guard ? "arclight_wf_run_guard" : "arclight_wf_run_up", !r.idempotency_key);
             return;
         }
@@ -421,12 +431,14 @@ struct Writer::PgSession final : Writer::Session {
         values.push_back(t.agent);
         values.push_back(t.instance);
         values.push_back(fmt::format("{}", t.cost));
+        const char* final = final_task_status(t.status) ? "t" : "f";  // :final (with_outcome), $16 (kUpsertTaskPg)
         if (fenced_in_batch) {
-            values.push_back(t.status);  // the outcome's status parameter (with_outcome)
+            values.push_back(final);
             send("arclight_wf_task_plain");
             return;
         }
         num(t.lease_gen);
+        values.push_back(final);
         send("arclight_wf_task_up");
     }
 

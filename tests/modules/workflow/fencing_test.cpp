@@ -464,9 +464,10 @@ TEST_CASE("workflow writer: a claim between two batches fences the next batch's 
 }
 
 // PostgreSQL: when a batch writes a run's row as well as its task rows, the run's write is their
-// fence (it must apply, or the batch is written again row by row). A stale generation is refused
-// for the run and its task rows alike; a run that is already final keeps its state while the
-// writer's task rows of it (its generation) still apply, as they would row by row.
+// fence (a stale generation trips it, and the batch is written again row by row). A stale
+// generation is refused for the run and its task rows alike, also when the claiming instance has
+// finished the run since; a run that is already final keeps its state while the writer's task rows
+// of it (its generation) still apply, as they would row by row.
 TEST_CASE("workflow writer: a batch writing a run's row and its task rows is fenced by the run's write") {
     TestServer srv;
     auto& db = srv.app().db();
@@ -474,18 +475,21 @@ TEST_CASE("workflow writer: a batch writing a run's row and its task rows is fen
     Answers got;
     auto done = got.done();
     auto& answers = got.list;
-    std::string r1 = new_uuid(), r2 = new_uuid(), r3 = new_uuid();
+    std::string r1 = new_uuid(), r2 = new_uuid(), r3 = new_uuid(), r4 = new_uuid();
     writer.insert_run(owned_run(r1), done);
     writer.insert_run(owned_run(r2), done);
-    writer.insert_run(owned_run(r3), got.done_then_hold());
+    writer.insert_run(owned_run(r3), done);
+    writer.insert_run(owned_run(r4), got.done_then_hold());
     writer.start();
-    got.wait(3);
+    got.wait(4);
     claim_elsewhere(db, r1);
+    claim_elsewhere(db, r4);
     db.with_session([&](soci::session& s) {
         s << "UPDATE workflow_runs SET status = 'cancelled' WHERE id = :id", soci::use(r3);
+        s << "UPDATE workflow_runs SET status = 'succeeded' WHERE id = :id", soci::use(r4);  // by its new owner
     });
     // One batch: r1 (stale) a task row and its run; r2 two task rows and its run; r3 (cancelled
-    // meanwhile) a task row and its run.
+    // meanwhile) a task row and its run; r4 (stale, finished by its new owner) the same.
     auto finished = [](const std::string& id) {
         RunRow run = owned_run(id);
         run.status = "succeeded";
@@ -498,20 +502,22 @@ TEST_CASE("workflow writer: a batch writing a run's row and its task rows is fen
     writer.put_run(finished(r2), done);
     writer.put_task(succeeded_task(r3, "a"), done);
     writer.put_run(finished(r3), done);
+    writer.put_task(succeeded_task(r4, "a"), done);
+    writer.put_run(finished(r4), done);
     got.release();
-    got.wait(10);
-    for (std::size_t i = 3; i < 10; ++i) {
+    got.wait(13);
+    for (std::size_t i = 4; i < 13; ++i) {
         CAPTURE(i);
         CHECK(answers[i].error.empty());
-        CHECK(answers[i].fenced == (i < 5));               // r1's
-        CHECK(answers[i].applied == (i >= 5 && i != 9));  // all but r1's and r3's run
+        CHECK(answers[i].fenced == (i < 6 || i >= 11));            // r1's and r4's
+        CHECK(answers[i].applied == (i >= 6 && i != 10 && i < 11));  // r2's and r3's task row
     }
     writer.stop();
-    CHECK(writer.stats().fenced == 2);
+    CHECK(writer.stats().fenced == 4);
     CHECK(writer.stats().ignored == 1);
     std::map<std::string, std::pair<std::string, int>> stored;  // run -> (status, task rows)
     db.with_session([&](soci::session& s) {
-        for (const auto& id : {r1, r2, r3}) {
+        for (const auto& id : {r1, r2, r3, r4}) {
             auto& [status, rows] = stored[id];
             s << "SELECT status FROM workflow_runs WHERE id = :id", soci::use(id), soci::into(status);
             s << "SELECT COUNT(*) FROM workflow_tasks WHERE run_id = :id", soci::use(id), soci::into(rows);
@@ -520,4 +526,5 @@ TEST_CASE("workflow writer: a batch writing a run's row and its task rows is fen
     CHECK(stored[r1] == std::make_pair(std::string("running"), 0));
     CHECK(stored[r2] == std::make_pair(std::string("succeeded"), 2));
     CHECK(stored[r3] == std::make_pair(std::string("cancelled"), 1));
+    CHECK(stored[r4] == std::make_pair(std::string("succeeded"), 0));
 }
