@@ -85,6 +85,8 @@ std::vector<ConfigTable> Application::config_schema(const std::vector<ModuleDesc
               "Serve the web UI from this directory instead of the copy embedded in the binary (UI development)."},
              {"max_header_bytes", std::int64_t{16384}, "Largest accepted request head (431 above).",
               int_range(1024, 1 << 20)},
+             {"max_header_fields", std::int64_t{100}, "Most header fields accepted in a request head (431 above).",
+              int_range(8, 10000)},
              {"max_body_bytes", std::int64_t{1048576}, "Largest accepted request body (413 above).",
               int_range(0, std::int64_t{1} << 30)},
              {"read_timeout_ms", std::int64_t{30000},
@@ -207,6 +209,7 @@ Application::Application(const Config& config, std::vector<ModuleDescriptor> mod
     so.host = server.get_string("host");
     so.port = static_cast<unsigned short>(server.get_int("port"));
     so.max_header_bytes = static_cast<std::size_t>(server.get_int("max_header_bytes"));
+    so.max_header_fields = static_cast<std::size_t>(server.get_int("max_header_fields"));
     so.max_body_bytes = static_cast<std::size_t>(server.get_int("max_body_bytes"));
     so.read_timeout = std::chrono::milliseconds(server.get_int("read_timeout_ms"));
     so.idle_timeout = std::chrono::milliseconds(server.get_int("idle_timeout_ms"));

@@ -55,6 +55,56 @@ bool valid_request_id(std::string_view id) {
     return true;
 }
 
+// Framing the server refuses, from a parsed request head (issue 19: request smuggling). Beast
+// implements one transfer coding, chunked, and reads a request whose last coding is something
+// else as having no body, so the body would be read as the next request: answered 501 (a coding
+// it does not implement) and the connection closed, as is a length given two ways (Content-Length
+// beside Transfer-Encoding, or Transfer-Encoding twice: 400). A flood of small fields is refused
+// by their count (431), and a method the server does not implement is 501.
+std::optional<HttpResponse> refuse_framing(const http::request<http::string_body>& msg, std::size_t max_fields,
+                                           const HttpRequest& req) {
+    std::size_t fields = 0, codings = 0;
+    bool has_length = false;
+    std::string_view coding;
+    for (const auto& f : msg) {
+        ++fields;
+        if (f.name() == http::field::transfer_encoding) {
+            ++codings;
+            coding = f.value();
+        } else if (f.name() == http::field::content_length) {
+            has_length = true;
+        }
+    }
+    if (fields > max_fields)
+        return HttpResponse::problem(ErrorCode::header_fields_too_large,
+                                     fmt::format("the request has {} header fields; at most {} are accepted", fields, max_fields),
+                                     req);
+    if (codings > 1) return HttpResponse::problem(ErrorCode::bad_request, "Transfer-Encoding is given more than once", req);
+    if (codings == 1) {
+        while (!coding.empty() && (coding.front() == ' ' || coding.front() == '\t')) coding.remove_prefix(1);
+        while (!coding.empty() && (coding.back() == ' ' || coding.back() == '\t')) coding.remove_suffix(1);
+        if (!beast::iequals(coding, "chunked"))
+            return HttpResponse::problem(ErrorCode::not_implemented,
+                                         "transfer coding not implemented: only \"Transfer-Encoding: chunked\" is accepted", req);
+        if (has_length)
+            return HttpResponse::problem(ErrorCode::bad_request, "both Transfer-Encoding and Content-Length are given", req);
+    }
+    switch (msg.method()) {
+    case http::verb::get:
+    case http::verb::head:
+    case http::verb::post:
+    case http::verb::put:
+    case http::verb::patch:
+    case http::verb::delete_:
+    case http::verb::options:
+        return std::nullopt;
+    default:
+        return HttpResponse::problem(ErrorCode::not_implemented,
+                                     fmt::format("method {} is not implemented", to_storable_text(std::string(msg.method_string()).substr(0, 32))),
+                                     req);
+    }
+}
+
 bool is_json_content_type(std::string_view ct) {
     auto semi = ct.find(';');
     auto base = ct.substr(0, semi);
@@ -244,6 +294,9 @@ asio::awaitable<void> HttpServer::serve(Stream& stream) {
             } else if (rec == http::error::end_of_stream || rec == asio::error::eof ||
                        rec == asio::error::operation_aborted || rec == asio::error::connection_reset) {
                 break;
+            } else if (auto refused = parser.is_header_done() ? refuse_framing(parser.get(), options_.max_header_fields, req)
+                                                                : std::nullopt) {
+                out = std::move(*refused);  // what made the body unreadable, said precisely
             } else {
                 out = HttpResponse::problem(ErrorCode::bad_request, "malformed HTTP request: " + rec.message(), req);
             }
@@ -256,8 +309,8 @@ asio::awaitable<void> HttpServer::serve(Stream& stream) {
         } else {
             auto& msg = parser.get();
             version = msg.version();
-            bool upgrade = beast::websocket::is_upgrade(msg) && msg.target() == "/ws";
-            std::optional<HttpResponse> refused;
+            std::optional<HttpResponse> refused = refuse_framing(msg, options_.max_header_fields, req);
+            bool upgrade = !refused && beast::websocket::is_upgrade(msg) && msg.target() == "/ws";
             if (upgrade && access_.installed()) {
                 req.method = "GET";
                 req.target = req.path = "/ws";

@@ -28,6 +28,7 @@ struct ServerOptions {
     std::string host = "127.0.0.1";
     unsigned short port = 8080;
     std::size_t max_header_bytes = 16 * 1024;
+    std::size_t max_header_fields = 100;
     std::size_t max_body_bytes = 1024 * 1024;
     std::chrono::milliseconds read_timeout{30000};
     std::chrono::milliseconds idle_timeout{60000};

@@ -278,6 +278,81 @@ TEST_CASE("size limits: oversized body 413, header flood 431, malformed request 
     still_serving(s.port());
 }
 
+// Request smuggling and framing (issue 19, item 10): a transfer coding the server does not
+// implement, or a length given two ways, is refused and the connection closed, so the bytes after
+// the head are never read as a second request; a flood of small header fields is 431; a method
+// the server does not implement is 501.
+TEST_CASE("HTTP framing: unknown transfer codings and double lengths are refused and closed, not smuggled") {
+    TestServer s({}, {probe()});
+    auto responses = [](const std::string& out) {
+        std::size_t n = 0;
+        for (auto at = out.find("HTTP/1.1 "); at != std::string::npos; at = out.find("HTTP/1.1 ", at + 1)) ++n;
+        return n;
+    };
+    std::string auth = "Authorization: " + s.admin().at("Authorization") + "\r\n";
+    std::string hidden = "POST /api/v1/probe/echo HTTP/1.1\r\nHost: x\r\n" + auth +
+                         "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+    struct Case {
+        std::string framing;
+        std::string status;
+    };
+    for (const Case& c : {Case{"Transfer-Encoding: xchunked\r\n", "501"}, Case{"Transfer-Encoding: gzip, chunked\r\n", "501"},
+                          Case{"Transfer-Encoding: chunked, identity\r\n", "501"},
+                          Case{"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", "400"},
+                          Case{"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", "400"}}) {
+        CAPTURE(c.framing);
+        RawConnection conn(s.port());
+        conn.send("POST /api/v1/probe/echo HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Type: application/json\r\n" + c.framing +
+                  "\r\n" + hidden);
+        auto out = conn.read_all(std::chrono::seconds(3));
+        CHECK(out.rfind("HTTP/1.1 " + c.status, 0) == 0);
+        CHECK(out.find("application/problem+json") != std::string::npos);
+        CHECK(out.find("Connection: close") != std::string::npos);
+        CHECK(responses(out) == 1);  // the hidden request was never served
+    }
+    {
+        // Plain chunked framing still works (any letter case).
+        RawConnection conn(s.port());
+        conn.send("POST /api/v1/probe/echo HTTP/1.1\r\nHost: x\r\n" + auth +
+                  "Content-Type: application/json\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
+        auto out = conn.read_all(std::chrono::seconds(3));
+        CHECK(out.rfind("HTTP/1.1 200", 0) == 0);
+    }
+    still_serving(s.port());
+}
+
+TEST_CASE("HTTP framing: too many header fields is 431; methods the server does not implement are 501") {
+    TestServer s(Overrides{{"server.max_header_fields", "50"}});
+    {
+        RawConnection c(s.port());
+        std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+        for (int i = 0; i < 60; ++i) req += "X-" + std::to_string(i) + ": a\r\n";  // 200 bytes or so: under the byte limit
+        c.send(req + "\r\n");
+        auto out = c.read_all(std::chrono::seconds(2));
+        CHECK(out.rfind("HTTP/1.1 431", 0) == 0);
+        CHECK(out.find("header-fields-too-large") != std::string::npos);
+    }
+    {
+        RawConnection c(s.port());
+        std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n";
+        for (int i = 0; i < 45; ++i) req += "X-" + std::to_string(i) + ": a\r\n";
+        c.send(req + "\r\n");
+        CHECK(c.read_all(std::chrono::seconds(2)).rfind("HTTP/1.1 200", 0) == 0);
+    }
+    for (std::string method : {"TRACE", "PROPFIND", "CONNECT", "BREW"}) {
+        CAPTURE(method);
+        for (std::string path : {"/", "/healthz", "/api/v1/workflows"}) {
+            CAPTURE(path);
+            RawConnection c(s.port());
+            c.send(method + " " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            auto out = c.read_all(std::chrono::seconds(2));
+            CHECK(out.rfind("HTTP/1.1 501", 0) == 0);
+            CHECK(out.find("not-implemented") != std::string::npos);
+        }
+    }
+    still_serving(s.port());
+}
+
 TEST_CASE("keep-alive serves several requests on one connection") {
     TestServer s;
     RawConnection c(s.port());
