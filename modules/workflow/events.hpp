@@ -44,6 +44,13 @@ inline constexpr std::string_view kAllTasks = "workflow.task.*";
 /// Topics under "workflow." are the engine's own: triggers and waits may not use them.
 inline bool is_own_topic(std::string_view topic) { return topic.starts_with("workflow."); }
 
+/// Topics an `emit` task may not publish: the engine's own and the core's (system.*, auth.*), so
+/// a workflow cannot forge a run's end, a login or an instance event that others act on.
+inline bool is_reserved_topic(std::string_view topic) {
+    auto first = topic.substr(0, topic.find('.'));
+    return first == "workflow" || first == "system" || first == "auth";
+}
+
 /// A run event's payload.
 struct RunEvent {
     std::string_view run_id{}, workflow_id{}, status{};

@@ -251,7 +251,7 @@ public:
     EmitType(EventBus& bus, Db& db) : bus_(bus), db_(db) {}
     std::string name() const override { return "emit"; }
     std::string description() const override {
-        return "Publishes an event on the bus: topic (not workflow.*), data (an object). The event is recorded "
+        return "Publishes an event on the bus: topic (not workflow.*, system.* or auth.*), data (an object). The event is recorded "
                "first, so waiting wait_for_event tasks get it on every instance, even later.";
     }
     json::value config_schema() const override {
@@ -262,7 +262,8 @@ public:
         const auto& t = config.as_object().at("topic").as_string();
         if (t.find("{{") == json::string::npos && !valid_topic_pattern(t))
             out.push_back({base + "/topic", "must be a dotted topic name"});
-        if (events::is_own_topic(t)) out.push_back({base + "/topic", "workflow.* topics are the engine's own"});
+        if (events::is_reserved_topic(t))
+            out.push_back({base + "/topic", "workflow.*, system.* and auth.* topics are reserved for the server's own events"});
     }
     // Recorded in the database before it counts as succeeded (and before the bus has it), so a
     // wait never misses it: the completion is committed only after the event is.
@@ -270,8 +271,10 @@ public:
         const auto& cfg = call.config.as_object();
         auto* t = cfg.if_contains("topic");
         if (!t || !t->is_string() || !valid_topic_pattern(t->as_string()) || t->as_string().find('*') != json::string::npos ||
-            events::is_own_topic(t->as_string()))
-            co_return TaskOutcome::failure("emit: topic must evaluate to a dotted topic name outside workflow.*", false);
+            events::is_reserved_topic(t->as_string()))
+            co_return TaskOutcome::failure("emit: topic must evaluate to a dotted topic name outside the reserved workflow.*, "
+                                           "system.* and auth.*",
+                                           false);
         json::object data;
         if (auto* d = cfg.if_contains("data"); d && d->is_object()) data = d->as_object();
         else if (d && !d->is_null()) data["value"] = *d;

@@ -479,6 +479,30 @@ TEST_CASE("workflow: emit publishes a bus event that starts an event-triggered w
     CHECK(run.at("output") == json::value(7));
 }
 
+// Issue 19, item 7: a workflow cannot publish the server's own events (a forged login, instance
+// event or run end that others act on): refused at save, and at run time when the topic is
+// computed.
+TEST_CASE("workflow: emit may not publish reserved topics (workflow.*, system.*, auth.*)") {
+    TestServer srv;
+    Api api{srv};
+    for (std::string topic : {"workflow.run.succeeded", "system.heartbeat", "auth.login", "auth"}) {
+        CAPTURE(topic);
+        auto r = api.call("POST", "/api/v1/workflows",
+                          R"({"name":"forger","tasks":[{"id":"e","type":"emit","config":{"topic":")" + topic + R"("}}]})");
+        CHECK(r.status == 422);
+        CHECK(r.body.find("/tasks/0/config/topic") != std::string::npos);
+    }
+    // Names that merely start with the same letters are the application's own.
+    CHECK(api.call("POST", "/api/v1/workflows/validate",
+                   R"({"name":"ok","tasks":[{"id":"e","type":"emit","config":{"topic":"authors.added"}}]})")
+              .status == 200);
+    auto computed = api.create(R"({"name":"computed","tasks":[{"id":"e","type":"emit","config":{"topic":"{{ input.t }}"}}]})");
+    auto run = api.wait(api.start(computed, R"({"t":"system.shutdown"})"));
+    CHECK(run.at("status") == "failed");
+    CHECK(std::string(run.at("error").as_string()).find("reserved") != std::string::npos);
+    CHECK(api.wait(api.start(computed, R"({"t":"orders.created"})")).at("status") == "succeeded");
+}
+
 TEST_CASE("workflow: retry a failed run re-runs only what did not succeed; rerun starts a new run") {
     std::atomic<bool> fail{true};
     std::atomic<int> first_hits{0};
