@@ -42,9 +42,12 @@ void add_security_headers(http::response<http::string_body>& res, std::string_vi
     res.set("X-Frame-Options", "DENY");
     res.set("Referrer-Policy", "no-referrer");
     res.set("Cross-Origin-Opener-Policy", "same-origin");
+    // Scripts only from the server's own files (no inline script, no eval), no plugins, network
+    // only to the server itself ('self' covers its own ws:/wss: origin); inline style attributes
+    // stay allowed (the flow graph positions its nodes with them).
     res.set("Content-Security-Policy",
-            "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+            "default-src 'self'; script-src 'self'; object-src 'none'; connect-src 'self'; img-src 'self' data:; "
+            "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
 }
 
 bool valid_request_id(std::string_view id) {

@@ -84,6 +84,18 @@ try {
   page.setDefaultTimeout(10_000);
   const pageErrors = [];
   page.on('pageerror', (err) => pageErrors.push(err.message));
+  // Every Content-Security-Policy violation, as the page reports it (the server's CSP applies to
+  // every page the tests visit).
+  await context.addInitScript(() => {
+    window.addEventListener('securitypolicyviolation', (e) => {
+      window.__cspViolations = window.__cspViolations || [];
+      window.__cspViolations.push(`${e.violatedDirective}: ${e.blockedURI}`);
+    });
+  });
+  const cspViolations = [];
+  page.on('console', (msg) => {
+    if (/Content Security Policy/i.test(msg.text())) cspViolations.push(msg.text());
+  });
 
   await check('/ shows the login page (title "Arclight", no nav before login)', async () => {
     const res = await page.goto(`${BASE}/`, { waitUntil: 'load' });
@@ -505,6 +517,15 @@ try {
 
   await check('no uncaught errors in the page', async () => {
     assert(pageErrors.length === 0, pageErrors.join('\n'));
+  });
+
+  await check('the page ran under its Content-Security-Policy with no violation', async () => {
+    const res = await page.goto(`${BASE}/`, { waitUntil: 'load' });
+    const csp = res?.headers()['content-security-policy'] ?? '';
+    assert(csp.includes("object-src 'none'") && csp.includes("script-src 'self'"), `CSP is ${JSON.stringify(csp)}`);
+    const reported = await page.evaluate(() => window.__cspViolations || []);
+    const all = [...cspViolations, ...reported];
+    assert(all.length === 0, all.join('\n'));
   });
 
   await context.close();

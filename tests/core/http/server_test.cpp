@@ -121,6 +121,23 @@ TEST_CASE("a permission declared twice, or given to an unknown role, is refused"
     CHECK_THROWS_AS(c.add("two", {"z.read", "", {}}), std::logic_error);
 }
 
+// Issue 19, item 9: the UI's page carries a strict Content-Security-Policy (the browser tests
+// load the whole UI under it and see no violation).
+TEST_CASE("the UI is served with a strict Content-Security-Policy") {
+    TestServer s;
+    auto page = http(s.port(), "GET", "/");
+    REQUIRE(page.status == 200);
+    auto csp = page.header("content-security-policy");
+    INFO(csp);
+    for (std::string_view part : {"default-src 'self'", "script-src 'self'", "object-src 'none'", "connect-src 'self'",
+                                  "frame-ancestors 'none'", "base-uri 'none'"})
+        CHECK(csp.find(part) != std::string::npos);
+    CHECK(csp.find("unsafe-eval") == std::string::npos);
+    CHECK(csp.find("script-src 'self';") != std::string::npos);  // nothing more for scripts: no inline script
+    CHECK(csp.find("ws:") == std::string::npos);                  // no WebSocket to any host
+    CHECK(http(s.port(), "GET", "/healthz").header("content-security-policy").empty());  // documents only
+}
+
 TEST_CASE("health, readiness, system info and the OpenAPI document") {
     TestServer s({}, {probe()});
     auto h = http(s.port(), "GET", "/healthz");
