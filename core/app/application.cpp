@@ -109,6 +109,10 @@ std::vector<ConfigTable> Application::config_schema(const std::vector<ModuleDesc
               int_range(128, 16 << 20)},
              {"ws_idle_timeout_ms", std::int64_t{60000},
               "A WebSocket with no traffic (server pings included) for this long is closed.", int_range(1000, 3600000)},
+             {"ws_recheck_ms", std::int64_t{5000},
+              "How often an open WebSocket's credential is checked again: once the session or API key has ended "
+              "(logout, expiry, revocation, password change, user disabled or deleted) the socket is closed (1008).",
+              int_range(100, 3600000)},
          }},
         {"database",
          "Where state lives: SQLite (embedded default) or PostgreSQL (production, several instances).",
@@ -198,6 +202,7 @@ Application::Application(const Config& config, std::vector<ModuleDescriptor> mod
     wso.max_queue = static_cast<std::size_t>(server.get_int("ws_max_queue"));
     wso.max_message_bytes = static_cast<std::size_t>(server.get_int("ws_max_message_bytes"));
     wso.idle_timeout = std::chrono::milliseconds(server.get_int("ws_idle_timeout_ms"));
+    wso.recheck_interval = std::chrono::milliseconds(server.get_int("ws_recheck_ms"));
     rt_->ws = std::make_unique<WsHub>(*rt_->bus, wso);
 
     if (const auto& dir = server.get_string("ui_dir"); !dir.empty()) {

@@ -332,7 +332,26 @@ asio::awaitable<void> HttpServer::serve(Stream& stream) {
                 upgraded = true;
                 auto principal = req.principal;
                 auto upgrade_request = parser.release();
-                co_await ws_.run_session(std::move(stream), std::move(upgrade_request), std::move(principal));
+                WsHub::Recheck recheck;
+                if (access_.installed()) {
+                    // The upgrade's credential, checked again as the upgrade was (the access check
+                    // of the request's headers). Only a refusal of the credential (4xx) ends the
+                    // socket: a database that is away (503) is not the credential's end.
+                    HttpRequest again = req;
+                    again.principal = nullptr;
+                    recheck = [this, again = std::move(again)]() -> asio::awaitable<bool> {
+                        HttpRequest r = again;
+                        try {
+                            auto refused = co_await access_.check()(nullptr, r);
+                            co_return !refused || refused->status >= 500;
+                        } catch (const Error& e) {
+                            co_return error_info(e.code()).status >= 500;
+                        } catch (const std::exception&) {
+                            co_return true;
+                        }
+                    };
+                }
+                co_await ws_.run_session(std::move(stream), std::move(upgrade_request), std::move(principal), std::move(recheck));
                 co_return;
             }
             if (refused) {

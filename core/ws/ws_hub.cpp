@@ -39,7 +39,8 @@ namespace {
 template <class Next>
 struct ConnT final : WsHub::Conn, std::enable_shared_from_this<ConnT<Next>> {
     ConnT(WsHub& hub, std::size_t max_queue, std::atomic<std::uint64_t>& dropped, Next&& stream)
-        : hub(hub), max_queue(max_queue), dropped(dropped), ws(std::move(stream)), wake(ws.get_executor()) {
+        : hub(hub), max_queue(max_queue), dropped(dropped), ws(std::move(stream)), wake(ws.get_executor()),
+          recheck_timer(ws.get_executor()) {
         wake.expires_at(asio::steady_timer::time_point::max());
     }
     WsHub& hub;
@@ -47,6 +48,7 @@ struct ConnT final : WsHub::Conn, std::enable_shared_from_this<ConnT<Next>> {
     std::atomic<std::uint64_t>& dropped;
     websocket::stream<Next> ws;
     asio::steady_timer wake;
+    asio::steady_timer recheck_timer;  // the credential's next check (recheck_loop)
     std::deque<std::string> queue;
     bool closed = false;
     std::map<std::string, Subscription> subs;
@@ -78,15 +80,19 @@ struct ConnT final : WsHub::Conn, std::enable_shared_from_this<ConnT<Next>> {
         }
         return true;
     }
-    void close_going_away() override {
+    void close_going_away() override { close_with(websocket::close_code::going_away, ""); }
+    void close_with(websocket::close_code code, std::string reason) {
         auto self = this->shared_from_this();
         asio::co_spawn(
             ws.get_executor(),
-            [self]() -> asio::awaitable<void> {
+            [self, code, reason = std::move(reason)]() -> asio::awaitable<void> {
                 if (self->closed) co_return;
                 self->closed = true;
                 self->wake.cancel();
-                co_await self->ws.async_close(websocket::close_code::going_away, asio::as_tuple(asio::use_awaitable));
+                self->recheck_timer.cancel();
+                websocket::close_reason why(code);
+                why.reason = reason;
+                co_await self->ws.async_close(why, asio::as_tuple(asio::use_awaitable));
             },
             asio::detached);
     }
@@ -102,6 +108,25 @@ std::string error_message(std::string_view detail) {
 
 template <class Next>
 asio::awaitable<void> writer(std::shared_ptr<ConnT<Next>> c);
+
+// Checks the connection's credential every `interval` while it is open; once it has ended
+// (logout, expiry, revocation, password change, user disabled or deleted, on any instance) the
+// socket is closed with 1008 instead of streaming on.
+template <class Next>
+asio::awaitable<void> recheck_loop(std::shared_ptr<ConnT<Next>> c, WsHub::Recheck recheck, std::chrono::milliseconds interval) {
+    while (!c->closed) {
+        c->recheck_timer.expires_after(interval);
+        boost::system::error_code ec;
+        co_await c->recheck_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (c->closed) break;
+        bool valid = co_await recheck();
+        if (!valid && !c->closed) {
+            log::info("ws", "closing a WebSocket whose credential has ended");
+            c->close_with(websocket::close_code::policy_error, "credential ended");
+            break;
+        }
+    }
+}
 
 }  // namespace
 
@@ -135,19 +160,19 @@ bool WsHub::may_subscribe(const Principal* principal, std::string_view pattern) 
 }
 
 asio::awaitable<void> WsHub::run_session(beast::tcp_stream stream, beast::http::request<beast::http::string_body> req,
-                                         std::shared_ptr<const Principal> principal) {
-    return run(std::move(stream), std::move(req), std::move(principal));
+                                         std::shared_ptr<const Principal> principal, Recheck recheck) {
+    return run(std::move(stream), std::move(req), std::move(principal), std::move(recheck));
 }
 
 asio::awaitable<void> WsHub::run_session(beast::ssl_stream<beast::tcp_stream> stream,
                                          beast::http::request<beast::http::string_body> req,
-                                         std::shared_ptr<const Principal> principal) {
-    return run(std::move(stream), std::move(req), std::move(principal));
+                                         std::shared_ptr<const Principal> principal, Recheck recheck) {
+    return run(std::move(stream), std::move(req), std::move(principal), std::move(recheck));
 }
 
 template <class Next>
 asio::awaitable<void> WsHub::run(Next stream, beast::http::request<beast::http::string_body> req,
-                                 std::shared_ptr<const Principal> principal) {
+                                 std::shared_ptr<const Principal> principal, Recheck recheck) {
     auto c = std::make_shared<ConnT<Next>>(*this, options_.max_queue, dropped_, std::move(stream));
     beast::get_lowest_layer(c->ws).expires_never();
     websocket::stream_base::timeout t{};
@@ -164,6 +189,7 @@ asio::awaitable<void> WsHub::run(Next stream, beast::http::request<beast::http::
         conns_.insert(c);
     }
     asio::co_spawn(c->ws.get_executor(), writer(c), asio::detached);
+    if (recheck) asio::co_spawn(c->ws.get_executor(), recheck_loop(c, std::move(recheck), options_.recheck_interval), asio::detached);
 
     beast::flat_buffer buf;
     while (!c->closed) {
@@ -249,6 +275,7 @@ asio::awaitable<void> WsHub::run(Next stream, beast::http::request<beast::http::
     }
     c->closed = true;
     c->wake.cancel();
+    c->recheck_timer.cancel();
     c->subs.clear();
     beast::error_code ec;
     beast::get_lowest_layer(c->ws).socket().close(ec);

@@ -34,6 +34,7 @@ struct WsOptions {
     std::size_t max_message_bytes = 65536;    ///< largest accepted client message
     std::size_t max_subscriptions = 64;       ///< topic patterns per connection
     std::chrono::milliseconds idle_timeout{60000};  ///< no traffic (pings included) for this long closes the connection
+    std::chrono::milliseconds recheck_interval{5000};  ///< how often a connection's credential is checked again
 };
 
 class WsHub {
@@ -41,15 +42,19 @@ public:
     WsHub(EventBus& bus, WsOptions options);
     ~WsHub();
 
+    /// Checks the connection's credential again: false once it has ended (the socket is then
+    /// closed with 1008, policy violation).
+    using Recheck = std::function<boost::asio::awaitable<bool>()>;
     /// Runs one connection to completion, taking over a stream whose request is an upgrade.
-    /// `principal` is the authenticated caller (null when no access check is installed).
+    /// `principal` is the authenticated caller (null when no access check is installed);
+    /// `recheck`, when given, runs every `recheck_interval` while the connection is open.
     boost::asio::awaitable<void> run_session(boost::beast::tcp_stream stream,
                                              boost::beast::http::request<boost::beast::http::string_body> req,
-                                             std::shared_ptr<const Principal> principal);
+                                             std::shared_ptr<const Principal> principal, Recheck recheck = {});
     /// The same over TLS.
     boost::asio::awaitable<void> run_session(boost::beast::ssl_stream<boost::beast::tcp_stream> stream,
                                              boost::beast::http::request<boost::beast::http::string_body> req,
-                                             std::shared_ptr<const Principal> principal);
+                                             std::shared_ptr<const Principal> principal, Recheck recheck = {});
     /// Declares the permission needed to subscribe to topics whose first segment is `prefix`
     /// (e.g. "workflow" -> "runs.read"). Call during start-up. With a principal, a pattern whose
     /// first segment is a wildcard or undeclared is refused.
@@ -68,7 +73,7 @@ public:
 private:
     template <class Next>
     boost::asio::awaitable<void> run(Next stream, boost::beast::http::request<boost::beast::http::string_body> req,
-                                     std::shared_ptr<const Principal> principal);
+                                     std::shared_ptr<const Principal> principal, Recheck recheck);
 
     EventBus& bus_;
     WsOptions options_;

@@ -342,6 +342,68 @@ TEST_CASE("first-run setup only while no user exists") {
           409);
 }
 
+// Issue 19, item 8: a socket does not outlive its credential. Each ends its own socket (1008)
+// and no other: key revocation, logout, password change, user disabled, user deleted.
+TEST_CASE("WebSocket: a socket is closed once its credential ends, and only then") {
+    TestServer s(Overrides{{"server.ws_recheck_ms", "100"}});
+    for (const char* name : {"kay", "lou", "pat", "dee", "del"}) create_user(s, name, "viewer");
+    auto session_of = [&](const char* name) { return login(s.port(), name, "a long enough passphrase"); };
+    auto subscribed = [](WsClient& ws) {
+        ws.send_text(R"({"type":"subscribe","topics":["system.heartbeat"]})");
+        REQUIRE(ws.read_type("subscribed"));
+    };
+    // Reads until the server closes the socket (it sends heartbeats meanwhile); the close code.
+    auto closed_with = [](WsClient& ws) {
+        for (int i = 0; i < 200 && ws.read(std::chrono::seconds(5)); ++i) {
+        }
+        return ws.close_code();
+    };
+    auto kay = session_of("kay");
+    auto key = create_key(s.port(), kay, {"system.read"});
+    WsClient by_key(s.port(), bearer(key));
+    auto lou = session_of("lou");
+    WsClient by_logout(s.port(), {{"Cookie", lou.cookie}});
+    auto pat = session_of("pat");
+    WsClient by_password(s.port(), {{"Cookie", pat.cookie}});
+    auto dee = session_of("dee");
+    WsClient by_disable(s.port(), {{"Cookie", dee.cookie}});
+    auto del = session_of("del");
+    WsClient by_delete(s.port(), {{"Cookie", del.cookie}});
+    WsClient stays(s.port(), {{"Cookie", kay.cookie}});
+    for (auto* ws : {&by_key, &by_logout, &by_password, &by_disable, &by_delete, &stays}) subscribed(*ws);
+
+    auto keys = http(s.port(), "GET", "/api/v1/auth/api-keys", {}, kay.headers()).json();
+    std::string key_id(keys.at("items").at(0).at("id").as_string());
+    REQUIRE(http(s.port(), "DELETE", "/api/v1/auth/api-keys/" + key_id, {}, kay.headers()).status == 204);
+    CHECK(closed_with(by_key) == 1008);
+
+    REQUIRE(http(s.port(), "POST", "/api/v1/auth/logout", {}, lou.headers()).status / 100 == 2);
+    CHECK(closed_with(by_logout) == 1008);
+
+    // A password change revokes every session of the user, the socket's included (the client
+    // that changed it gets a new session).
+    REQUIRE(http(s.port(), "POST", "/api/v1/auth/password",
+                 R"({"current_password":"a long enough passphrase","new_password":"another long passphrase"})", pat.headers())
+                .status == 200);
+    CHECK(closed_with(by_password) == 1008);
+
+    auto users = http(s.port(), "GET", "/api/v1/auth/users", {}, s.admin()).json();
+    std::string dee_id, del_id;
+    for (const auto& u : users.at("items").as_array()) {
+        if (u.at("username") == "dee") dee_id = std::string(u.at("id").as_string());
+        if (u.at("username") == "del") del_id = std::string(u.at("id").as_string());
+    }
+    REQUIRE(http(s.port(), "PATCH", "/api/v1/auth/users/" + dee_id, R"({"disabled":true})", s.admin()).status == 200);
+    CHECK(closed_with(by_disable) == 1008);
+    REQUIRE(http(s.port(), "DELETE", "/api/v1/auth/users/" + del_id, {}, s.admin()).status == 204);
+    CHECK(closed_with(by_delete) == 1008);
+
+    // A socket whose credential still holds is open and answering.
+    stays.send_text(R"({"type":"ping"})");
+    CHECK(stays.read_type("pong"));
+    CHECK(!stays.close_code());
+}
+
 TEST_CASE("WebSocket: authentication on upgrade, permission per topic") {
     TestServer s;
     CHECK_THROWS(WsClient(s.port()));
