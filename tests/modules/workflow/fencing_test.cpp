@@ -395,15 +395,23 @@ TEST_CASE("workflow writer: run and task writes with a stale lease generation ar
     CHECK(output == "\"B\"");
 }
 
+// A writer on the test server's database, not started, and the answers it gives.
+struct WriterRig {
+    TestServer srv;
+    Db& db = srv.app().db();
+    Writer writer{db, 64};
+    Answers got;
+};
+
 // The writer checks a run's generation once per batch (PostgreSQL: one fence statement per run;
 // SQLite: a remembered generation, valid while no other connection committed). A claim between
 // two batches of the same writer session must still fence the next batch's rows of that run,
 // and only those.
 TEST_CASE("workflow writer: a claim between two batches fences the next batch's rows of that run only") {
-    TestServer srv;
-    auto& db = srv.app().db();
-    Writer writer(db, 64);
-    Answers got;
+    WriterRig rig;
+    auto& db = rig.db;
+    auto& writer = rig.writer;
+    auto& got = rig.got;
     auto done = got.done();
     auto& answers = got.list;
     auto wait_answers = [&](std::size_t n) { got.wait(n); };
@@ -469,10 +477,10 @@ TEST_CASE("workflow writer: a claim between two batches fences the next batch's 
 // finished the run since; a run that is already final keeps its state while the writer's task rows
 // of it (its generation) still apply, as they would row by row.
 TEST_CASE("workflow writer: a batch writing a run's row and its task rows is fenced by the run's write") {
-    TestServer srv;
-    auto& db = srv.app().db();
-    Writer writer(db, 64);
-    Answers got;
+    WriterRig rig;
+    auto& db = rig.db;
+    auto& writer = rig.writer;
+    auto& got = rig.got;
     auto done = got.done();
     auto& answers = got.list;
     std::string r1 = new_uuid(), r2 = new_uuid(), r3 = new_uuid(), r4 = new_uuid();
