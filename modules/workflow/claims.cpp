@@ -162,7 +162,10 @@ asio::awaitable<void> Claims::loop(std::shared_ptr<Engine::Impl> self) {
             if (e_.now() >= next_renew) {
                 std::int64_t lease = e_.now() + e_.opt.lease_ms;
                 std::string me = e_.opt.instance_id;
-                auto q = [lease, me](soci::session& s) { RunStore::renew_leases(s, me, lease); };
+                std::vector<std::string> ids = e_.runs.ids_where([](const Run&) { return true; });
+                auto q = [lease, me, sqlite, ids = std::move(ids)](soci::session& s) {
+                    if (!ids.empty()) RunStore::renew_leases(s, sqlite, me, lease, ids);
+                };
                 co_await e_.db.run(std::move(q));
                 next_renew = e_.now() + e_.opt.lease_ms / 3;
             }

@@ -4,6 +4,7 @@
 #include "core/db/row.hpp"
 #include "modules/workflow/outcomes.hpp"
 
+#include <boost/json.hpp>
 #include <soci/soci.h>
 
 namespace arclight::workflow {
@@ -11,18 +12,23 @@ namespace arclight::workflow {
 std::vector<std::pair<std::string, std::int64_t>> RunStore::claim(soci::session& s, bool sqlite, const std::string& me,
                                                                    std::int64_t now, std::int64_t lease, std::size_t n) {
     auto limit = static_cast<std::int64_t>(n);
+    // Claimable: unowned, or its lease has run out. An active run without an owner has
+    // lease_until 0 (every write that clears the owner clears it too), so both are
+    // `lease_until < now`, the range the index workflow_runs_active (status, lease_until) reads
+    // (schema/workflow/0008_active_runs.sql): a run that finished within its lease is never read,
+    // nor its entry left behind on PostgreSQL until the next vacuum.
+    // `created_at + 0` keeps the planners off the created_at index, whose order they would
+    // otherwise walk through every finished run to find the few unfinished ones (0.5 s per claim
+    // at 100,000 finished runs); the found rows are sorted instead.
     static constexpr const char* kClaimSqlite =
         "UPDATE workflow_runs SET owner = :me, lease_until = :lease, updated_at = :now, lease_gen = lease_gen + 1 WHERE id IN ("
-        "SELECT id FROM workflow_runs WHERE status IN ('queued', 'running', 'waiting') "
-        "AND (owner = '' OR lease_until < :now2) AND (status <> 'waiting' OR (wake_at > 0 AND wake_at <= :now3)) "
-        "ORDER BY created_at LIMIT :n) RETURNING id, lease_gen";
-    // PostgreSQL: `created_at + 0` keeps the planner off the created_at index, whose order it
-    // would otherwise walk through every finished run to find the few unfinished ones (0.5 s per
-    // claim at 100,000 finished runs); the status index finds them and they are sorted.
+        "SELECT id FROM workflow_runs WHERE status IN ('queued', 'running', 'waiting') AND lease_until < :now2 "
+        "AND (status <> 'waiting' OR (wake_at > 0 AND wake_at <= :now3)) "
+        "ORDER BY created_at + 0 LIMIT :n) RETURNING id, lease_gen";
     static constexpr const char* kClaimPg =
         "UPDATE workflow_runs SET owner = :me, lease_until = :lease, updated_at = :now, lease_gen = lease_gen + 1 WHERE id IN ("
-        "SELECT id FROM workflow_runs WHERE status IN ('queued', 'running', 'waiting') "
-        "AND (owner = '' OR lease_until < :now2) AND (status <> 'waiting' OR (wake_at > 0 AND wake_at <= :now3)) "
+        "SELECT id FROM workflow_runs WHERE status IN ('queued', 'running', 'waiting') AND lease_until < :now2 "
+        "AND (status <> 'waiting' OR (wake_at > 0 AND wake_at <= :now3)) "
         "ORDER BY created_at + 0 LIMIT :n FOR UPDATE SKIP LOCKED) RETURNING id, lease_gen";
     std::vector<std::pair<std::string, std::int64_t>> ids;
     WriteTransaction tx(s, sqlite);
@@ -77,9 +83,25 @@ bool RunStore::load(soci::session& s, const std::string& id, RunRow& run, std::v
     return true;
 }
 
-void RunStore::renew_leases(soci::session& s, const std::string& me, std::int64_t lease) {
-    s << "UPDATE workflow_runs SET lease_until = :l WHERE owner = :me AND status IN ('queued', 'running', 'waiting')",
-        soci::use(lease), soci::use(me);
+void RunStore::renew_leases(soci::session& s, bool sqlite, const std::string& me, std::int64_t lease,
+                            const std::vector<std::string>& ids) {
+    // The ids as one JSON array parameter, read by each dialect's JSON function, in slices.
+    // PostgreSQL: rows locked now are passed over. Only the state writer locks a held run's row,
+    // and its write extends the lease itself; waiting for it instead could deadlock (the two lock
+    // the same rows in different orders: PostgreSQL breaks that after deadlock_timeout, 1 s, while
+    // every run of the batch waits).
+    const char* sql = sqlite ? "UPDATE workflow_runs SET lease_until = :l WHERE id IN (SELECT value FROM json_each(:ids)) "
+                               "AND owner = :me AND status IN ('queued', 'running', 'waiting')"
+                             : "UPDATE workflow_runs SET lease_until = :l WHERE id IN (SELECT id FROM workflow_runs "
+                               "WHERE id IN (SELECT json_array_elements_text(CAST(:ids AS json))) AND owner = :me "
+                               "AND status IN ('queued', 'running', 'waiting') FOR NO KEY UPDATE SKIP LOCKED)";
+    constexpr std::size_t kSlice = 500;
+    for (std::size_t at = 0; at < ids.size(); at += kSlice) {
+        boost::json::array slice;
+        for (std::size_t i = at; i < ids.size() && i < at + kSlice; ++i) slice.emplace_back(ids[i]);
+        std::string text = boost::json::serialize(slice);
+        s << sql, soci::use(lease), soci::use(text), soci::use(me);
+    }
 }
 
 void RunStore::release_leases(soci::session& s, const std::string& me, bool notify) {

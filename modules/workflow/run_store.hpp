@@ -26,7 +26,10 @@ public:
                                           std::int64_t lease_until, std::size_t n);
     /// A run's row and its task rows; false when the run is absent.
     static bool load(soci::session& s, const std::string& id, RunRow& run, std::vector<TaskRow>& tasks);
-    static void renew_leases(soci::session& s, const std::string& me, std::int64_t lease_until);
+    /// Extends the leases of `me`'s unfinished runs among `ids` (the runs it holds in memory:
+    /// looked up by id, so dead index entries of finished runs are never read).
+    static void renew_leases(soci::session& s, bool sqlite, const std::string& me, std::int64_t lease_until,
+                             const std::vector<std::string>& ids);
     /// Gives up every unfinished run owned by `me` (and wakes the other instances on PostgreSQL).
     static void release_leases(soci::session& s, const std::string& me, bool notify);
     /// Gives up every unfinished run owned by anybody but `me` (SQLite: one process per file).

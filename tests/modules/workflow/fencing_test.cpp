@@ -329,6 +329,53 @@ TEST_CASE("workflow fencing: an instance that stalled past its lease has its wri
     CHECK(outcomes == 2);
 }
 
+TEST_CASE("workflow leases: an instance renews the leases of the runs it holds, and only those") {
+    TestServer srv;
+    auto& db = srv.app().db();
+    Ledger ledger;
+    auto wf = insert_workflow(srv, R"({"name":"renew","tasks":[{"id":"a","type":"gate","config":{}}]})");
+    Instance a(srv, "A", ledger, true);
+    Instance b(srv, "B", ledger, false);
+    auto lease_of = [&](const std::string& id) {
+        std::int64_t until = 0;
+        std::string owner;
+        db.with_session([&](soci::session& s) {
+            s << "SELECT lease_until, owner FROM workflow_runs WHERE id = :id", soci::into(until), soci::into(owner),
+                soci::use(id);
+        });
+        return std::make_pair(owner, until);
+    };
+
+    // A holds `held` (its task in flight). `orphan` is A's in the database only: A does not hold
+    // it (as after a crash of an earlier A with the same id), so its lease must run out.
+    std::string held = a.start(wf);
+    REQUIRE(ledger.wait([&] { return ledger.calls.size() == 1; }));
+    std::string orphan = new_uuid();
+    db.with_session([&](soci::session& s) {
+        s << "INSERT INTO workflow_runs (id, workflow_id, version, status, trigger_type, trigger_data, input, owner, "
+             "lease_until, created_at, updated_at) VALUES (:id, :wf, 1, 'running', 'manual', '{}', '{}', :owner, :lease, :c, :u)",
+            soci::use(orphan), soci::use(wf), soci::use(a.id), soci::use(kT0 + kLease), soci::use(kT0), soci::use(kT0);
+    });
+
+    // Half a lease later A renews: `held` runs to a full lease from A's now, `orphan` keeps its own.
+    a.clock.advance(kLease / 2);
+    REQUIRE(eventually([&] { return lease_of(held).second == kT0 + kLease / 2 + kLease; }));
+    CHECK(lease_of(held).first == a.id);
+    CHECK(lease_of(orphan) == std::make_pair(a.id, kT0 + kLease));
+
+    // Past the orphan's lease but within the renewed one, B claims the orphan and runs it; in
+    // the same claim it passed `held` over, which stays A's.
+    b.clock.advance(kLease + kLease / 4);
+    REQUIRE(eventually([&] { return run_status(db, orphan) == "succeeded"; }));
+    CHECK(b.engine->stats().runs_claimed == 1);
+    CHECK(lease_of(held).first == a.id);
+    CHECK(run_status(db, held) == "running");
+    a.gate->release();
+    REQUIRE(eventually([&] { return run_status(db, held) == "succeeded"; }));
+    a.stop();
+    b.stop();
+}
+
 TEST_CASE("workflow writer: run and task writes with a stale lease generation are refused as fenced") {
     TestServer srv;
     auto& db = srv.app().db();
