@@ -121,4 +121,26 @@ std::optional<UnstorableJson> find_unstorable(const boost::json::value& v, const
     return out;
 }
 
+std::size_t json_size(const boost::json::value& v) {
+    switch (v.kind()) {
+    case boost::json::kind::null: return 4;
+    case boost::json::kind::bool_: return 5;
+    case boost::json::kind::int64:
+    case boost::json::kind::uint64:
+    case boost::json::kind::double_: return 24;
+    case boost::json::kind::string: return v.get_string().size() + 2;
+    case boost::json::kind::array: {
+        std::size_t n = 2;
+        for (const auto& e : v.get_array()) n += json_size(e) + 1;
+        return n;
+    }
+    case boost::json::kind::object: {
+        std::size_t n = 2;
+        for (const auto& kv : v.get_object()) n += kv.key().size() + 4 + json_size(kv.value());
+        return n;
+    }
+    }
+    return 0;
+}
+
 }  // namespace arclight

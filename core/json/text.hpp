@@ -3,6 +3,7 @@
 // (core/util/text.hpp), every number finite.
 #include <boost/json/fwd.hpp>
 
+#include <cstddef>
 #include <optional>
 #include <string>
 
@@ -15,5 +16,9 @@ struct UnstorableJson {
     std::string problem;  ///< "is not valid UTF-8 text", "contains a NUL character", "is not a finite number"
 };
 std::optional<UnstorableJson> find_unstorable(const boost::json::value& v, const std::string& base = "");
+
+/// About the length of `v` serialized as JSON (strings and keys counted without escapes, numbers
+/// at their longest), without building the text: for limits on how much JSON something holds.
+std::size_t json_size(const boost::json::value& v);
 
 }  // namespace arclight

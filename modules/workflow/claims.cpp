@@ -1,5 +1,7 @@
 #include "modules/workflow/claims.hpp"
 
+#include "core/json/text.hpp"
+
 #include "core/util/suppress_coroutine_frame_warning.hpp"
 
 #include "core/bus/bus.hpp"
@@ -94,6 +96,8 @@ void Claims::resume(const RunPtr& r) {
             const auto& td = run.def().tasks[k];
             if (terminal(ts.status)) {
                 run.tasks_ctx()[td.id] = task_context_entry(ts);
+                ts.output_size = json_size(ts.output);
+                run.context_size += ts.output_size;
             } else if (ts.status == TS::running) {
                 ts.status = TS::pending;  // its worker vanished: run again (next attempt number)
             } else if (ts.status == TS::retrying) {

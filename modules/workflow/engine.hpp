@@ -69,6 +69,8 @@ struct EngineOptions {
     std::size_t max_queued_changes = 100000;  ///< per writer: beyond it new runs answer 503 (Retry-After)
     std::int64_t start_timeout_ms = 10000;    ///< how long a start waits for its run's first commit (503 after)
     std::int64_t event_retention_ms = 7LL * 86400000;  ///< how long emitted events stay recorded for waits
+    std::size_t max_context_bytes = 16u << 20;  ///< a run's context (input, trigger, task outputs), about its JSON size
+    std::size_t max_map_items = 10000;          ///< items one map task may fan out over
     bool sqlite_single_instance = true;    ///< SQLite: runs owned by earlier processes are reclaimed at start
     const TaskTypes* types = nullptr;      ///< to validate decompose plans
     NotifyRelay* relay = nullptr;          ///< how instances wake each other (the module passes the

@@ -51,6 +51,22 @@ inline bool is_reserved_topic(std::string_view topic) {
     return first == "workflow" || first == "system" || first == "auth";
 }
 
+/// A chain of event-triggered runs (issue: a workflow that triggers itself runs forever):
+/// `emit` puts `event_hops` into the event's data, one more than its run's; an event trigger
+/// copies the event's into the run's trigger object, and a child run (subworkflow, decompose)
+/// gets its parent's. Runs started otherwise are at 0.
+inline std::int64_t hops_in(const boost::json::object& o) {
+    auto* h = o.if_contains("event_hops");
+    if (!h || !h->is_int64() || h->as_int64() < 0) return 0;
+    return h->as_int64();
+}
+/// The event hops of the run whose context (TaskCall::context) this is.
+inline std::int64_t event_hops(const boost::json::value& context) {
+    auto* c = context.if_object();
+    auto* t = c ? c->if_contains("trigger") : nullptr;
+    return t && t->is_object() ? hops_in(t->as_object()) : 0;
+}
+
 /// A run event's payload.
 struct RunEvent {
     std::string_view run_id{}, workflow_id{}, status{};

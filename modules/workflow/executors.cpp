@@ -248,7 +248,7 @@ public:
 
 class EmitType final : public TaskType {
 public:
-    EmitType(EventBus& bus, Db& db) : bus_(bus), db_(db) {}
+    EmitType(EventBus& bus, Db& db, int max_chain) : bus_(bus), db_(db), max_chain_(max_chain) {}
     std::string name() const override { return "emit"; }
     std::string description() const override {
         return "Publishes an event on the bus: topic (not workflow.*, system.* or auth.*), data (an object). The event is recorded "
@@ -275,12 +275,23 @@ public:
             co_return TaskOutcome::failure("emit: topic must evaluate to a dotted topic name outside the reserved workflow.*, "
                                            "system.* and auth.*",
                                            false);
+        // The event's place in a chain of event-triggered runs: one more than the emitting run's
+        // (events::event_hops). A workflow that triggers itself, or two that trigger each other,
+        // stop here instead of running forever.
+        std::int64_t hops = events::event_hops(call.context) + 1;
+        if (hops > max_chain_)
+            co_return TaskOutcome::failure(fmt::format("emit: event chain too deep: this run is the last of {} runs started by "
+                                                       "events one after another (workflow.max_event_chain); the event "
+                                                       "is not published",
+                                                       max_chain_),
+                                           false);
         json::object data;
         if (auto* d = cfg.if_contains("data"); d && d->is_object()) data = d->as_object();
         else if (d && !d->is_null()) data["value"] = *d;
         std::string run_id(call.run_id), task_id(call.task_id);
         data["run_id"] = run_id;
         data["task_id"] = task_id;
+        data["event_hops"] = hops;
         auto ev = std::make_shared<Event>(Event{std::string(t->as_string()), new_uuid(), now_ms(), std::move(data), {}});
         StoredEvent stored{ev->id, ev->topic, json::serialize(ev->data), ev->time_ms, 0};
         bool sqlite = db_.backend() == DbBackend::sqlite;
@@ -300,18 +311,19 @@ public:
 private:
     EventBus& bus_;
     Db& db_;
+    int max_chain_;
 };
 
 }  // namespace
 
 void add_builtin_types(TaskTypeRegistry& registry, lua::ScriptRunner& scripts, ScriptDefaults script_defaults,
-                       net::HttpClient& http, EventBus& bus, Db& db) {
+                       net::HttpClient& http, EventBus& bus, Db& db, int max_event_chain) {
     registry.add(std::make_shared<ScriptType>(scripts, script_defaults));
     registry.add(std::make_shared<HttpType>(http));
     registry.add(std::make_shared<SetType>());
     registry.add(std::make_shared<ConditionType>());
     registry.add(std::make_shared<SwitchType>());
-    registry.add(std::make_shared<EmitType>(bus, db));
+    registry.add(std::make_shared<EmitType>(bus, db, max_event_chain));
 }
 
 }  // namespace arclight::workflow

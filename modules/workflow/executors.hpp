@@ -30,7 +30,9 @@ struct ScriptDefaults {
 
 /// Registers the module's own task types. `emit` records its events in `db` (EventStore) before
 /// publishing them on `bus`.
+/// `max_event_chain`: runs started by events one after another (workflow.max_event_chain); the
+/// `emit` of the last one fails instead of publishing (its event would start one more).
 void add_builtin_types(TaskTypeRegistry& registry, lua::ScriptRunner& scripts, ScriptDefaults script_defaults,
-                       net::HttpClient& http, EventBus& bus, Db& db);
+                       net::HttpClient& http, EventBus& bus, Db& db, int max_event_chain = 8);
 
 }  // namespace arclight::workflow

@@ -350,8 +350,20 @@ void Engine::Impl::finish_task(const RunPtr& r, int k, TS status, json::value ou
                 bad->problem + " (encode binary data, e.g. as base64)";
         output = nullptr;
     }
-    error = to_storable_text(error);
+    // A run's context holds every task's output: one that would make it larger than
+    // workflow.max_context_mb fails the task, saying so, instead of exhausting memory.
     auto& ts = r->tasks[k];
+    std::size_t size = output.is_null() ? 0 : json_size(output);
+    if (size > ts.output_size && r->context_size - ts.output_size + size > opt.max_context_bytes) {
+        status = TS::failed;
+        error = "the output (about " + std::to_string(size >> 10) + " KiB) would make the run's context larger than " +
+                "workflow.max_context_mb (" + std::to_string(opt.max_context_bytes >> 20) + " MiB)";
+        output = nullptr;
+        size = 0;
+    }
+    r->context_size = r->context_size - ts.output_size + size;
+    ts.output_size = size;
+    error = to_storable_text(error);
     ts.status = status;
     ts.output = std::move(output);
     ts.error = std::move(error);

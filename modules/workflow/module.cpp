@@ -35,7 +35,8 @@ public:
           retention_(ctx.db, system_clock(), ctx.config.get_int("retention_days")),
           retention_task_(ctx.io, "workflow-retention"),
           refresh_ms_(ctx.config.get_int("trigger_refresh_ms")) {
-        add_builtin_types(types_, scripts_, script_defaults(ctx.config), http_, ctx.bus, ctx.db);
+        add_builtin_types(types_, scripts_, script_defaults(ctx.config), http_, ctx.bus, ctx.db,
+                          static_cast<int>(ctx.config.get_int("max_event_chain")));
         engine_.set_current_loader(versions_.current_loader());
         engine_.set_workflow_changed_handler([this](const std::string& id) { service_.changed_elsewhere(id); });
         service_.set_retention_days(retention_.days());
@@ -110,6 +111,8 @@ private:
         o.max_queued_changes = static_cast<std::size_t>(ctx.config.get_int("max_queued_changes"));
         o.start_timeout_ms = ctx.config.get_int("start_timeout_ms");
         o.event_retention_ms = ctx.config.get_int("event_retention_days") * 86400000LL;
+        o.max_context_bytes = static_cast<std::size_t>(ctx.config.get_int("max_context_mb")) << 20;
+        o.max_map_items = static_cast<std::size_t>(ctx.config.get_int("max_map_items"));
         return o;
     }
 
@@ -173,6 +176,19 @@ ModuleDescriptor descriptor() {
                  "tasks find them (after a restart, on another instance, when the bus dropped them). Older ones are "
                  "deleted in small batches.",
                  int_range(1, 3650)},
+                {"max_event_chain", std::int64_t{8},
+                 "Runs that may start one another through events (an emit starting an event-triggered run, whose "
+                 "emit starts the next...). The emit of the last one fails its run with a clear error instead of "
+                 "publishing, so a workflow that triggers itself stops. Child runs continue their parent's chain.",
+                 int_range(1, 1000)},
+                {"max_context_mb", std::int64_t{16},
+                 "Largest context a run may build up (its input, trigger and the outputs of its tasks, counted as "
+                 "JSON text). A task whose output would pass it fails, saying so, instead of the server running out "
+                 "of memory.",
+                 int_range(1, 4096)},
+                {"max_map_items", std::int64_t{10000},
+                 "Most items one map task may fan out over; a longer list fails the task, saying so.",
+                 int_range(1, 10000000)},
                 {"trigger_refresh_ms", std::int64_t{2000},
                  "How often an instance checks whether another instance changed the active workflows.",
                  int_range(100, 3600000)},

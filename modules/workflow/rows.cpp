@@ -1,5 +1,7 @@
 #include "modules/workflow/rows.hpp"
 
+#include "core/json/text.hpp"
+
 #include "core/time/time.hpp"
 #include "core/util/ids.hpp"
 
@@ -20,6 +22,7 @@ void init_context(Run& r, const json::value& input, const json::object& trigger)
                          {"trigger", trigger},
                          {"tasks", json::object()},
                          {"run", json::object{{"id", r.id}, {"workflow_id", r.wf->id}, {"version", r.wf->version}}}};
+    r.context_size = json_size(r.ctx);
 }
 
 RunRow run_row(const Run& r, const std::string& instance, std::int64_t lease_ms, const Clock& clock) {

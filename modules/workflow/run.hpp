@@ -39,6 +39,7 @@ struct TaskState {
     std::uint64_t token = 0;
     int committing = 0;  // writes of this task in flight (a task can have two: waiting, then done)
     bool has_row = false;
+    std::size_t output_size = 0;  // json_size of the output in the run's context (Run::context_size)
     std::shared_ptr<boost::asio::steady_timer> timer;
 
     void cancel_timer() {
@@ -56,6 +57,7 @@ struct Run : std::enable_shared_from_this<Run> {
     bool durable = false;
     RS status = RS::queued;
     boost::json::value ctx;  // {"input","trigger","tasks":{},"run":{}}
+    std::size_t context_size = 0;  // about ctx's JSON size (workflow.max_context_mb)
     std::vector<TaskState> tasks;
     std::string trigger_type;
     std::string trigger_json, input_json;

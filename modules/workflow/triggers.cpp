@@ -1,5 +1,7 @@
 #include "modules/workflow/triggers.hpp"
 
+#include "modules/workflow/events.hpp"
+
 #include "core/util/suppress_coroutine_frame_warning.hpp"
 
 #include "core/bus/bus.hpp"
@@ -48,6 +50,7 @@ void Triggers::install(std::vector<std::shared_ptr<const WorkflowVersion>> activ
                 auto handler = [engine, wf, index](const EventPtr& ev) {
                     const auto& trig = wf->def->triggers[index];
                     json::object event{{"topic", ev->topic}, {"id", ev->id}, {"time", format_rfc3339(ev->time_ms)}, {"data", ev->data}};
+                    if (auto hops = events::hops_in(ev->data)) event["event_hops"] = hops;
                     if (trig.filter) {
                         json::object root{{"event", event}};
                         try {

@@ -66,7 +66,15 @@ public:
             e.fail_task(r, k, "map: items must evaluate to an array", false);
             return;
         }
-        int conc = 10;
+        // A list longer than workflow.max_map_items fails the task rather than fanning out.
+        if (items_v.as_array().size() > e.opt.max_map_items) {
+            e.fail_task(r, k,
+                        "map: " + std::to_string(items_v.as_array().size()) + " items, more than workflow.max_map_items (" +
+                            std::to_string(e.opt.max_map_items) + ")",
+                        false);
+            return;
+        }
+        int conc = 10;  // a literal from 1 to 1000 (the schema; checked at save)
         if (auto* c = cfg.if_contains("concurrency"); c && c->is_int64()) conc = static_cast<int>(c->as_int64());
         auto st = std::make_shared<MapState>();
         st->items = items_v.as_array();

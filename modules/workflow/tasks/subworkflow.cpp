@@ -7,6 +7,7 @@
 #include "core/util/ids.hpp"
 #include "modules/workflow/engine_impl.hpp"
 #include "modules/workflow/run_store.hpp"
+#include "modules/workflow/events.hpp"
 #include "modules/workflow/tasks/child_run.hpp"
 
 #include "core/util/suppress_coroutine_frame_warning.hpp"
@@ -96,6 +97,7 @@ void start_child_run(Engine::Impl& e, const RunPtr& r, int k, ChildRun c) {
     ++r->in_flight;
     std::string key = "sub:" + r->id + ":" + td.id + ":" + std::to_string(ts.attempts);
     json::object trigger{{"type", "subworkflow"}, {"parent_run_id", r->id}, {"parent_task_id", td.id}, {"depth", depth}, {"wait", wait}};
+    if (auto hops = events::event_hops(r->ctx)) trigger["event_hops"] = hops;  // the chain goes on in the child
     std::uint64_t token = ts.token;
     auto self = e.shared_from_this();
     auto body = [self, r, k, token, c = std::move(c), key, trigger, wait]() mutable -> asio::awaitable<void> {

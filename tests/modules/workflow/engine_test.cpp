@@ -503,6 +503,133 @@ TEST_CASE("workflow: emit may not publish reserved topics (workflow.*, system.*,
     CHECK(api.wait(api.start(computed, R"({"t":"orders.created"})")).at("status") == "succeeded");
 }
 
+// Issue 19, item 7: a chain of event-triggered runs stops at workflow.max_event_chain with a
+// clear error in the last run, instead of running forever (a workflow that triggers itself).
+TEST_CASE("workflow: a workflow that triggers itself through events stops at workflow.max_event_chain") {
+    TestServer srv(Overrides{{"workflow.max_event_chain", "3"}});
+    Api api{srv};
+    auto id = api.create(R"({"name":"echoes","active":true,
+        "triggers":[{"type":"event","topic":"loop.ping"}],
+        "tasks":[{"id":"e","type":"emit","config":{"topic":"loop.ping","data":{"from":"{{ run.id }}"}}}]})");
+    api.wait(api.start(id, "{}"));  // hops 0: its event starts the chain
+    // The chain: runs at hops 1, 2 and 3; the third one's emit would start a fourth.
+    json::array items;
+    auto failed = [&] {
+        for (const auto& it : items)
+            if (it.at("status") == "failed") return true;
+        return false;
+    };
+    for (int i = 0; i < 500 && !failed(); ++i) {
+        items = api.call("GET", "/api/v1/runs?workflow_id=" + id).json().at("items").as_array();
+        if (!failed()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    REQUIRE(failed());
+    REQUIRE(items.size() == 4);
+    int succeeded = 0;
+    for (const auto& it : items) {
+        auto run = api.wait(std::string(it.at("id").as_string()));
+        if (run.at("status") == "succeeded") {
+            ++succeeded;
+            continue;
+        }
+        CHECK(str(run.at("status")) == "failed");
+        CHECK(str(run.at("error")).find("event chain too deep") != std::string::npos);
+        CHECK(str(run.at("error")).find("workflow.max_event_chain") != std::string::npos);
+        CHECK(run.at("input").at("event_hops") == json::value(3));  // the event that started it
+    }
+    CHECK(succeeded == 3);
+    // Nothing more starts.
+    auto after = api.call("GET", "/api/v1/runs?workflow_id=" + id).json();
+    CHECK(after.at("items").as_array().size() == 4);
+}
+
+// Issue 19, item 7: plans come from data (soon from models), so a decompose plan may use only
+// the task types its definition allows: by default not script, http or subworkflow; nor inside a
+// map or a nested decompose, which may not allow more than its plan.
+TEST_CASE("workflow: a decompose plan may use only the task types its definition allows") {
+    TestServer srv;
+    Api api{srv};
+    auto planner = [](const std::string& id, const std::string& plan) {
+        return R"({"id":")" + id + R"(","type":"set","config":{"values":)" + plan + "}}";
+    };
+    auto decompose = [](const std::string& id, const std::string& from, const std::string& allowed = "") {
+        return R"({"id":")" + id + R"(","type":"decompose","depends_on":[")" + from + R"("],"on_error":"continue","config":{)" +
+               (allowed.empty() ? "" : R"("allowed_types":)" + allowed + ",") + R"("plan":"{{ tasks.)" + from + R"(.output }}"}})";
+    };
+    std::string script = R"([{"id":"s","type":"script","config":{"code":"return 41 + 1"}}])";
+    std::string tasks = planner("p_script", script) + "," + decompose("d_script", "p_script") + "," +
+                        planner("p_http", R"([{"id":"h","type":"http","config":{"url":"http://127.0.0.1:9/"}}])") + "," +
+                        decompose("d_http", "p_http") + "," +
+                        planner("p_sub", R"([{"id":"w","type":"subworkflow","config":{"workflow_id":"any"}}])") + "," +
+                        decompose("d_sub", "p_sub") + "," +
+                        planner("p_map", R"([{"id":"m","type":"map","config":{"items":[1],"task":{"type":"script","config":{"code":"return 1"}}}}])") +
+                        "," + decompose("d_map", "p_map") + "," +
+                        planner("p_nested", R"([{"id":"n","type":"decompose","config":{"allowed_types":["script"],"tasks":[{"id":"a","type":"set","config":{"values":1}}]}}])") +
+                        "," + decompose("d_nested", "p_nested") + "," +
+                        planner("p_deep", R"([{"id":"n","type":"decompose","config":{"tasks":[{"id":"a","type":"script","config":{"code":"return 1"}}]}}])") +
+                        "," + decompose("d_deep", "p_deep") + "," +
+                        planner("p_emit", R"([{"id":"e","type":"emit","config":{"topic":"plans.made"}}])") + "," +
+                        decompose("d_narrow", "p_emit", R"(["set"])") + "," + decompose("d_allowed", "p_script", R"(["script"])") +
+                        "," + decompose("d_default", "p_emit");
+    auto id = api.create(R"({"name":"plans","tasks":[)" + tasks + "]}");
+    auto run = api.wait(api.start(id, "{}"));
+    INFO(json::serialize(run));
+    auto refused = [&](const char* t, const std::string& pointer, const std::string& what) {
+        CAPTURE(t);
+        CHECK(str(task(run, t).at("status")) == "failed");
+        std::string error = str(task(run, t).at("error"));
+        CHECK(error.find("the plan uses task types it may not") != std::string::npos);
+        CHECK(error.find(pointer) != std::string::npos);
+        CHECK(error.find(what) != std::string::npos);
+    };
+    refused("d_script", "/tasks/0/type", "\"script\"");
+    refused("d_http", "/tasks/0/type", "\"http\"");
+    refused("d_sub", "/tasks/0/type", "\"subworkflow\"");
+    refused("d_map", "/tasks/0/config/task/type", "\"script\"");
+    refused("d_nested", "/tasks/0/config/allowed_types/0", "may not allow what it may not use itself");
+    refused("d_deep", "/tasks/0/config/tasks/0/type", "\"script\"");
+    refused("d_narrow", "/tasks/0/type", "\"emit\"");
+    // What the definition allows runs.
+    CHECK(str(task(run, "d_allowed").at("status")) == "succeeded");
+    CHECK(task(run, "d_allowed").at("output").at("output") == json::value(42));
+    CHECK(str(task(run, "d_default").at("status")) == "succeeded");
+    // allowed_types names task types that exist.
+    auto bad = api.call("POST", "/api/v1/workflows/validate",
+                        R"({"name":"x","tasks":[{"id":"d","type":"decompose","config":{"allowed_types":["set","nope"],"plan":"{{ input }}"}}]})");
+    CHECK(bad.status == 422);
+    CHECK(bad.body.find("/tasks/0/config/allowed_types/1") != std::string::npos);
+}
+
+// Issue 19, item 7: per-run limits fail the task with a clear error instead of exhausting memory.
+TEST_CASE("workflow: a map over more items than workflow.max_map_items fails saying so") {
+    TestServer srv(Overrides{{"workflow.max_map_items", "5"}});
+    Api api{srv};
+    auto id = api.create(R"({"name":"fan","tasks":[{"id":"m","type":"map","config":{"items":"{{ input.items }}",
+        "concurrency":2,"task":{"type":"set","config":{"values":"{{ item }}"}}}}]})");
+    auto many = api.wait(api.start(id, R"({"items":[1,2,3,4,5,6]})"));
+    CHECK(str(many.at("status")) == "failed");
+    CHECK(str(task(many, "m").at("error")).find("6 items, more than workflow.max_map_items (5)") != std::string::npos);
+    auto ok = api.wait(api.start(id, R"({"items":[1,2,3,4,5]})"));
+    CHECK(str(ok.at("status")) == "succeeded");
+    CHECK(task(ok, "m").at("output") == json::parse("[1,2,3,4,5]"));
+}
+
+TEST_CASE("workflow: a task whose output would make the run's context pass workflow.max_context_mb fails saying so") {
+    TestServer srv(Overrides{{"workflow.max_context_mb", "1"}});
+    Api api{srv};
+    auto id = api.create(R"j({"name":"big","tasks":[
+        {"id":"a","type":"script","config":{"code":"return string.rep('x', 600 * 1024)"}},
+        {"id":"b","type":"script","depends_on":["a"],"config":{"code":"return string.rep('y', 600 * 1024)"}},
+        {"id":"c","type":"set","depends_on":["b"],"config":{"values":"never"}}]})j");
+    auto run = api.wait(api.start(id, "{}"));
+    CHECK(str(run.at("status")) == "failed");
+    CHECK(str(task(run, "a").at("status")) == "succeeded");
+    CHECK(str(task(run, "b").at("status")) == "failed");
+    CHECK(str(task(run, "b").at("error")).find("larger than workflow.max_context_mb (1 MiB)") != std::string::npos);
+    CHECK(task(run, "b").at("output").is_null());
+    CHECK(str(run.at("error")).find("max_context_mb") != std::string::npos);
+}
+
 TEST_CASE("workflow: retry a failed run re-runs only what did not succeed; rerun starts a new run") {
     std::atomic<bool> fail{true};
     std::atomic<int> first_hits{0};
