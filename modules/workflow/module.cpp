@@ -1,5 +1,7 @@
 #include "modules/workflow/module.hpp"
 
+#include "modules/auth/api.hpp"
+
 // The workflow module: wiring only. Stores, compiled versions, the engine, the triggers and the
 // service (service.hpp) are built here, the routes registered and the services offered.
 #include "core/app/periodic.hpp"
@@ -45,7 +47,7 @@ public:
         ctx.ws.declare_topic("workflow", "runs.read");
     }
 
-    void register_routes(Router& r) override { workflow::register_routes(r, service_); }
+    void register_routes(Router& r) override { workflow::register_routes(r, service_, ctx_.services.find<auth::AuditLog>()); }
 
     void start() override {
         // The `agent` task exists when a module runs agents (every module is constructed by now).
@@ -137,7 +139,7 @@ private:
 
 ModuleDescriptor descriptor() {
     ModuleDescriptor d{"workflow",
-            {},
+            {"auth"},  // its audit log
             "Durable DAG workflows: definitions, runs, webhooks, cron and event triggers, script/http/map/delay tasks.",
             {
                 {"lease_ms", std::int64_t{30000},

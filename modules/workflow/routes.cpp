@@ -9,9 +9,11 @@
 #include "core/http/json_strict.hpp"
 #include "core/http/principal.hpp"
 #include "core/http/router.hpp"
+#include "core/log/log.hpp"
 #include "core/time/json.hpp"
 #include "core/time/time.hpp"
 #include "core/util/ids.hpp"
+#include "modules/auth/api.hpp"
 #include "modules/workflow/service.hpp"
 #include "modules/workflow/webhook_reply.hpp"
 
@@ -138,9 +140,46 @@ HttpResponse run_ref(const StartedRun& r, int created_status) {
 }
 
 
+// Changes to workflows and runs go to the audit log (auth::AuditLog, GET /api/v1/auth/audit):
+// who, what, from where, and the outcome; a refusal (not found, conflict, invalid) as
+// "failure" with its error. `body` makes the change and may name its target and add detail.
+struct Audit {
+    std::string target;
+    json::object detail;
+};
+
+template <class Body>
+asio::awaitable<HttpResponse> audited(auth::AuditLog* log, const HttpRequest& req, const char* action, Audit a, Body body) {
+    HttpResponse resp;
+    std::exception_ptr failure;
+    std::string outcome = "success";
+    try {
+        resp = co_await body(a);
+    } catch (const Error& e) {
+        failure = std::current_exception();
+        outcome = "failure";
+        a.detail["error"] = std::string(error_info(e.code()).slug);
+    } catch (...) {
+        failure = std::current_exception();
+        outcome = "failure";
+    }
+    if (log) {
+        auth::AuditEntry entry{req.principal ? req.principal->user_id : "", req.principal ? req.principal->username : "",
+                               action, a.target, outcome, req.remote_address, std::move(a.detail)};
+        try {
+            co_await log->record(std::move(entry));
+        } catch (const std::exception& e) {
+            // The change is made (or refused) already; its answer stands.
+            log::error("workflow", "could not record {} of {} in the audit log: {}", action, a.target, e.what());
+        }
+    }
+    if (failure) std::rethrow_exception(failure);
+    co_return resp;
+}
+
 }  // namespace
 
-void register_routes(Router& r, Workflows& service) {
+void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
     Workflows* s = &service;
     auto obj = [](const char* text) { return schema_of(text).as_object(); };
     const auto id_version = obj(R"j({"type":"object","properties":{"id":{"type":"string"},"version":{"type":"integer"}}})j");
@@ -189,9 +228,14 @@ void register_routes(Router& r, Workflows& service) {
 
     r.add({"POST", "/api/v1/workflows", "flows.write",
            "Create a workflow (version 1). \"active\": true makes its triggers live.",
-           [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
-               auto w = co_await s->create_workflow(req.json);
-               co_return HttpResponse::json(json::object{{"id", w.id}, {"version", 1}}, 201);
+           [s, audit](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+               return audited(audit, req, "workflow.create", {}, [s, &req](Audit& a) -> asio::awaitable<HttpResponse> {
+                   if (auto* n = req.json.is_object() ? req.json.as_object().if_contains("name") : nullptr; n && n->is_string())
+                       a.detail["name"] = *n;
+                   auto w = co_await s->create_workflow(req.json);
+                   a.target = w.id;
+                   co_return HttpResponse::json(json::object{{"id", w.id}, {"version", 1}}, 201);
+               });
            },
            true, "workflow", definition_schema, id_version, 201});
 
@@ -227,31 +271,37 @@ void register_routes(Router& r, Workflows& service) {
 
     r.add({"PUT", "/api/v1/workflows/{id}", "flows.write",
            "Save a new version of a workflow (runs in flight keep theirs). \"active\" switches triggers.",
-           [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
-               auto id = req.param("id");
-               int version = co_await s->update_workflow(id, req.json);
-               co_return HttpResponse::json(json::object{{"id", id}, {"version", version}});
+           [s, audit](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+               return audited(audit, req, "workflow.update", {req.param("id"), {}}, [s, &req](Audit& a) -> asio::awaitable<HttpResponse> {
+                   int version = co_await s->update_workflow(a.target, req.json);
+                   a.detail["version"] = version;
+                   co_return HttpResponse::json(json::object{{"id", a.target}, {"version", version}});
+               });
            },
            true, "workflow", definition_schema, id_version});
 
     r.add({"DELETE", "/api/v1/workflows/{id}", "flows.write",
            "Delete a workflow and stop its triggers; its runs and versions stay readable.",
-           [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
-               co_await s->delete_workflow(req.param("id"));
-               HttpResponse resp;
-               resp.status = 204;
-               resp.content_type.clear();
-               co_return resp;
+           [s, audit](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+               return audited(audit, req, "workflow.delete", {req.param("id"), {}}, [s](Audit& a) -> asio::awaitable<HttpResponse> {
+                   co_await s->delete_workflow(a.target);
+                   HttpResponse resp;
+                   resp.status = 204;
+                   resp.content_type.clear();
+                   co_return resp;
+               });
            },
            false, "workflow", {}, {}, 204});
 
     for (bool on : {true, false}) {
         r.add({"POST", on ? "/api/v1/workflows/{id}/activate" : "/api/v1/workflows/{id}/deactivate", "flows.write",
                on ? "Make a workflow's triggers (webhook, cron, event) live." : "Stop a workflow's triggers.",
-               [s, on](HttpRequest& req) -> asio::awaitable<HttpResponse> {
-                   auto id = req.param("id");
-                   co_await s->set_active(id, on);
-                   co_return HttpResponse::json(json::object{{"id", id}, {"active", on}});
+               [s, on, audit](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+                   return audited(audit, req, on ? "workflow.activate" : "workflow.deactivate", {req.param("id"), {}},
+                                  [s, on](Audit& a) -> asio::awaitable<HttpResponse> {
+                                      co_await s->set_active(a.target, on);
+                                      co_return HttpResponse::json(json::object{{"id", a.target}, {"active", on}});
+                                  });
                },
                false, "workflow", {}, obj(R"j({"type":"object","properties":{"id":{"type":"string"},"active":{"type":"boolean"}}})j")});
     }
@@ -335,25 +385,29 @@ void register_routes(Router& r, Workflows& service) {
            false, "workflow", {}, run_schema});
 
     r.add({"POST", "/api/v1/runs/{id}/cancel", "runs.cancel", "Cancel a run that has not finished (409 when it has).",
-           [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
-               auto id = req.param("id");
-               co_await s->cancel_run(id);
-               co_return HttpResponse::json(json::object{{"id", id}, {"status", "cancelled"}});
+           [s, audit](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+               return audited(audit, req, "run.cancel", {req.param("id"), {}}, [s](Audit& a) -> asio::awaitable<HttpResponse> {
+                   co_await s->cancel_run(a.target);
+                   co_return HttpResponse::json(json::object{{"id", a.target}, {"status", "cancelled"}});
+               });
            },
            false, "workflow", {}, run_ref_schema});
 
     r.add({"POST", "/api/v1/runs/{id}/retry", "runs.start",
            "Retry a failed or cancelled run: its succeeded tasks are kept, the others run again (same version, same input).",
-           [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
-               auto id = req.param("id");
-               co_await s->retry_run(id);
-               co_return HttpResponse::json(json::object{{"id", id}, {"status", "queued"}});
+           [s, audit](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+               return audited(audit, req, "run.retry", {req.param("id"), {}}, [s](Audit& a) -> asio::awaitable<HttpResponse> {
+                   co_await s->retry_run(a.target);
+                   co_return HttpResponse::json(json::object{{"id", a.target}, {"status", "queued"}});
+               });
            },
            false, "workflow", {}, run_ref_schema});
 
     r.add({"POST", "/api/v1/runs/{id}/tasks/{task}/approve", "runs.start",
            "Decide a waiting approval task: {\"approved\": true|false, \"comment\"?}. A rejection fails the task.",
-           [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+           [s, audit](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+               return audited(audit, req, "run.approval", {req.param("id") + "/" + req.param("task"), {}},
+                              [s, &req](Audit& a) -> asio::awaitable<HttpResponse> {
                auto id = req.param("id");
                auto task = req.param("task");
                if (!req.json.is_object()) throw Error(ErrorCode::validation_failed, "the body must be {\"approved\": true|false}");
@@ -368,17 +422,23 @@ void register_routes(Router& r, Workflows& service) {
                }
                if (!errs.empty()) throw Error(ErrorCode::validation_failed, "invalid decision", errs);
                bool ok = approved->as_bool();
+               a.detail["approved"] = ok;
+               if (!comment.empty()) a.detail["comment"] = comment;
                std::string by = req.principal ? req.principal->username : "";
                co_await s->decide_approval(id, task, ok, std::move(comment), std::move(by));
                co_return HttpResponse::json(json::object{{"run_id", id}, {"task_id", task}, {"approved", ok}});
+                              });
            },
            true, "workflow", obj(R"j({"type":"object","required":["approved"],"properties":{"approved":{"type":"boolean"},"comment":{"type":"string"}}})j"),
            obj(R"j({"type":"object","properties":{"run_id":{"type":"string"},"task_id":{"type":"string"},"approved":{"type":"boolean"}}})j")});
 
     r.add({"POST", "/api/v1/runs/{id}/rerun", "runs.start", "Start a new run of the workflow's current version with this run's input.",
-           [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
-               auto res = co_await s->rerun(req.param("id"), created_by(req));
-               co_return run_ref(res, 201);
+           [s, audit](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+               return audited(audit, req, "run.rerun", {req.param("id"), {}}, [s, &req](Audit& a) -> asio::awaitable<HttpResponse> {
+                   auto res = co_await s->rerun(a.target, created_by(req));
+                   a.detail["run_id"] = res.id;
+                   co_return run_ref(res, 201);
+               });
            },
            false, "workflow", {}, run_ref_schema, 201});
 

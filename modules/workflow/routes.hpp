@@ -4,11 +4,15 @@
 namespace arclight {
 class Router;
 }
+namespace arclight::auth {
+class AuditLog;
+}
 
 namespace arclight::workflow {
 
 class Workflows;
 
-void register_routes(Router& router, Workflows& service);
+/// `audit`: where changes to workflows and runs are recorded (null: nowhere).
+void register_routes(Router& router, Workflows& service, auth::AuditLog* audit);
 
 }  // namespace arclight::workflow

@@ -630,6 +630,60 @@ TEST_CASE("workflow: a task whose output would make the run's context pass workf
     CHECK(str(run.at("error")).find("max_context_mb") != std::string::npos);
 }
 
+// Issue 19, item 6: changes to workflows and runs are in the audit log with who, what, from
+// where and the outcome, refusals included.
+TEST_CASE("workflow: changes to workflows and runs, and approvals, are in the audit log") {
+    TestServer srv;
+    Api api{srv};
+    auto id = api.create(R"({"name":"audited","tasks":[{"id":"ask","type":"approval","config":{}}]})");
+    CHECK(api.call("PUT", "/api/v1/workflows/" + id, R"({"name":"audited","tasks":[{"id":"ask","type":"approval","config":{}}]})").status == 200);
+    CHECK(api.call("POST", "/api/v1/workflows/" + id + "/activate").status == 200);
+    CHECK(api.call("POST", "/api/v1/workflows/" + id + "/deactivate").status == 200);
+    auto first = api.start(id);
+    REQUIRE(str(api.wait(first, 5000, true).at("status")) == "waiting");
+    CHECK(api.call("POST", "/api/v1/runs/" + first + "/tasks/ask/approve", R"({"approved":false,"comment":"not now"})").status == 200);
+    api.wait(first);
+    auto rerun = api.call("POST", "/api/v1/runs/" + first + "/rerun");
+    REQUIRE(rerun.status == 201);
+    std::string second(rerun.json().at("id").as_string());
+    REQUIRE(str(api.wait(second, 5000, true).at("status")) == "waiting");
+    CHECK(api.call("POST", "/api/v1/runs/" + second + "/cancel").status == 200);
+    api.wait(second);
+    CHECK(api.call("POST", "/api/v1/runs/" + second + "/retry").status == 200);
+    CHECK(api.call("POST", "/api/v1/runs/" + first + "/cancel").status == 409);  // refused: it has ended
+    CHECK(api.call("DELETE", "/api/v1/workflows/" + id).status == 204);
+    CHECK(api.call("DELETE", "/api/v1/workflows/" + id).status == 404);  // refused: gone
+
+    auto audit = api.call("GET", "/api/v1/auth/audit?limit=200").json();
+    std::vector<std::string> seen;  // "action target outcome", oldest first
+    for (const auto& e : audit.at("items").as_array()) {
+        std::string action(e.at("action").as_string());
+        if (action.rfind("workflow.", 0) != 0 && action.rfind("run.", 0) != 0) continue;
+        CHECK(e.at("actor").as_string() == "admin");
+        CHECK(!e.at("actor_id").as_string().empty());
+        CHECK(e.at("ip").as_string() == "127.0.0.1");
+        CHECK(!e.at("at").as_string().empty());
+        seen.insert(seen.begin(), action + " " + std::string(e.at("target").as_string()) + " " + std::string(e.at("outcome").as_string()));
+        if (action == "run.approval") {
+            CHECK(e.at("detail").at("approved") == false);
+            CHECK(e.at("detail").at("comment") == "not now");
+        }
+        if (action == "workflow.delete" && e.at("outcome") == "failure") CHECK(e.at("detail").at("error") == "not-found");
+    }
+    std::vector<std::string> want{"workflow.create " + id + " success",
+                                  "workflow.update " + id + " success",
+                                  "workflow.activate " + id + " success",
+                                  "workflow.deactivate " + id + " success",
+                                  "run.approval " + first + "/ask success",
+                                  "run.rerun " + first + " success",
+                                  "run.cancel " + second + " success",
+                                  "run.retry " + second + " success",
+                                  "run.cancel " + first + " failure",
+                                  "workflow.delete " + id + " success",
+                                  "workflow.delete " + id + " failure"};
+    CHECK(seen == want);
+}
+
 TEST_CASE("workflow: retry a failed run re-runs only what did not succeed; rerun starts a new run") {
     std::atomic<bool> fail{true};
     std::atomic<int> first_hits{0};
