@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <unordered_set>
 
@@ -86,6 +87,88 @@ std::int64_t int_member(Ctx& c, const json::object& o, std::string_view key, con
     return *i;
 }
 
+bool header_name_ok(std::string_view h) {
+    if (h.empty() || h.size() > 100) return false;
+    for (char ch : h)
+        if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_')) return false;
+    return true;
+}
+
+std::string lower(std::string_view v) {
+    std::string out(v);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    return out;
+}
+
+// A webhook trigger's "auth" and "headers" (docs/workflows.md, "Authenticating webhooks").
+void parse_webhook_auth(Ctx& c, const json::object& o, const std::string& base, TriggerDef& t) {
+    t.keep_headers = {"content-type", "user-agent", "x-request-id"};
+    if (auto* a = o.if_contains("auth"); a && !a->is_null()) {
+        const std::string ab = base + "/auth";
+        if (!a->is_object()) {
+            c.err(ab, "must be an object: {\"type\": \"header\" or \"hmac\", \"header\", \"secret\", ...}");
+        } else {
+            const auto& ao = a->as_object();
+            TriggerDef::Auth auth;
+            auto text = [&](const char* key, bool required) -> std::string {
+                auto* v = ao.if_contains(key);
+                if (!v || v->is_null()) {
+                    if (required) c.err(ab + "/" + key, "is required");
+                    return {};
+                }
+                if (!v->is_string()) {
+                    c.err(ab + "/" + key, "must be a string");
+                    return {};
+                }
+                return std::string(v->as_string());
+            };
+            auth.type = text("type", true);
+            if (!auth.type.empty() && auth.type != "header" && auth.type != "hmac")
+                c.err(ab + "/type", "must be one of: \"header\", \"hmac\"");
+            auth.header = lower(text("header", true));
+            if (ao.contains("header") && !header_name_ok(auth.header)) c.err(ab + "/header", "must be a header name");
+            auth.secret = text("secret", true);
+            if (ao.contains("secret") && (auth.secret.empty() || auth.secret.size() > 1024))
+                c.err(ab + "/secret", "must be 1 to 1024 characters");
+            else if (auth.secret == "********")
+                c.err(ab + "/secret", "is the placeholder the API shows for a secret: give the secret itself");
+            if (auth.type == "hmac") {
+                auth.prefix = text("prefix", false);
+                auth.timestamp_header = lower(text("timestamp_header", false));
+                if (!auth.timestamp_header.empty() && !header_name_ok(auth.timestamp_header))
+                    c.err(ab + "/timestamp_header", "must be a header name");
+                auth.tolerance_s = int_member(c, ao, "tolerance_s", ab, 300, 1, 86400);
+                // The signature headers are not secrets: kept, so a run shows what was checked.
+                t.keep_headers.push_back(auth.header);
+                if (!auth.timestamp_header.empty()) t.keep_headers.push_back(auth.timestamp_header);
+            } else {
+                for (const char* k : {"prefix", "timestamp_header", "tolerance_s"})
+                    if (ao.contains(k)) c.err(ab + "/" + k, "applies to \"hmac\" only");
+            }
+            for (const auto& [k, v] : ao)
+                if (k != "type" && k != "header" && k != "secret" && k != "prefix" && k != "timestamp_header" &&
+                    k != "tolerance_s")
+                    c.err(ab + "/" + std::string(k), "unknown field");
+            t.auth = std::move(auth);
+        }
+    }
+    if (auto* h = o.if_contains("headers"); h && !h->is_null()) {
+        if (!h->is_array()) {
+            c.err(base + "/headers", "must be an array of header names to keep in the run's trigger data");
+        } else {
+            for (std::size_t i = 0; i < h->as_array().size(); ++i) {
+                const auto& v = h->as_array()[i];
+                std::string name = v.is_string() ? lower(v.as_string()) : std::string();
+                if (!header_name_ok(name) || name == "authorization" || name == "cookie" || name == "proxy-authorization" ||
+                    (t.auth && t.auth->type == "header" && name == t.auth->header))
+                    c.err(base + "/headers/" + std::to_string(i), "must be a header name that carries no credential");
+                else
+                    t.keep_headers.push_back(name);
+            }
+        }
+    }
+}
+
 void collect_refs(Ctx& c, const std::vector<std::string>& task_ids, const std::unordered_map<std::string, int>& index,
                   const std::string& pointer, std::vector<std::string>& out) {
     for (const auto& t : task_ids) {
@@ -151,6 +234,7 @@ void parse_triggers(Ctx& c, const json::value* v, Definition& d) {
                     c.err(base + "/respond", "must be one of: \"async\", \"sync\"");
             }
             t.respond_timeout_ms = int_member(c, o, "timeout_ms", base, 30000, 1, 3600000);
+            parse_webhook_auth(c, o, base, t);
         } else if (t.type == "cron") {
             auto* s = o.if_contains("schedule");
             if (!s || !s->is_string()) {

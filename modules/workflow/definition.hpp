@@ -61,6 +61,21 @@ struct TriggerDef {
     std::string path;                     ///< without leading slash
     bool respond_sync = false;
     std::int64_t respond_timeout_ms = 30000;
+    /// Who may call it: a shared secret in a header ("header"), or an HMAC-SHA256 signature of the
+    /// raw body, optionally with a signed timestamp and a replay window ("hmac"). Checked before a
+    /// run starts (webhook_auth.hpp).
+    struct Auth {
+        std::string type;              ///< header | hmac
+        std::string header;            ///< lower case
+        std::string prefix;            ///< hmac: before the hex digest, e.g. "sha256="
+        std::string secret;
+        std::string timestamp_header;  ///< hmac: lower case; signed as "<timestamp>.<body>"
+        std::int64_t tolerance_s = 300;
+    };
+    std::optional<Auth> auth;
+    /// Request headers kept in the run's trigger data (lower case): the default ones, the
+    /// signature headers and the definition's "headers".
+    std::vector<std::string> keep_headers;
     // cron
     std::optional<CronSchedule> schedule;
     bool missed_run_once = false;         ///< missed fires: "skip" (default) or "run_once"

@@ -15,6 +15,7 @@
 #include "core/util/ids.hpp"
 #include "modules/auth/api.hpp"
 #include "modules/workflow/service.hpp"
+#include "modules/workflow/webhook_auth.hpp"
 #include "modules/workflow/webhook_reply.hpp"
 
 #include <boost/json.hpp>
@@ -41,6 +42,7 @@ json::object workflow_view(const WorkflowRecord& w, bool full) {
     boost::system::error_code ec;
     auto doc = json::parse(w.definition, ec);
     json::object o = (!ec && doc.is_object()) ? doc.as_object() : json::object();
+    hide_webhook_secrets(o);  // write-only
     json::object base{{"id", w.id},
                       {"name", w.name},
                       {"version", w.version},
@@ -66,12 +68,16 @@ std::optional<std::int64_t> parse_time(const std::string& s) {
     return parse_rfc3339(s);
 }
 
-json::object request_trigger(const HttpRequest& req, const std::string& path, json::value& body_out) {
+// The trigger data of a webhook call. Only the headers the trigger keeps (TriggerDef::keep_headers:
+// content type, user agent, request id, signature headers, and the definition's own list) are
+// recorded: others may carry credentials (a shared-secret header, a proxy's) and every run viewer
+// would read them.
+json::object request_trigger(const HttpRequest& req, const std::string& path, const TriggerDef& trig, json::value& body_out) {
     json::object headers;
     for (const auto& [k, v] : req.headers) {
         std::string lk = k;
         std::transform(lk.begin(), lk.end(), lk.begin(), ::tolower);
-        if (lk == "authorization" || lk == "cookie") continue;  // never copied into run data
+        if (std::find(trig.keep_headers.begin(), trig.keep_headers.end(), lk) == trig.keep_headers.end()) continue;
         headers[lk] = v;
     }
     json::object query;
@@ -189,7 +195,12 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
         "input_schema":{"type":"object"},
         "triggers":{"type":"array","items":{"type":"object","required":["type"],"properties":{"type":{"enum":["manual","webhook","cron","event"]},
            "method":{"type":"string"},"path":{"type":"string"},"respond":{"enum":["async","sync"]},"timeout_ms":{"type":"integer"},
-           "schedule":{"type":"string"},"missed":{"enum":["skip","run_once"]},"topic":{"type":"string"},"filter":{"type":"string"}}}},
+           "schedule":{"type":"string"},"missed":{"enum":["skip","run_once"]},"topic":{"type":"string"},"filter":{"type":"string"},
+           "auth":{"type":"object","description":"webhook: who may call it; the secret is write-only (shown as ********, which keeps it when sent back)",
+             "required":["type","header","secret"],"properties":{"type":{"enum":["header","hmac"]},"header":{"type":"string"},
+             "secret":{"type":"string","writeOnly":true},"prefix":{"type":"string"},"timestamp_header":{"type":"string"},
+             "tolerance_s":{"type":"integer","minimum":1,"maximum":86400}}},
+           "headers":{"type":"array","items":{"type":"string"},"description":"webhook: request headers kept in the trigger data besides content-type, user-agent, x-request-id and the signature headers"}}}},
         "tasks":{"type":"array","items":{"type":"object","required":["id","type"],"properties":{"id":{"type":"string"},"type":{"type":"string"},
            "config":{"type":"object"},"depends_on":{"type":"array","items":{"type":"string"}},"when":{"type":"string"},
            "retry":{"type":"object","properties":{"max_attempts":{"type":"integer"},"backoff_ms":{"type":"integer"},"factor":{"type":"number"},
@@ -450,8 +461,10 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
                    const auto& path = req.param("path");
                    auto hook = s->find_hook(req.method, path);
                    if (!hook) throw Error(ErrorCode::not_found, "no active workflow serves " + req.method + " /hooks/" + path);
+                   const auto& trig = hook->wf->def->triggers[static_cast<std::size_t>(hook->trigger_index)];
+                   if (trig.auth) check_webhook_auth(*trig.auth, req, now_ms() / 1000);  // before anything else
                    json::value body;
-                   auto trigger = request_trigger(req, path, body);
+                   auto trigger = request_trigger(req, path, trig, body);
                    std::shared_ptr<Responder> responder;
                    if (hook->sync) responder = std::make_shared<Responder>();
                    auto res = co_await s->start_hook(*hook, std::move(body), std::move(trigger), responder);

@@ -1,5 +1,7 @@
 #include "modules/workflow/service.hpp"
 
+#include "modules/workflow/webhook_auth.hpp"
+
 #include "core/util/suppress_coroutine_frame_warning.hpp"
 
 #include "core/db/db.hpp"
@@ -161,8 +163,14 @@ asio::awaitable<WorkflowRecord> Workflows::create_workflow(json::value doc) {
 }
 
 asio::awaitable<int> Workflows::update_workflow(std::string id, json::value doc) {
-    auto def = validate(doc);
     auto rec = co_await get_workflow(id);
+    // Webhook secrets are write-only: one sent back as the API showed it keeps the stored one.
+    if (doc.is_object()) {
+        boost::system::error_code ec;
+        auto previous = json::parse(rec.definition, ec);
+        if (!ec && previous.is_object()) keep_webhook_secrets(doc.as_object(), previous.as_object());
+    }
+    auto def = validate(doc);
     std::optional<bool> active;
     if (doc.as_object().contains("active")) active = def->active_requested;
     if (active.value_or(rec.active)) check_hooks(*def, id);
