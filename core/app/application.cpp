@@ -97,7 +97,7 @@ std::vector<ConfigTable> Application::config_schema(const std::vector<ModuleDesc
              {"shutdown_timeout_ms", std::int64_t{10000},
               "On SIGINT/SIGTERM, time in-flight requests get to finish before connections are closed.",
               int_range(0, 600000)},
-             {"access_log", true, "Log one line per HTTP request."},
+             {"access_log", true, "Log one line per HTTP request (query parameters named like credentials, e.g. token, key, secret, signature, password, are shown as ********)."},
              {"tls_cert", std::string(""),
               "PEM certificate chain file. With tls_key set too, the port serves only HTTPS and WSS (TLS 1.2+).",
               file_or_empty()},

@@ -1,5 +1,7 @@
 #include "core/http/server.hpp"
 
+#include "core/util/redact.hpp"
+
 #include "core/http/json_strict.hpp"
 
 #include "core/log/log.hpp"
@@ -415,7 +417,8 @@ asio::awaitable<void> HttpServer::serve(Stream& stream) {
                              : co_await http::async_write(stream, sr, asio::as_tuple(asio::use_awaitable));
         if (options_.access_log) {
             auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
-            log::info("access", "{} \"{} {}\" {} {}B {}us id={}", remote, req.method, req.target, out.status,
+            // Query parameters named like credentials (token, key, secret, signature, ...) hidden.
+            log::info("access", "{} \"{} {}\" {} {}B {}us id={}", remote, req.method, redact_target(req.target), out.status,
                       res.payload_size().value_or(0), us, req.request_id);
         }
         ctl->busy = false;

@@ -61,6 +61,11 @@ public:
     /// "started" record; types with side effects get one (1 extra write) so the next attempt
     /// number is known.
     virtual bool side_effects() const { return true; }
+    /// Hides credentials in a copy of an attempt's input (its evaluated config) before it is
+    /// recorded or shown (the `http` type: Authorization, Cookie and API-key headers, URL user
+    /// info and secret query parameters). The attempt itself gets the input as it is.
+    virtual bool redacts_input() const { return false; }
+    virtual void redact_input(boost::json::value& /*input*/) const {}
     /// Synchronous types run inline on the engine's thread (fast, CPU-bound, bounded);
     /// the others are awaited as coroutines on the I/O executor.
     virtual bool synchronous() const { return false; }

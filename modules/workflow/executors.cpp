@@ -4,6 +4,7 @@
 #include "core/db/db.hpp"
 #include "core/time/time.hpp"
 #include "core/util/ids.hpp"
+#include "core/util/redact.hpp"
 #include "core/expr/expr.hpp"
 #include "core/json/compare.hpp"
 #include "core/util/text.hpp"
@@ -100,6 +101,15 @@ public:
                         "timeout_ms":{"type":["integer","string"],"minimum":1,"maximum":600000},
                         "fail_on_status":{"type":"boolean","description":"fail the task on a 4xx/5xx answer (default true)"}}})j");
     }
+    bool redacts_input() const override { return true; }
+    void redact_input(json::value& input) const override {
+        auto* cfg = input.if_object();
+        if (!cfg) return;
+        if (auto* url = cfg->if_contains("url"); url && url->is_string()) *url = redact_url(url->as_string());
+        if (auto* h = cfg->if_contains("headers"); h && h->is_object())
+            for (auto& [k, v] : h->as_object())
+                if (sensitive_name(k)) v = redact_header(k, v.is_string() ? std::string_view(v.as_string()) : std::string_view());
+    }
     asio::awaitable<TaskOutcome> run(const TaskCall& call) override {
         const auto& cfg = call.config.as_object();
         net::FetchRequest req;
@@ -136,6 +146,7 @@ public:
         if (auto* f = cfg.if_contains("fail_on_status"); f && f->is_bool()) fail_on_status = f->as_bool();
         // Named before co_await (GCC 12 and temporaries in co_await expressions).
         std::string method = req.method;
+        std::string url_given = req.url;  // errors show it with its credentials hidden
         try {
             auto resp = co_await client_.fetch(std::move(req));
             json::object headers;
@@ -156,11 +167,12 @@ public:
                 auto parsed = json::parse(resp.body, ec);
                 if (!ec) body = std::move(parsed);
             }
+            std::string shown_url = redact_url(resp.url);
             json::object out{{"status", resp.status}, {"headers", std::move(headers)}, {"body", std::move(body)},
-                             {"url", resp.url}};
+                             {"url", shown_url}};
             if (binary) out["body_encoding"] = "base64";
             if (fail_on_status && resp.status >= 400) {
-                auto o = TaskOutcome::failure(method + " " + resp.url + " answered " + std::to_string(resp.status),
+                auto o = TaskOutcome::failure(method + " " + shown_url + " answered " + std::to_string(resp.status),
                                               resp.status >= 500 || resp.status == 429 || resp.status == 408);
                 o.output = std::move(out);
                 co_return o;
@@ -170,7 +182,7 @@ public:
             bool retry = e.kind() == net::OutboundError::Kind::timeout || e.kind() == net::OutboundError::Kind::connect ||
                          e.kind() == net::OutboundError::Kind::dns || e.kind() == net::OutboundError::Kind::tls ||
                          e.kind() == net::OutboundError::Kind::protocol;
-            co_return TaskOutcome::failure(std::string(to_string(e.kind())) + ": " + e.what(), retry);
+            co_return TaskOutcome::failure(redact_url_in(std::string(to_string(e.kind())) + ": " + e.what(), url_given), retry);
         }
     }
 private:

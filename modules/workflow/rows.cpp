@@ -53,6 +53,21 @@ RunRow run_row(const Run& r, const std::string& instance, std::int64_t lease_ms,
     return row;
 }
 
+std::string recorded_input(const Run& r, int k) {
+    const auto* impl = r.def().tasks[k].impl;
+    if (!impl || !impl->redacts_input()) return json::serialize(r.tasks[k].input);
+    json::value shown = r.tasks[k].input;
+    impl->redact_input(shown);
+    return json::serialize(shown);
+}
+
+json::value shown_input(const Run& r, int k) {
+    const auto* impl = r.def().tasks[k].impl;
+    json::value shown = r.tasks[k].input;
+    if (impl && impl->redacts_input()) impl->redact_input(shown);
+    return shown;
+}
+
 TaskRow task_row(const Run& r, int k, const std::string& instance) {
     const auto& t = r.tasks[k];
     TaskRow row;
@@ -61,7 +76,7 @@ TaskRow task_row(const Run& r, int k, const std::string& instance) {
     row.type = r.def().tasks[k].type;
     row.status = name(t.status);
     row.attempts = t.attempts;
-    row.input = json::serialize(t.input);
+    row.input = recorded_input(r, k);
     row.output = json::serialize(t.output);
     row.error = t.error;
     row.started_at = t.started_at;

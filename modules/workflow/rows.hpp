@@ -24,6 +24,10 @@ void init_context(Run& r, const boost::json::value& input, const boost::json::ob
 /// The run row; a live run is owned by `instance` for `lease_ms`, a final or released one by nobody.
 RunRow run_row(const Run& r, const std::string& instance, std::int64_t lease_ms, const Clock& clock);
 TaskRow task_row(const Run& r, int k, const std::string& instance);
+/// Task k's input as it is recorded (JSON text) and shown: credentials hidden by its type
+/// (TaskType::redact_input).
+std::string recorded_input(const Run& r, int k);
+boost::json::value shown_input(const Run& r, int k);
 
 /// A run rebuilt from its stored rows (durable; tasks as recorded, unknown task ids ignored).
 RunPtr run_from_rows(std::shared_ptr<const WorkflowVersion> wf, const RunRow& row, const std::vector<TaskRow>& tasks);

@@ -1,6 +1,7 @@
 #include "modules/workflow/run.hpp"
 
 #include "modules/workflow/events.hpp"
+#include "modules/workflow/rows.hpp"
 
 #include <boost/json.hpp>
 
@@ -76,7 +77,7 @@ json::object snapshot(const Run& r) {
                                      {"type", def.tasks[k].type},
                                      {"status", name(t.status)},
                                      {"attempts", t.attempts},
-                                     {"input", t.input},
+                                     {"input", shown_input(r, static_cast<int>(k))},
                                      {"output", t.output},
                                      {"error", text_or_null(t.error)},
                                      {"started_at", time_or_null(t.started_at)},

@@ -51,6 +51,7 @@ struct FakeHttpServer::Impl {
             req.method = line.substr(0, sp1);
             req.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
             req.body = in.substr(header_end + 4, need);
+            req.head = in.substr(0, header_end);
             FakeResponse resp = handler(req);
             if (resp.delay_ms > 0) {
                 auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(resp.delay_ms);

@@ -11,6 +11,7 @@ namespace arclight::test {
 
 struct FakeRequest {
     std::string method, target, body;
+    std::string head;  ///< the request line and header fields, as received
 };
 
 struct FakeResponse {
