@@ -133,6 +133,10 @@ std::vector<ConfigTable> Application::config_schema(const std::vector<ModuleDesc
               "How often an open WebSocket's credential is checked again: once the session or API key has ended "
               "(logout, expiry, revocation, password change, user disabled or deleted) the socket is closed (1008).",
               int_range(100, 3600000)},
+             {"ws_max_control_frames_per_s", std::int64_t{20},
+              "Control frames (pings, pongs) one WebSocket client may send per second, with bursts of twice as many; "
+              "a client sending more is closed (1008, \"too many control frames\").",
+              int_range(1, 100000)},
          }},
         {"database",
          "Where state lives: SQLite (embedded default) or PostgreSQL (production, several instances).",
@@ -223,6 +227,8 @@ Application::Application(const Config& config, std::vector<ModuleDescriptor> mod
     wso.max_message_bytes = static_cast<std::size_t>(server.get_int("ws_max_message_bytes"));
     wso.idle_timeout = std::chrono::milliseconds(server.get_int("ws_idle_timeout_ms"));
     wso.recheck_interval = std::chrono::milliseconds(server.get_int("ws_recheck_ms"));
+    wso.max_control_frames_per_s = static_cast<double>(server.get_int("ws_max_control_frames_per_s"));
+    wso.control_frame_burst = 2 * wso.max_control_frames_per_s;
     rt_->ws = std::make_unique<WsHub>(*rt_->bus, wso);
 
     if (const auto& dir = server.get_string("ui_dir"); !dir.empty()) {
