@@ -63,6 +63,15 @@ std::function<std::string(const ConfigValue&)> valid_host() {
     };
 }
 
+std::function<std::string(const ConfigValue&)> valid_proxies() {
+    return [](const ConfigValue& v) -> std::string {
+        for (const auto& entry : std::get<std::vector<std::string>>(v)) {
+            if (auto why = TrustedProxies::entry_problem(entry); !why.empty()) return why;
+        }
+        return {};
+    };
+}
+
 std::size_t threads_or_cores(std::int64_t n, std::size_t fallback_multiplier, std::size_t minimum) {
     if (n > 0) return static_cast<std::size_t>(n);
     auto cores = std::max(1u, std::thread::hardware_concurrency());
@@ -102,6 +111,17 @@ std::vector<ConfigTable> Application::config_schema(const std::vector<ModuleDesc
               "PEM certificate chain file. With tls_key set too, the port serves only HTTPS and WSS (TLS 1.2+).",
               file_or_empty()},
              {"tls_key", std::string(""), "PEM private key file for tls_cert.", file_or_empty()},
+             {"trusted_proxies", std::vector<std::string>{},
+              "Reverse proxies whose forwarding header names the client: addresses and CIDR blocks, IPv4 or IPv6, "
+              "e.g. [\"127.0.0.1\", \"::1\"] for a proxy on this host, [\"10.0.0.0/8\"]. Only a request whose TCP peer is "
+              "listed has its client address (login throttling, audit, sessions, the loopback-only setup) and scheme "
+              "taken from that header; empty: forwarding headers are ignored and the client is the TCP peer.",
+              valid_proxies()},
+             {"forwarded_header", std::string("x-forwarded-for"),
+              "The header the trusted proxies write, and the only one believed: x-forwarded-for (with "
+              "X-Forwarded-Proto; nginx, HAProxy, most proxies) or forwarded (RFC 7239). The other header is passed "
+              "through by the proxy as the client sent it, so it is ignored.",
+              one_of({"x-forwarded-for", "forwarded"})},
              {"ws_max_queue", std::int64_t{1024},
               "WebSocket messages waiting to be sent to one client before that client is disconnected.",
               int_range(1, 1000000)},
@@ -113,6 +133,10 @@ std::vector<ConfigTable> Application::config_schema(const std::vector<ModuleDesc
               "How often an open WebSocket's credential is checked again: once the session or API key has ended "
               "(logout, expiry, revocation, password change, user disabled or deleted) the socket is closed (1008).",
               int_range(100, 3600000)},
+             {"ws_max_control_frames_per_s", std::int64_t{20},
+              "Control frames (pings, pongs) one WebSocket client may send per second, with bursts of twice as many; "
+              "a client sending more is closed (1008, \"too many control frames\").",
+              int_range(1, 100000)},
          }},
         {"database",
          "Where state lives: SQLite (embedded default) or PostgreSQL (production, several instances).",
@@ -203,6 +227,8 @@ Application::Application(const Config& config, std::vector<ModuleDescriptor> mod
     wso.max_message_bytes = static_cast<std::size_t>(server.get_int("ws_max_message_bytes"));
     wso.idle_timeout = std::chrono::milliseconds(server.get_int("ws_idle_timeout_ms"));
     wso.recheck_interval = std::chrono::milliseconds(server.get_int("ws_recheck_ms"));
+    wso.max_control_frames_per_s = static_cast<double>(server.get_int("ws_max_control_frames_per_s"));
+    wso.control_frame_burst = 2 * wso.max_control_frames_per_s;
     rt_->ws = std::make_unique<WsHub>(*rt_->bus, wso);
 
     if (const auto& dir = server.get_string("ui_dir"); !dir.empty()) {
@@ -221,6 +247,9 @@ Application::Application(const Config& config, std::vector<ModuleDescriptor> mod
     so.access_log = server.get_bool("access_log");
     so.tls_cert = server.get_string("tls_cert");
     so.tls_key = server.get_string("tls_key");
+    so.trusted_proxies = TrustedProxies(server.get_list("trusted_proxies"));
+    so.forwarded_header = server.get_string("forwarded_header") == "forwarded" ? ForwardedHeader::forwarded
+                                                                              : ForwardedHeader::x_forwarded_for;
     if (so.tls_cert.empty() != so.tls_key.empty()) {
         throw ConfigError({"server.tls_cert and server.tls_key must be set together (or both left empty)"});
     }

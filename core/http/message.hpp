@@ -28,7 +28,9 @@ struct HttpRequest {
     std::string body;
     boost::json::value json;     ///< parsed body for routes declared with json_body
     std::map<std::string, std::string, std::less<>> params;  ///< path parameters
-    std::string remote_address;
+    std::string remote_address;  ///< the client: the TCP peer, or the address a trusted proxy forwarded
+    std::string peer_address;    ///< the TCP peer (the proxy, when a trusted proxy forwarded the request)
+    std::string scheme = "http";  ///< "https" over TLS, or when a trusted proxy says the client used it
     std::string request_id;
     std::shared_ptr<const Principal> principal;  ///< set by the auth module for non-public routes
 

@@ -1,7 +1,7 @@
 #include "core/http/server.hpp"
 
+#include "core/http/forwarded.hpp"
 #include "core/util/redact.hpp"
-
 #include "core/http/json_strict.hpp"
 
 #include "core/log/log.hpp"
@@ -108,6 +108,25 @@ std::optional<HttpResponse> refuse_framing(const http::request<http::string_body
                                      fmt::format("method {} is not implemented", to_storable_text(std::string(msg.method_string()).substr(0, 32))),
                                      req);
     }
+}
+
+// The client a trusted proxy names (server.trusted_proxies) in the header it writes
+// (server.forwarded_header); each header's lines joined as one list.
+void apply_forwarding(HttpRequest& req, const http::request<http::string_body>& msg, const ServerOptions& options) {
+    ForwardingHeaders h;
+    auto add = [](std::string& to, std::string_view v) {
+        if (!to.empty()) to += ", ";
+        to.append(v.data(), v.size());
+    };
+    for (const auto& f : msg) {
+        auto name = f.name_string();
+        if (beast::iequals(name, "X-Forwarded-For")) add(h.x_forwarded_for, f.value());
+        else if (beast::iequals(name, "X-Forwarded-Proto")) add(h.x_forwarded_proto, f.value());
+        else if (beast::iequals(name, "Forwarded")) add(h.forwarded, f.value());
+    }
+    auto origin = resolve_client(req.peer_address, h, options.trusted_proxies, options.forwarded_header);
+    req.remote_address = std::move(origin.address);
+    if (!origin.scheme.empty()) req.scheme = std::move(origin.scheme);
 }
 
 bool is_json_content_type(std::string_view ct) {
@@ -252,6 +271,8 @@ asio::awaitable<void> HttpServer::serve(Stream& stream) {
 
     beast::error_code ec;
     std::string remote = lowest.socket().remote_endpoint(ec).address().to_string();
+    // Behind a trusted proxy every request of the connection names its own client.
+    const bool peer_is_proxy = options_.trusted_proxies.contains(std::string_view(remote));
     beast::flat_buffer buffer(options_.max_header_bytes + options_.max_body_bytes + 4096);
     bool upgraded = false;
 
@@ -282,7 +303,9 @@ asio::awaitable<void> HttpServer::serve(Stream& stream) {
         req.request_id = valid_request_id(incoming_id)
                              ? std::string(incoming_id)
                              : id_prefix_ + std::to_string(next_id_.fetch_add(1, std::memory_order_relaxed));
-        req.remote_address = remote;
+        req.remote_address = req.peer_address = remote;
+        if (tls_) req.scheme = "https";
+        if (peer_is_proxy && !rec) apply_forwarding(req, parser.get(), options_);
         HttpResponse out;
         bool close_after = false;
         unsigned version = 11;
@@ -418,8 +441,14 @@ asio::awaitable<void> HttpServer::serve(Stream& stream) {
         if (options_.access_log) {
             auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
             // Query parameters named like credentials (token, key, secret, signature, ...) hidden.
-            log::info("access", "{} \"{} {}\" {} {}B {}us id={}", remote, req.method, redact_target(req.target), out.status,
-                      res.payload_size().value_or(0), us, req.request_id);
+            auto target = redact_target(req.target);
+            if (req.remote_address == remote) {
+                log::info("access", "{} \"{} {}\" {} {}B {}us id={}", remote, req.method, target, out.status,
+                          res.payload_size().value_or(0), us, req.request_id);
+            } else {
+                log::info("access", "{} \"{} {}\" {} {}B {}us id={} via={}", req.remote_address, req.method, target,
+                          out.status, res.payload_size().value_or(0), us, req.request_id, remote);
+            }
         }
         ctl->busy = false;
         if (wec || close_after) break;

@@ -4,6 +4,7 @@
 // idle timeout between keep-alive requests, and one request processed at a time.
 
 #include "core/http/access.hpp"
+#include "core/http/forwarded.hpp"
 #include "core/http/router.hpp"
 #include "core/http/static_files.hpp"
 #include "core/ws/ws_hub.hpp"
@@ -35,6 +36,9 @@ struct ServerOptions {
     bool access_log = true;
     std::string tls_cert;  ///< PEM certificate chain; with tls_key, the port speaks only HTTPS/WSS
     std::string tls_key;   ///< PEM private key
+    /// Peers whose forwarding header is believed (empty: none; the client is always the TCP peer).
+    TrustedProxies trusted_proxies;
+    ForwardedHeader forwarded_header = ForwardedHeader::x_forwarded_for;
 };
 
 class HttpServer {

@@ -54,6 +54,22 @@ struct ConnT final : WsHub::Conn, std::enable_shared_from_this<ConnT<Next>> {
     std::map<std::string, Subscription> subs;
     std::deque<std::string> recent_ids;          // dedup for overlapping patterns
     std::unordered_set<std::string> recent_set;
+    // Control frames the client may still send (token bucket, see WsOptions).
+    double control_tokens = 0;
+    std::chrono::steady_clock::time_point control_refilled{};
+    bool control_flood = false;
+
+    // Runs on the connection's strand (from the stream's control callback): spends one token,
+    // false when none is left.
+    bool spend_control_token(double rate, double burst) {
+        auto now = std::chrono::steady_clock::now();
+        std::chrono::duration<double> elapsed = now - control_refilled;
+        control_refilled = now;
+        control_tokens = std::min(burst, control_tokens + elapsed.count() * rate);
+        if (control_tokens < 1) return false;
+        control_tokens -= 1;
+        return true;
+    }
 
     // Runs on the connection's strand.
     void send(std::string msg) {
@@ -182,6 +198,20 @@ asio::awaitable<void> WsHub::run(Next stream, beast::http::request<beast::http::
     c->ws.set_option(t);
     c->ws.read_message_max(options_.max_message_bytes);
     c->ws.text(true);
+    // The stream answers pings by itself; every ping or pong the client sends spends a token, and
+    // a client out of tokens is closed (1008) instead of being answered at the rate it sends.
+    c->control_tokens = options_.control_frame_burst;
+    c->control_refilled = std::chrono::steady_clock::now();
+    c->ws.control_callback([conn = c.get(), rate = options_.max_control_frames_per_s, burst = options_.control_frame_burst,
+                            floods = &control_floods_](websocket::frame_type kind, beast::string_view) {
+        // `conn` lives while its stream reads (run() holds it); the callback runs only inside a read.
+        if (kind == websocket::frame_type::close || conn->closed || conn->control_flood) return;
+        if (conn->spend_control_token(rate, burst)) return;
+        conn->control_flood = true;
+        floods->fetch_add(1);
+        log::warn("ws", "closing a WebSocket that sent control frames faster than {}/s (burst {})", rate, burst);
+        conn->close_with(websocket::close_code::policy_error, "too many control frames");
+    });
     auto [aec] = co_await c->ws.async_accept(req, asio::as_tuple(asio::use_awaitable));
     if (aec) co_return;
     {

@@ -4,7 +4,8 @@
 //   server -> {"type":"subscribed","topics":[...]} | {"type":"unsubscribed",...} | {"type":"pong"}
 //             {"type":"event","topic","id","time","data"} | {"type":"error","detail"}
 // Each connection has a bounded send queue: a client that does not keep up is disconnected; the
-// bus is never blocked by it.
+// bus is never blocked by it. Control frames (pings and pongs, which the stream answers by itself)
+// are rate-limited per connection: a flood is closed with 1008.
 
 #include "core/bus/bus.hpp"
 #include "core/http/principal.hpp"
@@ -35,6 +36,10 @@ struct WsOptions {
     std::size_t max_subscriptions = 64;       ///< topic patterns per connection
     std::chrono::milliseconds idle_timeout{60000};  ///< no traffic (pings included) for this long closes the connection
     std::chrono::milliseconds recheck_interval{5000};  ///< how often a connection's credential is checked again
+    /// Control frames (pings, pongs) a client may send: a token bucket refilled at this rate that
+    /// holds `control_frame_burst`; a client over it is closed with 1008 (policy violation).
+    double max_control_frames_per_s = 20;
+    double control_frame_burst = 40;
 };
 
 class WsHub {
@@ -67,6 +72,7 @@ public:
     void close_all();
     std::size_t connections() const;
     std::uint64_t dropped_slow_clients() const noexcept { return dropped_.load(); }
+    std::uint64_t closed_control_floods() const noexcept { return control_floods_.load(); }
 
     struct Conn;  ///< one connection (defined in ws_hub.cpp)
 
@@ -81,6 +87,7 @@ private:
     mutable std::mutex mu_;
     std::set<std::shared_ptr<Conn>> conns_;
     std::atomic<std::uint64_t> dropped_{0};
+    std::atomic<std::uint64_t> control_floods_{0};
 };
 
 }  // namespace arclight

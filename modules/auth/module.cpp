@@ -89,7 +89,8 @@ ModuleDescriptor descriptor() {
                  int_range(0, 36500)},
                 {"setup_page", true,
                  "Offer the one-time setup page (create the first admin; only while no user exists, only from "
-                 "loopback). Without it, use `arclight user add --admin NAME`."},
+                 "loopback: the real client, behind a proxy listed in server.trusted_proxies). Without it, use "
+                 "`arclight user add --admin NAME`."},
             },
             [](ModuleContext& ctx) { return std::make_unique<AuthModule>(ctx); }};
     d.permissions = {

@@ -57,19 +57,24 @@ std::optional<std::string> optional_string(const json::object& o, std::string_vi
     return std::string(v->as_string());
 }
 
-std::string session_cookie(const AuthService& svc, const std::string& sid) {
+// Secure when configured (auth.cookie_secure, TLS) or when the client used HTTPS to a trusted
+// proxy (X-Forwarded-Proto / Forwarded proto=https).
+const char* secure_attribute(const AuthService& svc, const HttpRequest& req) {
+    return svc.config().cookie_secure || req.scheme == "https" ? "; Secure" : "";
+}
+
+std::string session_cookie(const AuthService& svc, const std::string& sid, const HttpRequest& req) {
     return fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}", kSessionCookie, sid,
-                       svc.config().session_absolute_ms / 1000, svc.config().cookie_secure ? "; Secure" : "");
+                       svc.config().session_absolute_ms / 1000, secure_attribute(svc, req));
 }
 
-std::string clear_cookie(const AuthService& svc) {
-    return fmt::format("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}", kSessionCookie,
-                       svc.config().cookie_secure ? "; Secure" : "");
+std::string clear_cookie(const AuthService& svc, const HttpRequest& req) {
+    return fmt::format("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}", kSessionCookie, secure_attribute(svc, req));
 }
 
-HttpResponse logged_in(const AuthService& svc, const AuthService::LoginResult& r, int status) {
+HttpResponse logged_in(const AuthService& svc, const AuthService::LoginResult& r, int status, const HttpRequest& req) {
     auto res = HttpResponse::json(json::object{{"user", user_json(r.user)}, {"csrf_token", r.csrf_token}}, status);
-    res.headers.emplace_back("Set-Cookie", session_cookie(svc, r.session_id));
+    res.headers.emplace_back("Set-Cookie", session_cookie(svc, r.session_id, req));
     return res;
 }
 
@@ -151,14 +156,14 @@ void add_routes(Router& r, AuthService& svc) {
               auto username = required_string(o, "username");
               auto password = required_string(o, "password");
               auto result = co_await s->login(std::move(username), std::move(password), req);
-              co_return logged_in(*s, result, 200);
+              co_return logged_in(*s, result, 200, req);
           },
           true);
     route("POST", "/api/v1/auth/logout", "auth.self", "End this session.",
           [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
               co_await s->logout(*req.principal, req);
               auto res = no_content();
-              res.headers.emplace_back("Set-Cookie", clear_cookie(*s));
+              res.headers.emplace_back("Set-Cookie", clear_cookie(*s, req));
               co_return res;
           });
     route("GET", "/api/v1/auth/me", "auth.self", "The caller: user, effective permissions, CSRF token.",
@@ -180,13 +185,13 @@ void add_routes(Router& r, AuthService& svc) {
               co_return HttpResponse::json(json::object{{"needed", needed}});
           });
     route("POST", "/api/v1/auth/setup", std::string(kPublic),
-          "Create the first admin (only while no user exists, only from loopback) and log in.",
+          "Create the first admin (only while no user exists, only from a client on the server's own machine) and log in.",
           [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
               const auto& o = body_object(req);
               auto username = required_string(o, "username");
               auto password = required_string(o, "password");
               auto result = co_await s->setup(std::move(username), std::move(password), req);
-              co_return logged_in(*s, result, 201);
+              co_return logged_in(*s, result, 201, req);
           },
           true, 201);
     route("POST", "/api/v1/auth/password", "auth.self",
@@ -197,7 +202,7 @@ void add_routes(Router& r, AuthService& svc) {
               auto next = required_string(o, "new_password");
               auto result = co_await s->change_password(*req.principal, std::move(current), std::move(next), req);
               auto res = HttpResponse::json(json::object{{"csrf_token", result.csrf_token}});
-              res.headers.emplace_back("Set-Cookie", session_cookie(*s, result.session_id));
+              res.headers.emplace_back("Set-Cookie", session_cookie(*s, result.session_id, req));
               co_return res;
           },
           true);

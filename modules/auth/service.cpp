@@ -298,7 +298,11 @@ boost::asio::awaitable<AuthService::LoginResult> AuthService::setup(std::string 
                                                                     const HttpRequest& req) {
     if (!config_.setup_page) throw Error(ErrorCode::not_found, "the setup page is disabled (auth.setup_page)");
     if (!is_loopback(req.remote_address)) {
-        throw Error(ErrorCode::forbidden, "the first admin can only be created from the server's own machine");
+        // The real client: behind a trusted proxy, the address the proxy forwarded (server.trusted_proxies).
+        throw Error(ErrorCode::forbidden,
+                    fmt::format("the first admin can only be created from the server's own machine (loopback); this "
+                                "request came from {}. Use `arclight user add --admin NAME` on the server instead",
+                                req.remote_address));
     }
     auto user = validate_new_user(username, password, "admin");
     auto work = [this, user, password, &req](soci::session& s) mutable -> std::optional<LoginResult> {

@@ -147,6 +147,18 @@ void WsClient::send_binary(const std::string& bytes) {
     impl_->ws.write(asio::buffer(bytes));
 }
 
+bool WsClient::ping() {
+    beast::error_code ec;
+    impl_->ws.ping({}, ec);
+    return !ec;
+}
+
+bool WsClient::pong() {
+    beast::error_code ec;
+    impl_->ws.pong({}, ec);
+    return !ec;
+}
+
 std::optional<std::string> WsClient::read(std::chrono::milliseconds timeout) {
     if (impl_->closed) return std::nullopt;
     impl_->buf.clear();
@@ -190,6 +202,8 @@ std::optional<int> WsClient::close_code() const {
     if (r.code == websocket::close_code::none) return std::nullopt;
     return static_cast<int>(r.code);
 }
+
+std::string WsClient::close_reason() const { return std::string(impl_->ws.reason().reason.c_str()); }
 
 }  // namespace arclight::test
 

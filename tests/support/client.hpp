@@ -49,6 +49,9 @@ public:
     ~WsClient();
     void send_text(const std::string& text);
     void send_binary(const std::string& bytes);
+    /// Sends a ping (or an unsolicited pong) control frame; false when the connection refused the write.
+    bool ping();
+    bool pong();
     /// Next message, or nullopt when none arrives within `timeout` or the connection closed.
     std::optional<std::string> read(std::chrono::milliseconds timeout = std::chrono::seconds(5));
     /// Reads until a message whose "type" equals `type` (others are skipped).
@@ -56,6 +59,8 @@ public:
                                                 std::chrono::milliseconds timeout = std::chrono::seconds(5));
     /// The close code the server sent, if the connection was closed.
     std::optional<int> close_code() const;
+    /// The reason the server gave with its close frame.
+    std::string close_reason() const;
 
 private:
     struct Impl;

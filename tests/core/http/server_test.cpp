@@ -511,3 +511,55 @@ TEST_CASE("WebSocket: a client that does not read is dropped; the bus and server
     CHECK(fast.read_type("event"));
     still_serving(s.port());
 }
+
+// Issue 19, item 10: the stream answers every ping by itself, so a flood of them was answered
+// for as long as it lasted. Control frames are budgeted per connection (server.ws_max_control_frames_per_s,
+// 20/s with bursts of 40): a flood of pings or of pongs is closed with 1008 and nothing else is.
+TEST_CASE("WebSocket: a control-frame flood is closed with 1008; a client pinging now and then is not") {
+    TestServer s;
+    for (bool pongs : {false, true}) {
+        CAPTURE(pongs);
+        WsClient flood(s.port(), s.admin());
+        for (int i = 0; i < 500 && (pongs ? flood.pong() : flood.ping()); ++i) {
+        }
+        // The server's answers to the first pings come first, then its close frame.
+        CHECK_FALSE(flood.read(std::chrono::seconds(10)));
+        CHECK(flood.close_code() == 1008);
+        CHECK(flood.close_reason() == "too many control frames");
+    }
+    CHECK(s.app().ws().closed_control_floods() == 2);
+
+    // A burst within the budget, then pings spaced out (each answered before the next) beyond the
+    // burst: the connection stays open and still delivers events and answers.
+    WsClient calm(s.port(), s.admin());
+    calm.send_text(R"({"type":"subscribe","topics":["probe.*"]})");
+    REQUIRE(calm.read_type("subscribed"));
+    for (int i = 0; i < 30; ++i) REQUIRE(calm.ping());
+    calm.send_text(R"({"type":"ping"})");
+    REQUIRE(calm.read_type("pong"));
+    for (int i = 0; i < 20; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the client's pace, not a wait for the server
+        REQUIRE(calm.ping());
+        calm.send_text(R"({"type":"ping"})");
+        REQUIRE(calm.read_type("pong"));
+    }
+    s.app().bus().publish("probe.after", {{"n", 1}});
+    auto ev = calm.read_type("event");
+    REQUIRE(ev);
+    CHECK(ev->at("topic").as_string() == "probe.after");
+    CHECK_FALSE(calm.close_code());
+    CHECK(s.app().ws().closed_control_floods() == 2);
+}
+
+TEST_CASE("WebSocket: the control-frame budget is configurable") {
+    TestServer s(Overrides{{"server.ws_max_control_frames_per_s", "2"}});
+    WsClient ws(s.port(), s.admin());
+    for (int i = 0; i < 4; ++i) REQUIRE(ws.ping());  // the burst: twice the rate
+    ws.send_text(R"({"type":"ping"})");
+    REQUIRE(ws.read_type("pong"));
+    CHECK_FALSE(ws.close_code());
+    for (int i = 0; i < 20 && ws.ping(); ++i) {
+    }
+    CHECK_FALSE(ws.read(std::chrono::seconds(10)));
+    CHECK(ws.close_code() == 1008);
+}
