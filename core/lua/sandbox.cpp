@@ -1502,6 +1502,13 @@ struct ScriptRunner::Impl {
     }
 };
 
+std::vector<ScriptResult> ScriptExecutor::run_batch(std::span<const ScriptJob> jobs) {
+    std::vector<ScriptResult> out;
+    out.reserve(jobs.size());
+    for (const auto& j : jobs) out.push_back(run(j.code, *j.input, j.limits));
+    return out;
+}
+
 ScriptRunner::ScriptRunner(std::size_t max_idle_states) : impl_(std::make_unique<Impl>()) {
     impl_->max_idle = max_idle_states;
     impl_->idle.reserve(std::min<std::size_t>(max_idle_states, 64));

@@ -38,8 +38,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace arclight::lua {
 
@@ -62,19 +64,41 @@ struct ScriptResult {
 };
 const char* to_string(ScriptResult::Status);
 
+/// One script of a batch: `input` must outlive the call.
+struct ScriptJob {
+    std::string_view code;
+    const boost::json::value* input = nullptr;
+    ScriptLimits limits;
+};
+
+/// Where script tasks run: in this process (ScriptRunner, below) or in sandboxed worker processes
+/// (the process isolation mode). Implementations are thread-safe and never throw for anything a
+/// script does.
+class ScriptExecutor {
+public:
+    virtual ~ScriptExecutor() = default;
+    /// Runs `code` with global `input` = input.
+    virtual ScriptResult run(std::string_view code, const boost::json::value& input, const ScriptLimits& limits) = 0;
+    /// Independent scripts (one run's ready script tasks), results in the jobs' order. A worker
+    /// process answers a batch in one round trip; in process, the scripts simply run in turn.
+    virtual std::vector<ScriptResult> run_batch(std::span<const ScriptJob> jobs);
+    /// Compiles without running: empty when fine, else the syntax error message (for validation).
+    virtual std::string check_syntax(std::string_view code) = 0;
+};
+
 /// Pooled sandboxed states; thread-safe. A state is reused across calls (a fresh environment
 /// table per call, so nothing leaks from one call to the next) and discarded after any limit error.
 /// Compiled chunks are cached per state by the source text.
-class ScriptRunner {
+class ScriptRunner final : public ScriptExecutor {
 public:
     explicit ScriptRunner(std::size_t max_idle_states = 8);
     ~ScriptRunner();
     ScriptRunner(const ScriptRunner&) = delete;
     ScriptRunner& operator=(const ScriptRunner&) = delete;
     /// Runs `code` with global `input` = input. Never throws for anything the script does.
-    ScriptResult run(std::string_view code, const boost::json::value& input, const ScriptLimits& limits);
+    ScriptResult run(std::string_view code, const boost::json::value& input, const ScriptLimits& limits) override;
     /// Compiles without running: empty when fine, else the syntax error message (for validation).
-    std::string check_syntax(std::string_view code);
+    std::string check_syntax(std::string_view code) override;
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;

@@ -43,7 +43,7 @@ namespace {
 
 class ScriptType final : public TaskType {
 public:
-    ScriptType(lua::ScriptRunner& r, ScriptDefaults d) : runner_(r), defaults_(d) {}
+    ScriptType(lua::ScriptExecutor& r, ScriptDefaults d) : runner_(r), defaults_(d) {}
     std::string name() const override { return "script"; }
     std::string description() const override {
         return "Lua 5.4 in a sandbox: the global `input` holds trigger, tasks.<id>.output, input and run; "
@@ -79,7 +79,7 @@ public:
                                     r.status != lua::ScriptResult::Status::syntax_error);
     }
 private:
-    lua::ScriptRunner& runner_;
+    lua::ScriptExecutor& runner_;
     ScriptDefaults defaults_;
 };
 
@@ -328,7 +328,7 @@ private:
 
 }  // namespace
 
-void add_builtin_types(TaskTypeRegistry& registry, lua::ScriptRunner& scripts, ScriptDefaults script_defaults,
+void add_builtin_types(TaskTypeRegistry& registry, lua::ScriptExecutor& scripts, ScriptDefaults script_defaults,
                        net::HttpClient& http, EventBus& bus, Db& db, int max_event_chain) {
     registry.add(std::make_shared<ScriptType>(scripts, script_defaults));
     registry.add(std::make_shared<HttpType>(http));

@@ -32,7 +32,7 @@ struct ScriptDefaults {
 /// publishing them on `bus`.
 /// `max_event_chain`: runs started by events one after another (workflow.max_event_chain); the
 /// `emit` of the last one fails instead of publishing (its event would start one more).
-void add_builtin_types(TaskTypeRegistry& registry, lua::ScriptRunner& scripts, ScriptDefaults script_defaults,
+void add_builtin_types(TaskTypeRegistry& registry, lua::ScriptExecutor& scripts, ScriptDefaults script_defaults,
                        net::HttpClient& http, EventBus& bus, Db& db, int max_event_chain = 8);
 
 }  // namespace arclight::workflow
