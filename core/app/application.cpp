@@ -1,5 +1,7 @@
 #include "core/app/application.hpp"
 
+#include "core/exec/compute_pool.hpp"
+
 #include "core/bus/bus.hpp"
 #include "core/db/db.hpp"
 #include "core/db/notify.hpp"
@@ -90,6 +92,20 @@ std::vector<ConfigTable> Application::config_schema(const std::vector<ModuleDesc
              {"threads", std::int64_t{0}, "I/O threads; 0 means one per CPU core.", int_range(0, 256)},
              {"blocking_threads", std::int64_t{0},
               "Threads for blocking work (database queries); 0 means max(4, 2 x cores).", int_range(0, 1024)},
+             {"compute_threads", std::int64_t{0},
+              "Threads for CPU-bound work (script tasks), apart from the I/O threads so that long scripts never "
+              "delay /healthz, the UI or the API; 0 means one per CPU core.",
+              int_range(0, 1024)},
+             {"compute_queue", std::int64_t{256},
+              "Jobs waiting for a compute thread beyond which new work that can be refused is: a webhook whose caller "
+              "waits for a run with script tasks answers 503 with Retry-After. Runs already started wait their turn.",
+              int_range(1, 1000000)},
+             {"compute_nice", std::int64_t{10},
+              "Added to the compute threads' nice value (Linux): they yield the CPU to the I/O threads. 0 keeps "
+              "the process's priority.",
+              int_range(0, 19)},
+             {"compute_retry_after_s", std::int64_t{1}, "The Retry-After of a 503 answered because the compute queue "
+              "is full.", int_range(1, 3600)},
              {"ui_dir", std::string(""),
               "Serve the web UI from this directory instead of the copy embedded in the binary (UI development)."},
              {"max_header_bytes", std::int64_t{16384}, "Largest accepted request head (431 above).",
@@ -173,6 +189,7 @@ struct Application::Runtime {
     asio::io_context ioc;
     asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
     std::unique_ptr<asio::thread_pool> blocking;
+    std::unique_ptr<ComputePool> compute;
     std::vector<std::thread> io_threads;
     std::unique_ptr<Db> db;
     std::unique_ptr<NotifyRelay> relay;
@@ -212,6 +229,12 @@ Application::Application(const Config& config, std::vector<ModuleDescriptor> mod
     rt_->io_thread_count = threads_or_cores(server.get_int("threads"), 1, 1);
     rt_->blocking = std::make_unique<asio::thread_pool>(threads_or_cores(server.get_int("blocking_threads"), 2, 4));
     rt_->shutdown_timeout = std::chrono::milliseconds(server.get_int("shutdown_timeout_ms"));
+    ComputePoolOptions cpo;
+    cpo.threads = threads_or_cores(server.get_int("compute_threads"), 1, 1);
+    cpo.max_queued = static_cast<std::size_t>(server.get_int("compute_queue"));
+    cpo.nice = static_cast<int>(server.get_int("compute_nice"));
+    cpo.retry_after_s = static_cast<int>(server.get_int("compute_retry_after_s"));
+    rt_->compute = std::make_unique<ComputePool>(cpo);
 
     DbOptions dbo;
     dbo.url = dbc.get_string("url");
@@ -272,7 +295,7 @@ Application::Application(const Config& config, std::vector<ModuleDescriptor> mod
         l.context = std::make_unique<ModuleContext>(ModuleContext{rt_->config.section(d->name), *rt_->db, *rt_->bus, *rt_->ws,
                                                                   rt_->access, rt_->services, rt_->permissions, *rt_->relay,
                                                                   rt_->ioc.get_executor(),
-                                                                  rt_->blocking->get_executor(), info_});
+                                                                  rt_->blocking->get_executor(), *rt_->compute, info_});
         l.module = d->create(*l.context);
         rt_->loaded.push_back(std::move(l));
     }
@@ -414,6 +437,9 @@ void Application::shutdown() {
     if (started_) {
         log::info("app", "shutting down: draining connections (deadline {} ms)", rt_->shutdown_timeout.count());
         rt_->server->shutdown(deadline);
+        // Scripts running now finish (within their limits); queued work is dropped: what it
+        // belonged to is durable and resumes at the next start, as after any stop.
+        rt_->compute->stop();
         auto module_deadline = std::max(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2));
         for (auto it = rt_->loaded.rbegin(); it != rt_->loaded.rend(); ++it) {
             if (!it->started) continue;

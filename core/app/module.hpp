@@ -29,6 +29,7 @@ class App;
 namespace arclight {
 
 class AccessControl;
+class ComputePool;
 class Db;
 class EventBus;
 class NotifyRelay;
@@ -93,7 +94,8 @@ struct ModuleContext {
     NotifyRelay& relay;                      ///< the instance's LISTEN/NOTIFY relay (core/db/notify.hpp),
                                              ///< running from before start() until after stop()
     boost::asio::any_io_executor io;         ///< for network I/O and background coroutines
-    boost::asio::any_io_executor blocking;   ///< for blocking work (queries, scripts)
+    boost::asio::any_io_executor blocking;   ///< for blocking work (queries)
+    ComputePool& compute;                    ///< for CPU-bound work (scripts; core/exec/compute_pool.hpp)
     const AppInfo& app;
 };
 

@@ -28,6 +28,9 @@ struct TaskCall {
     const boost::json::value& context; ///< {"input","trigger","tasks":{id:{"output","status","error"}},"run"}
     std::int64_t deadline_ms = 0;      ///< epoch ms when the attempt times out (0 = none)
     boost::asio::any_io_executor io;
+    /// The engine has a compute pool and this call runs on an I/O thread: a cpu_bound() type may
+    /// answer TaskOutcome::offload() to have the attempt run again on the pool.
+    bool offload_allowed = false;
 };
 
 /// An attempt's result.
@@ -38,9 +41,16 @@ struct TaskOutcome {
     bool retryable = true;             ///< false: fail now even when retries remain
     std::string agent;                 ///< who ran it (agent tasks), recorded with the task
     double cost = 0;                   ///< what the attempt cost (agent/model tasks; price-table units, USD)
-    static TaskOutcome success(boost::json::value v) { return {true, std::move(v), {}, true, {}, 0}; }
+    static TaskOutcome success(boost::json::value v) { return {true, std::move(v), {}, true, {}, 0, false}; }
     static TaskOutcome failure(std::string e, bool retryable = true) {
-        return {false, nullptr, std::move(e), retryable, {}, 0};
+        return {false, nullptr, std::move(e), retryable, {}, 0, false};
+    }
+    /// Not run here: the attempt needs the compute pool (only when TaskCall::offload_allowed).
+    bool offload = false;
+    static TaskOutcome to_compute_pool() {
+        TaskOutcome o;
+        o.offload = true;
+        return o;
     }
 };
 
@@ -69,7 +79,19 @@ public:
     /// Synchronous types run inline on the engine's thread (fast, CPU-bound, bounded);
     /// the others are awaited as coroutines on the I/O executor.
     virtual bool synchronous() const { return false; }
+    /// Synchronous types whose work is CPU-bound and may take long (scripts): the engine runs
+    /// them on the compute pool (core/exec/compute_pool.hpp), never stalling an I/O thread. On an
+    /// I/O thread such a type may still answer quickly inline, or answer TaskOutcome::offload().
+    virtual bool cpu_bound() const { return false; }
     virtual TaskOutcome run_sync(const TaskCall&) { return TaskOutcome::failure("not synchronous", false); }
+    /// Several ready attempts of this type in one run, on the compute pool: results in order.
+    /// The default runs them in turn; a type whose executor has a round trip batches them.
+    virtual std::vector<TaskOutcome> run_sync_batch(const std::vector<const TaskCall*>& calls) {
+        std::vector<TaskOutcome> out;
+        out.reserve(calls.size());
+        for (const auto* c : calls) out.push_back(run_sync(*c));
+        return out;
+    }
     virtual boost::asio::awaitable<TaskOutcome> run(const TaskCall& call) { co_return run_sync(call); }
 };
 

@@ -1,5 +1,6 @@
 #include "modules/workflow/driver.hpp"
 
+#include "core/exec/compute_pool.hpp"
 #include "core/log/log.hpp"
 #include "core/time/time.hpp"
 
@@ -41,6 +42,17 @@ void Driver::drive(const RunPtr& r, DriverHooks& hooks) {
         std::deque<Step> work;
         {
             std::lock_guard lk(r->m);
+            if (r->wants_pool && pool_) {
+                if (!ComputePool::on_pool_thread()) {
+                    // The run moves to the compute pool, still driven (others keep leaving work
+                    // in its inbox), with everything it has to do.
+                    auto owner = hooks_.lock();
+                    if (!owner) return;  // the engine is gone
+                    pool_->post([this, owner = std::move(owner), r] { drive(r, *owner); });
+                    return;
+                }
+                r->wants_pool = false;
+            }
             if (r->inbox.empty()) {
                 r->driving = false;
                 return;

@@ -16,6 +16,7 @@
 
 namespace arclight {
 class Clock;
+class ComputePool;
 }
 
 namespace arclight::workflow {
@@ -38,7 +39,12 @@ class Driver {
 public:
     using Step = std::function<void(Run&)>;
 
-    Driver(boost::asio::any_io_executor io, const Clock& clock) : io_(std::move(io)), clock_(clock) {}
+    /// With a compute pool, a run whose `wants_pool` is set is driven on the pool from its next
+    /// steps on (it moves there in one hop, with everything in its inbox, and stays until its
+    /// inbox is empty).
+    Driver(boost::asio::any_io_executor io, const Clock& clock, ComputePool* pool = nullptr)
+        : io_(std::move(io)), clock_(clock), pool_(pool) {}
+    ComputePool* pool() const { return pool_; }
 
     /// The state machine; work posted to the executor or a timer keeps it alive. Set once, before
     /// any run is driven.
@@ -70,6 +76,7 @@ private:
 
     boost::asio::any_io_executor io_;
     const Clock& clock_;
+    ComputePool* pool_ = nullptr;
     std::weak_ptr<DriverHooks> hooks_;
     DriverHooks* raw_hooks_ = nullptr;  // for notify(): its caller keeps the engine alive
 };

@@ -2,6 +2,8 @@
 // state machine is in machine.cpp (Engine::Impl), the rest in the rooms engine_impl.hpp lists.
 #include "modules/workflow/engine.hpp"
 
+#include "core/exec/compute_pool.hpp"
+
 #include "core/util/suppress_coroutine_frame_warning.hpp"
 
 #include "core/bus/bus.hpp"
@@ -81,6 +83,14 @@ void Engine::stop(std::chrono::steady_clock::time_point deadline) {
     }
 }
 
+namespace {
+bool uses_compute(const Definition& def) {
+    for (const auto& t : def.tasks)
+        if (t.impl && t.impl->cpu_bound()) return true;
+    return false;
+}
+}  // namespace
+
 asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
     auto& I = *impl_;
     if (I.stopping) throw Error(ErrorCode::service_unavailable, "the server is shutting down");
@@ -99,6 +109,11 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
     for (const auto& [key, value] : req.trigger)
         if (auto bad = find_unstorable(value, "/trigger/" + std::string(key))) throw refuse(*bad);
     if (auto bad = find_unstorable(req.input, "/input")) throw refuse(*bad);
+    // Admission: with the compute queue full, a caller that waits for a run with script tasks
+    // is told to come back, instead of waiting behind the queue.
+    if (req.responder && I.opt.compute && I.opt.compute->saturated() && uses_compute(def))
+        throw Error(ErrorCode::service_unavailable, "the server is busy running scripts; try again shortly")
+            .with_header("Retry-After", std::to_string(I.opt.compute->options().retry_after_s));
     auto r = make_run(req.wf);
     r->id = new_uuid();
     r->trigger_type = req.trigger_type;

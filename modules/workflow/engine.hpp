@@ -25,6 +25,7 @@ class session;
 
 namespace arclight {
 class Clock;
+class ComputePool;
 class Db;
 class NotifyRelay;
 class EventBus;
@@ -75,6 +76,7 @@ struct EngineOptions {
     const TaskTypes* types = nullptr;      ///< to validate decompose plans
     NotifyRelay* relay = nullptr;          ///< how instances wake each other (the module passes the
                                            ///< instance's); null: nobody to tell (tests, one instance)
+    ComputePool* compute = nullptr;        ///< where cpu_bound task types run (scripts); null: inline
     const Clock* clock = nullptr;          ///< the engine's time: leases, due times, deadlines (tests:
                                            ///< a ManualClock); the system clock when null
 };

@@ -95,6 +95,8 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl>, DriverHooks {
     void launch(const RunPtr& r, int k);
     std::int64_t attempt_deadline(const Run& r, int k) const;
     void run_sync_now(const RunPtr& r, int k, TaskType* impl);
+    /// On the compute pool: runs the run's waiting cpu_bound attempts (r->to_pool), batched by type.
+    void run_pool_batch(const RunPtr& r);
     void start_async(const RunPtr& r, int k, TaskType* impl);
     /// The attempt's timeout: the task fails at `deadline` unless its result came first.
     void arm_timeout(const RunPtr& r, int k, std::uint64_t token, std::int64_t deadline);

@@ -17,6 +17,10 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <optional>
 #include <stdexcept>
 
 namespace arclight::workflow {
@@ -62,25 +66,91 @@ public:
     }
     bool side_effects() const override { return false; }
     bool synchronous() const override { return true; }
+    bool cpu_bound() const override { return true; }
     TaskOutcome run_sync(const TaskCall& call) override {
         const auto& code = call.config.as_object().at("code").as_string();
-        auto limits = defaults_.limits;
+        lua::ScriptLimits limits;
+        if (auto early = limits_for(call, limits)) return std::move(*early);
+        if (!call.offload_allowed) return outcome(runner_.run(code, call.context, limits), code, false);
+        // On an I/O thread: slow code, or worker processes, go to the compute pool at once;
+        // anything else gets a short slice here and moves there if it needs more.
+        if (defaults_.always_offload || defaults_.inline_ms <= 0 || known_slow(code)) return TaskOutcome::to_compute_pool();
+        auto slice = limits;
+        slice.cpu_ms = std::min(limits.cpu_ms, defaults_.inline_ms);
+        slice.wall_ms = std::min(limits.wall_ms, 2 * defaults_.inline_ms);
+        auto r = runner_.run(code, call.context, slice);
+        using St = lua::ScriptResult::Status;
+        bool cut = (r.status == St::cpu_limit && slice.cpu_ms < limits.cpu_ms) ||
+                   (r.status == St::wall_limit && slice.wall_ms < limits.wall_ms);
+        if (cut) {
+            mark_slow(code, true);
+            return TaskOutcome::to_compute_pool();
+        }
+        return outcome(std::move(r), code, false);
+    }
+    std::vector<TaskOutcome> run_sync_batch(const std::vector<const TaskCall*>& calls) override {
+        std::vector<TaskOutcome> out(calls.size());
+        std::vector<lua::ScriptJob> jobs;
+        std::vector<std::size_t> where;
+        for (std::size_t i = 0; i < calls.size(); ++i) {
+            lua::ScriptJob job;
+            if (auto early = limits_for(*calls[i], job.limits)) {
+                out[i] = std::move(*early);
+                continue;
+            }
+            job.code = calls[i]->config.as_object().at("code").as_string();
+            job.input = &calls[i]->context;
+            jobs.push_back(job);
+            where.push_back(i);
+        }
+        if (jobs.empty()) return out;
+        auto t0 = std::chrono::steady_clock::now();
+        auto results = jobs.size() == 1 ? std::vector<lua::ScriptResult>{} : runner_.run_batch(jobs);
+        if (jobs.size() == 1) results.push_back(runner_.run(jobs[0].code, *jobs[0].input, jobs[0].limits));
+        // Code that ran quickly on the pool may run inline again (one job: its own time).
+        bool quick = jobs.size() == 1 && std::chrono::steady_clock::now() - t0 < std::chrono::microseconds(500 * defaults_.inline_ms);
+        for (std::size_t n = 0; n < jobs.size() && n < results.size(); ++n)
+            out[where[n]] = outcome(std::move(results[n]), jobs[n].code, quick);
+        return out;
+    }
+private:
+    /// The attempt's limits (the defaults, within its deadline), or its outcome when it has none left.
+    std::optional<TaskOutcome> limits_for(const TaskCall& call, lua::ScriptLimits& limits) const {
+        limits = defaults_.limits;
         if (call.deadline_ms > 0) {
             auto left = call.deadline_ms - now_ms();
             if (left <= 0) return TaskOutcome::failure("timed out before the script started");
             limits.wall_ms = static_cast<int>(std::min<std::int64_t>(limits.wall_ms, left));
             limits.cpu_ms = std::min(limits.cpu_ms, limits.wall_ms);
         }
-        auto r = runner_.run(code, call.context, limits);
+        return std::nullopt;
+    }
+    TaskOutcome outcome(lua::ScriptResult r, std::string_view code, bool quick) {
+        if (quick) mark_slow(code, false);
         if (r.ok()) return TaskOutcome::success(std::move(r.output));
         // A script's own error or a broken limit does not get better by retrying the same code,
         // but the user may still ask for retries; only syntax errors are final.
         return TaskOutcome::failure(std::string(lua::to_string(r.status)) + ": " + r.error,
                                     r.status != lua::ScriptResult::Status::syntax_error);
     }
-private:
+    // Code known to need more than the inline slice: a small table of code hashes, one slot per
+    // hash (a collision only sends some code to the pool, or inline for one slice, once more).
+    static constexpr std::size_t kSlots = 1024;
+    static std::size_t code_hash(std::string_view code) { return std::hash<std::string_view>{}(code) | 1; }
+    bool known_slow(std::string_view code) const {
+        auto h = code_hash(code);
+        return slow_[h % kSlots].load(std::memory_order_relaxed) == h;
+    }
+    void mark_slow(std::string_view code, bool slow) {
+        auto h = code_hash(code);
+        auto& slot = slow_[h % kSlots];
+        if (slow) slot.store(h, std::memory_order_relaxed);
+        else if (slot.load(std::memory_order_relaxed) == h) slot.store(0, std::memory_order_relaxed);
+    }
+
     lua::ScriptExecutor& runner_;
     ScriptDefaults defaults_;
+    std::array<std::atomic<std::size_t>, kSlots> slow_{};
 };
 
 class HttpType final : public TaskType {

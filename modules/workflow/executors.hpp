@@ -26,6 +26,12 @@ private:
 
 struct ScriptDefaults {
     lua::ScriptLimits limits;
+    /// On an I/O thread a script first runs inline for at most this much CPU / twice this much
+    /// wall time; one that needs more runs again from the start on the compute pool, and its code
+    /// goes there directly from then on (until a run there takes less). 0: always on the pool.
+    int inline_ms = 1;
+    /// Worker processes (workflow.script_isolation = "process"): never inline on an I/O thread.
+    bool always_offload = false;
 };
 
 /// Registers the module's own task types. `emit` records its events in `db` (EventStore) before

@@ -7,6 +7,7 @@
 
 #include "core/bus/bus.hpp"
 #include "core/db/db.hpp"
+#include "core/exec/compute_pool.hpp"
 #include "core/log/log.hpp"
 #include "core/time/time.hpp"
 #include "core/json/text.hpp"
@@ -35,7 +36,7 @@ Engine::Impl::Impl(Db& d, EventBus& b, asio::any_io_executor i, asio::any_io_exe
       blocking(std::move(bl)),
       opt(std::move(o)),
       clock(opt.clock ? *opt.clock : system_clock()),
-      driver(io, clock),
+      driver(io, clock, opt.compute),
       recorder(d, driver, opt.instance_id, opt.lease_ms, opt.max_batch, opt.pg_writers) {
     recorder.set_admission(opt.max_queued_changes, opt.start_timeout_ms);
     claims = std::make_unique<Claims>(*this, std::move(loader));
@@ -111,6 +112,11 @@ void Engine::Impl::schedule(const RunPtr& r) {
                 launch(r, static_cast<int>(k));
             }
             if (terminal(r->status) || r->finishing) break;
+        }
+        // On the compute pool, the pass's ready cpu_bound attempts run as one batch.
+        if (!r->to_pool.empty() && ComputePool::on_pool_thread()) {
+            run_pool_batch(r);
+            progress = true;
         }
     }
     check_done(r);
@@ -212,6 +218,10 @@ void Engine::Impl::launch(const RunPtr& r, int k) {
 
     TaskType* impl = const_cast<TaskType*>(td.impl);
     if (impl->synchronous() && !impl->side_effects()) {
+        if (impl->cpu_bound() && driver.pool() && ComputePool::on_pool_thread()) {
+            r->to_pool.emplace_back(k, ts.token);  // schedule() runs the pass's batch
+            return;
+        }
         run_sync_now(r, k, impl);
         return;
     }
@@ -243,14 +253,75 @@ std::int64_t Engine::Impl::attempt_deadline(const Run& r, int k) const {
 
 void Engine::Impl::run_sync_now(const RunPtr& r, int k, TaskType* impl) {
     auto& ts = r->tasks[k];
-    TaskCall call{r->id, r->def().tasks[k].id, ts.attempts, ts.input, r->ctx, attempt_deadline(*r, k), io};
+    bool pool = impl->cpu_bound() && driver.pool();
+    if (pool && ComputePool::on_pool_thread()) {
+        r->to_pool.emplace_back(k, ts.token);
+        run_pool_batch(r);
+        return;
+    }
+    TaskCall call{r->id, r->def().tasks[k].id, ts.attempts, ts.input, r->ctx, attempt_deadline(*r, k), io, pool};
     TaskOutcome out;
     try {
         out = impl->run_sync(call);
     } catch (const std::exception& e) {
         out = TaskOutcome::failure(std::string("executor error: ") + e.what());
     }
+    if (out.offload && pool) {
+        // The attempt runs again on the compute pool; the driver moves the run there before its
+        // next steps (driver.cpp), and this step takes the attempt (and any other) there.
+        r->to_pool.emplace_back(k, ts.token);
+        if (!r->wants_pool) {
+            r->wants_pool = true;
+            std::lock_guard lk(r->m);
+            r->inbox.push_back([this, r](Run&) { run_pool_batch(r); });
+        }
+        return;
+    }
+    if (out.offload) out = TaskOutcome::failure("executor error: the task needs the compute pool", false);
     complete(r, k, std::move(out));
+}
+
+void Engine::Impl::run_pool_batch(const RunPtr& r) {
+    auto waiting = std::move(r->to_pool);
+    r->to_pool.clear();
+    // Still current attempts only (a cancel or a failed run may have ended some), by type.
+    std::vector<std::pair<int, std::uint64_t>> live;
+    for (auto [k, token] : waiting)
+        if (r->tasks[k].token == token && r->tasks[k].status == TS::running) live.emplace_back(k, token);
+    std::vector<bool> done(live.size(), false);
+    for (std::size_t i = 0; i < live.size(); ++i) {
+        if (done[i]) continue;
+        auto* impl = const_cast<TaskType*>(r->def().tasks[live[i].first].impl);
+        std::vector<std::size_t> group;
+        for (std::size_t j = i; j < live.size(); ++j)
+            if (!done[j] && r->def().tasks[live[j].first].impl == impl) {
+                group.push_back(j);
+                done[j] = true;
+            }
+        std::vector<TaskCall> calls;
+        calls.reserve(group.size());
+        for (auto j : group) {
+            int k = live[j].first;
+            const auto& ts = r->tasks[k];
+            calls.push_back(TaskCall{r->id, r->def().tasks[k].id, ts.attempts, ts.input, r->ctx, attempt_deadline(*r, k), io, false});
+        }
+        std::vector<const TaskCall*> ptrs;
+        for (const auto& c : calls) ptrs.push_back(&c);
+        std::vector<TaskOutcome> outs;
+        try {
+            outs = impl->run_sync_batch(ptrs);
+        } catch (const std::exception& e) {
+            outs.assign(calls.size(), TaskOutcome::failure(std::string("executor error: ") + e.what()));
+        }
+        outs.resize(calls.size(), TaskOutcome::failure("executor error: no result", false));
+        for (std::size_t n = 0; n < group.size(); ++n) {
+            auto [k, token] = live[group[n]];
+            // An earlier result of the batch may have ended the run (and this attempt).
+            if (r->tasks[k].token != token || r->tasks[k].status != TS::running) continue;
+            if (outs[n].offload) outs[n] = TaskOutcome::failure("executor error: the task needs the compute pool", false);
+            complete(r, k, std::move(outs[n]));
+        }
+    }
 }
 
 void Engine::Impl::start_async(const RunPtr& r, int k, TaskType* impl) {

@@ -98,6 +98,7 @@ private:
         sd.limits.cpu_ms = static_cast<int>(c.get_int("script_cpu_ms"));
         sd.limits.wall_ms = static_cast<int>(c.get_int("script_wall_ms"));
         sd.limits.memory_bytes = static_cast<std::size_t>(c.get_int("script_memory_mb")) << 20;
+        sd.inline_ms = static_cast<int>(c.get_int("script_inline_ms"));
         return sd;
     }
     static EngineOptions engine_options(ModuleContext& ctx, const TaskTypes* types) {
@@ -115,6 +116,7 @@ private:
         o.event_retention_ms = ctx.config.get_int("event_retention_days") * 86400000LL;
         o.max_context_bytes = static_cast<std::size_t>(ctx.config.get_int("max_context_mb")) << 20;
         o.max_map_items = static_cast<std::size_t>(ctx.config.get_int("max_map_items"));
+        o.compute = &ctx.compute;
         return o;
     }
 
@@ -200,6 +202,12 @@ ModuleDescriptor descriptor() {
                 {"script_wall_ms", std::int64_t{2000}, "Wall-clock time a script task may take per attempt.",
                  int_range(1, 600000)},
                 {"script_memory_mb", std::int64_t{32}, "Lua heap a script task may allocate.", int_range(1, 4096)},
+                {"script_inline_ms", std::int64_t{1},
+                 "Script tasks run on the compute threads (server.compute_threads), never holding up an I/O thread "
+                 "for long: a script first gets this much CPU time inline (most finish in microseconds, without a "
+                 "thread hop); one that needs more runs again from the start on a compute thread, and its code goes "
+                 "there directly from then on. 0 sends every script to the compute threads.",
+                 int_range(0, 100)},
                 {"http_allow", std::vector<std::string>{},
                  "Addresses (CIDR or single) and host names the http task may reach although the SSRF guard refuses "
                  "them (loopback, private, link-local, metadata). Example: [\"10.20.0.0/16\", \"localhost\"]."},

@@ -84,6 +84,11 @@ struct Run : std::enable_shared_from_this<Run> {
     std::mutex m;
     bool driving = false;
     std::deque<std::function<void(Run&)>> inbox;
+    // The compute pool (driver.hpp): attempts of cpu_bound tasks (index, token) waiting to run
+    // there, and whether the driver must move the run to the pool before its next steps. Only
+    // the driving thread touches them.
+    std::vector<std::pair<int, std::uint64_t>> to_pool;
+    bool wants_pool = false;
 
     boost::json::object& tasks_ctx() { return ctx.as_object()["tasks"].as_object(); }
     /// Whether any task other than `except` is waiting.

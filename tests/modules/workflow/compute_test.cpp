@@ -1,0 +1,79 @@
+// Issue 19, item 2: scripts run on the compute pool, not on the I/O threads. Scripts running to
+// their limit no longer hold up /healthz, the UI or the API; with the compute queue full, a
+// webhook whose caller waits for a script run answers 503 with Retry-After, and runs already
+// started wait their turn.
+#include <doctest/doctest.h>
+
+#include "tests/modules/workflow/rig.hpp"
+
+#include <boost/json.hpp>
+
+using namespace arclight;
+using namespace arclight::test;
+namespace json = boost::json;
+
+namespace {
+
+const char* kSpin = R"({"name":"spin","tasks":[{"id":"s","type":"script","config":{"code":"while true do end"}}]})";
+
+void check_spun_to_limit(Api& api, const std::string& id) {
+    auto run = api.wait(id, 60000);
+    INFO(json::serialize(run));
+    CHECK(str(run.at("status")) == "failed");
+    CHECK(str(task(run, "s").at("error")).find("cpu_limit") != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("compute pool: scripts running to their limit do not hold up /healthz, the UI or the API") {
+    // One I/O thread: before the pool, a script ran on it and everything else waited.
+    TestServer srv({{"server.threads", "1"},
+                    {"server.compute_threads", "1"},
+                    {"workflow.script_cpu_ms", "1500"},
+                    {"workflow.script_max_instructions", "10000000000"},
+                    {"workflow.script_wall_ms", "60000"}});
+    Api api{srv};
+    auto wf = api.create(kSpin);
+    auto a = api.start(wf);
+    auto b = api.start(wf);
+    // Answered while both runs are still spinning (the second waits for the one compute thread).
+    CHECK(http(srv.port(), "GET", "/healthz").status == 200);
+    CHECK(http(srv.port(), "GET", "/").status == 200);
+    CHECK(api.call("GET", "/api/v1/workflows").status == 200);
+    CHECK(str(api.run(a).at("status")) == "running");
+    CHECK(str(api.run(b).at("status")) == "running");
+    check_spun_to_limit(api, a);
+    check_spun_to_limit(api, b);
+}
+
+TEST_CASE("compute pool: a full queue answers a waiting webhook caller 503 with Retry-After; started runs wait") {
+    TestServer srv({{"server.compute_threads", "1"},
+                    {"server.compute_queue", "1"},
+                    {"server.compute_retry_after_s", "7"},
+                    {"workflow.script_cpu_ms", "1500"},
+                    {"workflow.script_max_instructions", "10000000000"},
+                    {"workflow.script_wall_ms", "60000"}});
+    Api api{srv};
+    auto spin = api.create(kSpin);
+    api.create(R"({"name":"sync-spin","active":true,
+        "triggers":[{"type":"webhook","path":"spin","respond":"sync"}],
+        "tasks":[{"id":"s","type":"script","config":{"code":"while true do end"}}]})");
+    api.create(R"({"name":"sync-set","active":true,
+        "triggers":[{"type":"webhook","path":"set","respond":"sync"}],
+        "tasks":[{"id":"v","type":"set","config":{"values":{"ok":true}}}]})");
+    Headers ct{{"Content-Type", "application/json"}};
+    // Triggers load asynchronously after a save: wait until the script-free hook serves.
+    for (int i = 0; i < 500 && http(srv.port(), "POST", "/hooks/set", "{}", ct).status == 404; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto a = api.start(spin);  // runs on the one compute thread
+    auto b = api.start(spin);  // waits: the queue is full
+    auto busy = http(srv.port(), "POST", "/hooks/spin", "{}", ct);
+    CHECK(busy.status == 503);
+    CHECK(busy.header("retry-after") == "7");
+    CHECK(busy.header("content-type") == "application/problem+json");
+    CHECK(busy.body.find("scripts") != std::string::npos);
+    // Work without scripts is not refused, and a started run is accepted and waits its turn.
+    CHECK(http(srv.port(), "POST", "/hooks/set", "{}", ct).status == 200);
+    auto c = api.start(spin);
+    for (const auto& id : {a, b, c}) check_spun_to_limit(api, id);
+}
