@@ -77,3 +77,23 @@ TEST_CASE("compute pool: a full queue answers a waiting webhook caller 503 with 
     auto c = api.start(spin);
     for (const auto& id : {a, b, c}) check_spun_to_limit(api, id);
 }
+
+TEST_CASE("compute pool: with every script on the pool, a run's ready scripts run there as a batch, in order") {
+    TestServer srv(std::map<std::string, std::string>{{"workflow.script_inline_ms", "0"}, {"server.compute_threads", "1"}});
+    Api api{srv};
+    auto wf = api.create(R"j({"name":"fan","tasks":[
+        {"id":"a","type":"script","config":{"code":"return input.input.n"}},
+        {"id":"b","type":"script","depends_on":["a"],"config":{"code":"return input.tasks.a.output * 2"}},
+        {"id":"c","type":"script","depends_on":["a"],"config":{"code":"return input.tasks.a.output * 3"}},
+        {"id":"d","type":"script","depends_on":["a"],"config":{"code":"error('d fails')"},"on_error":"continue"},
+        {"id":"e","type":"script","depends_on":["b","c","d"],
+         "config":{"code":"return {b = input.tasks.b.output, c = input.tasks.c.output, d = input.tasks.d.status}"}}]})j");
+    for (int n = 1; n <= 20; ++n) {
+        auto run = api.wait(api.start(wf, "{\"n\":" + std::to_string(n) + "}"));
+        INFO(json::serialize(run));
+        REQUIRE(str(run.at("status")) == "succeeded");
+        CHECK(task(run, "e").at("output") == json::parse("{\"b\":" + std::to_string(2 * n) + ",\"c\":" +
+                                                         std::to_string(3 * n) + ",\"d\":\"failed\"}"));
+        CHECK(str(task(run, "d").at("error")).find("d fails") != std::string::npos);
+    }
+}
