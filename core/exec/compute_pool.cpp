@@ -30,19 +30,14 @@ void ComputePool::post(std::function<void()> job) {
         std::lock_guard lk(m_);
         if (stopping_) return;
         queue_.push_back(std::move(job));
+        queued_.store(queue_.size(), std::memory_order_relaxed);
     }
     cv_.notify_one();
 }
 
-bool ComputePool::saturated() const {
-    std::lock_guard lk(m_);
-    return queue_.size() >= options_.max_queued;
-}
+bool ComputePool::saturated() const { return queued_.load(std::memory_order_relaxed) >= options_.max_queued; }
 
-std::size_t ComputePool::queued() const {
-    std::lock_guard lk(m_);
-    return queue_.size();
-}
+std::size_t ComputePool::queued() const { return queued_.load(std::memory_order_relaxed); }
 
 std::size_t ComputePool::completed() const {
     std::lock_guard lk(m_);
@@ -56,6 +51,7 @@ void ComputePool::stop() {
         if (stopping_ && threads_.empty()) return;
         stopping_ = true;
         dropped.swap(queue_);
+        queued_.store(0, std::memory_order_relaxed);
     }
     cv_.notify_all();
     for (auto& t : threads_) t.join();
@@ -82,6 +78,7 @@ void ComputePool::work() {
             if (stopping_) return;
             job = std::move(queue_.front());
             queue_.pop_front();
+            queued_.store(queue_.size(), std::memory_order_relaxed);
         }
         try {
             job();

@@ -6,6 +6,7 @@
 // Admission: post() always queues (work already accepted, e.g. a started run, waits its turn);
 // saturated() says the queue holds max_queued jobs or more, and callers that may refuse new work
 // (a webhook whose caller waits for the run) answer 503 with Retry-After retry_after_s.
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -51,6 +52,7 @@ private:
     mutable std::mutex m_;
     std::condition_variable cv_;
     std::deque<std::function<void()>> queue_;
+    std::atomic<std::size_t> queued_{0};  // queue_.size(), read without the lock
     std::size_t completed_ = 0;
     bool stopping_ = false;
     std::vector<std::thread> threads_;

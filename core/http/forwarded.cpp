@@ -84,14 +84,6 @@ bool valid_port_suffix(std::string_view s) {
     return std::stoul(std::string(s)) <= 65535;
 }
 
-bool prefix_equal(const unsigned char* a, const unsigned char* b, int prefix) {
-    int full = prefix / 8, rest = prefix % 8;
-    if (!std::equal(a, a + full, b)) return false;
-    if (rest == 0) return true;
-    unsigned mask = (0xffu << (8 - rest)) & 0xffu;
-    return (a[full] & mask) == (b[full] & mask);
-}
-
 std::string scheme_of(std::string_view s) {
     auto l = lower(trim(s));
     return l == "http" || l == "https" ? l : std::string{};
@@ -99,60 +91,22 @@ std::string scheme_of(std::string_view s) {
 
 }  // namespace
 
-std::optional<TrustedProxies::Block> TrustedProxies::parse_block(std::string_view entry) {
-    entry = trim(entry);
-    auto slash = entry.find('/');
-    auto addr_text = entry.substr(0, slash);
-    std::optional<ip::address> base;
-    if (!address_chars(addr_text)) return std::nullopt;
-    if (addr_text.find(':') != std::string_view::npos) {
-        boost::system::error_code ec;
-        auto a = ip::make_address_v6(std::string(addr_text), ec);
-        if (ec) return std::nullopt;
-        base = ip::address(a);
-    } else {
-        base = strict_v4(addr_text);
-    }
-    if (!base) return std::nullopt;
-    int max = base->is_v4() ? 32 : 128;
-    if (slash == std::string_view::npos) return Block{*base, max};
-    auto bits = entry.substr(slash + 1);
-    if (bits.empty() || bits.size() > 3 || !std::all_of(bits.begin(), bits.end(), is_digit)) return std::nullopt;
-    int prefix = std::stoi(std::string(bits));
-    if (prefix > max) return std::nullopt;
-    return Block{*base, prefix};
-}
-
 std::string TrustedProxies::entry_problem(std::string_view entry) {
-    if (parse_block(entry)) return {};
+    if (AddressBlock::parse(trim(entry))) return {};
     return "'" + std::string(entry).substr(0, 100) +
            "' is not an IP address or CIDR block (e.g. \"127.0.0.1\", \"10.0.0.0/8\", \"::1\", \"fd00::/8\")";
 }
 
 TrustedProxies::TrustedProxies(const std::vector<std::string>& entries) {
     for (const auto& e : entries) {
-        auto b = parse_block(e);
+        auto b = AddressBlock::parse(trim(e));
         if (!b) throw std::invalid_argument("server.trusted_proxies: " + entry_problem(e));
         blocks_.push_back(*b);
     }
 }
 
 bool TrustedProxies::contains(const ip::address& address) const {
-    for (const auto& b : blocks_) {
-        if (b.base.is_v4()) {
-            ip::address_v4 a;
-            if (address.is_v4()) a = address.to_v4();
-            else if (address.to_v6().is_v4_mapped()) a = ip::make_address_v4(ip::v4_mapped, address.to_v6());
-            else continue;
-            auto x = a.to_bytes(), y = b.base.to_v4().to_bytes();
-            if (prefix_equal(x.data(), y.data(), b.prefix)) return true;
-        } else {
-            auto a = address.is_v4() ? ip::make_address_v6(ip::v4_mapped, address.to_v4()) : address.to_v6();
-            auto x = a.to_bytes(), y = b.base.to_v6().to_bytes();
-            if (prefix_equal(x.data(), y.data(), b.prefix)) return true;
-        }
-    }
-    return false;
+    return std::any_of(blocks_.begin(), blocks_.end(), [&](const AddressBlock& b) { return b.contains(address); });
 }
 
 bool TrustedProxies::contains(std::string_view address) const {

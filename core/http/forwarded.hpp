@@ -6,6 +6,8 @@
 // (server.forwarded_header): a header the proxy passes through untouched is the client's own
 // word. Anything malformed is never trusted: the client is then the TCP peer.
 
+#include "core/util/address_block.hpp"
+
 #include <boost/asio/ip/address.hpp>
 
 #include <map>
@@ -33,12 +35,7 @@ public:
     bool contains(std::string_view address) const;
 
 private:
-    struct Block {
-        boost::asio::ip::address base;
-        int prefix = 0;
-    };
-    static std::optional<Block> parse_block(std::string_view entry);
-    std::vector<Block> blocks_;
+    std::vector<AddressBlock> blocks_;
 };
 
 /// Which header a trusted proxy writes.

@@ -7,6 +7,8 @@
 // allow list, and the ssl::context (creating streams from one SSL_CTX is thread-safe).
 #include "core/net/http_client.hpp"
 
+#include "core/util/address_block.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -334,43 +336,6 @@ std::string internal_reason(const asio::ip::address& address) {
     return "";
 }
 
-/// An allow-list CIDR block (a single address is a /32 or /128).
-struct Net {
-    asio::ip::address base;
-    int prefix = 0;
-};
-
-bool prefix_equal(const unsigned char* a, const unsigned char* b, int prefix) {
-    int full = prefix / 8, rest = prefix % 8;
-    if (!std::equal(a, a + full, b)) return false;
-    if (rest == 0) return true;
-    unsigned mask = (0xffu << (8 - rest)) & 0xffu;
-    return (a[full] & mask) == (b[full] & mask);
-}
-
-bool matches(const Net& net, const asio::ip::address& address) {
-    if (net.base.is_v4()) {
-        asio::ip::address_v4 a;
-        if (address.is_v4()) a = address.to_v4();
-        else if (address.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
-        else return false;
-        auto x = a.to_bytes(), y = net.base.to_v4().to_bytes();
-        return prefix_equal(x.data(), y.data(), net.prefix);
-    }
-    auto a = address.is_v4() ? asio::ip::make_address_v6(asio::ip::v4_mapped, address.to_v4()) : address.to_v6();
-    auto x = a.to_bytes(), y = net.base.to_v6().to_bytes();
-    return prefix_equal(x.data(), y.data(), net.prefix);
-}
-
-std::optional<asio::ip::address> parse_address(std::string_view s) {
-    if (s.size() > 2 && s.front() == '[' && s.back() == ']') s = s.substr(1, s.size() - 2);
-    if (s.find('%') != std::string_view::npos) return std::nullopt;
-    boost::system::error_code ec;
-    auto a = asio::ip::make_address(std::string(s), ec);
-    if (ec) return std::nullopt;
-    return a;
-}
-
 std::string describe(const boost::system::error_code& ec) { return ec.message(); }
 
 }  // namespace
@@ -382,7 +347,7 @@ bool address_is_internal(const asio::ip::address& address) { return !internal_re
 struct HttpClient::Impl {
     asio::any_io_executor io;
     OutboundPolicy policy;
-    std::vector<Net> nets;
+    std::vector<AddressBlock> nets;
     std::vector<std::string> hosts;  ///< lowercase
     ssl::context tls{ssl::context::tls_client};
 
@@ -398,7 +363,7 @@ struct HttpClient::Impl {
         if (!address_is_internal(a)) return true;
         for (const auto& h : hosts)
             if (iequals(h, host)) return true;
-        return std::any_of(nets.begin(), nets.end(), [&](const Net& n) { return matches(n, a); });
+        return std::any_of(nets.begin(), nets.end(), [&](const AddressBlock& n) { return n.contains(a); });
     }
 
     asio::awaitable<FetchResponse> run(FetchRequest request);
@@ -656,15 +621,12 @@ HttpClient::HttpClient(asio::any_io_executor io, OutboundPolicy policy) : impl_(
     impl_->policy = std::move(policy);
     for (const auto& entry : impl_->policy.allow) {
         auto invalid = [&entry] { return std::invalid_argument("invalid outbound allow-list entry '" + entry + "'"); };
-        if (auto slash = entry.find('/'); slash != std::string::npos) {
-            auto base = parse_address(std::string_view(entry).substr(0, slash));
-            auto bits = std::string_view(entry).substr(slash + 1);
-            if (!base || bits.empty() || bits.size() > 3 || !std::all_of(bits.begin(), bits.end(), is_digit)) throw invalid();
-            int prefix = std::stoi(std::string(bits));
-            if (prefix > (base->is_v4() ? 32 : 128)) throw invalid();
-            impl_->nets.push_back(Net{*base, prefix});
-        } else if (auto a = parse_address(entry)) {
-            impl_->nets.push_back(Net{*a, a->is_v4() ? 32 : 128});
+        // An IPv6 address may come in brackets, as in a URL: "[fd00::1]", "[fd00::]/8".
+        std::string unbracketed = entry;
+        if (auto close = entry.find(']'); entry.size() > 2 && entry.front() == '[' && close != std::string::npos)
+            unbracketed = entry.substr(1, close - 1) + entry.substr(close + 1);
+        if (auto block = AddressBlock::parse(unbracketed)) {
+            impl_->nets.push_back(*block);
         } else if (is_host_name(entry) && std::any_of(entry.begin(), entry.end(), [](char c) { return is_alpha(c); })) {
             impl_->hosts.push_back(lowercase(entry));
         } else {
