@@ -6,7 +6,10 @@
 #endif
 // The `script` task's Lua sandbox (modules/workflow/sandbox): JSON in/out, refused escapes, state
 // isolation, limits. Every limit test uses small limits so the file runs in a few seconds, also
-// under ASan.
+// under ASan. Every test that runs scripts runs in both isolation modes (TEST_CASE_TEMPLATE over
+// InProcess, InWorker): in this process (ScriptRunner) and in a worker process
+// (ProcessScriptRunner, this test binary as the worker), with the same assertions.
+#include "core/lua/process_runner.hpp"
 #include "core/lua/sandbox.hpp"
 
 #include <doctest/doctest.h>
@@ -26,10 +29,25 @@
 namespace json = boost::json;
 using arclight::lua::ScriptLimits;
 using arclight::lua::ScriptResult;
+using arclight::lua::ProcessRunnerOptions;
+using arclight::lua::ProcessScriptRunner;
+using arclight::lua::ScriptExecutor;
 using arclight::lua::ScriptRunner;
 using Status = ScriptResult::Status;
 
 namespace {
+
+// The two isolation modes; `states` is the in-process pool size or the number of workers.
+struct InProcess {
+    static std::unique_ptr<ScriptExecutor> make(std::size_t states = 8) { return std::make_unique<ScriptRunner>(states); }
+};
+struct InWorker {
+    static std::unique_ptr<ScriptExecutor> make(std::size_t states = 8) {
+        ProcessRunnerOptions o;
+        o.workers = states;
+        return std::make_unique<ProcessScriptRunner>(std::move(o));
+    }
+};
 
 // Limits for the tests that run into one: small, so each test stops quickly.
 ScriptLimits small_limits() {
@@ -46,7 +64,7 @@ struct Timed {
     double ms;
 };
 
-Timed timed_run(ScriptRunner& runner, std::string_view code, const ScriptLimits& limits = small_limits(),
+Timed timed_run(ScriptExecutor& runner, std::string_view code, const ScriptLimits& limits = small_limits(),
                 const json::value& input = json::object{}) {
     const auto t0 = std::chrono::steady_clock::now();
     ScriptResult r = runner.run(code, input, limits);
@@ -63,8 +81,12 @@ constexpr double kInTimeMs = 1500;
 
 }  // namespace
 
-TEST_CASE("sandbox: the echo script from the issue") {
-    ScriptRunner runner;
+TYPE_TO_STRING(InProcess);
+TYPE_TO_STRING(InWorker);
+
+TEST_CASE_TEMPLATE("sandbox: the echo script from the issue", Mode, InProcess, InWorker) {
+    const auto executor = Mode::make();
+    ScriptExecutor& runner = *executor;
     const json::value input = json::parse(R"({"trigger":{"body":{"a":1}}})");
     const ScriptResult r = runner.run("local b = input.trigger.body; b.echoed = true; return b", input, ScriptLimits{});
     REQUIRE_MESSAGE(r.ok(), r.error);
@@ -73,8 +95,9 @@ TEST_CASE("sandbox: the echo script from the issue") {
     CHECK(json::serialize(r.output) == R"({"a":1,"echoed":true})");
 }
 
-TEST_CASE("sandbox: JSON round trips") {
-    ScriptRunner runner;
+TEST_CASE_TEMPLATE("sandbox: JSON round trips", Mode, InProcess, InWorker) {
+    const auto executor = Mode::make();
+    ScriptExecutor& runner = *executor;
     const ScriptLimits limits;
 
     SUBCASE("input comes back unchanged") {
@@ -129,8 +152,9 @@ TEST_CASE("sandbox: JSON round trips") {
     }
 }
 
-TEST_CASE("sandbox: values that are not JSON give bad_output") {
-    ScriptRunner runner;
+TEST_CASE_TEMPLATE("sandbox: values that are not JSON give bad_output", Mode, InProcess, InWorker) {
+    const auto executor = Mode::make();
+    ScriptExecutor& runner = *executor;
     auto bad = [&](std::string_view code, std::string_view expect_in_message) {
         const ScriptResult r = runner.run(code, json::object{}, small_limits());
         CHECK_MESSAGE(r.status == Status::bad_output, code);
@@ -158,8 +182,9 @@ TEST_CASE("sandbox: values that are not JSON give bad_output") {
     CHECK(runner.run("return string.rep('x', 40)", json::object{}, tiny).ok());
 }
 
-TEST_CASE("sandbox: errors") {
-    ScriptRunner runner;
+TEST_CASE_TEMPLATE("sandbox: errors", Mode, InProcess, InWorker) {
+    const auto executor = Mode::make();
+    ScriptExecutor& runner = *executor;
     SUBCASE("a Lua error is a runtime_error with the message") {
         const ScriptResult r = runner.run("error('boom')", json::object{}, ScriptLimits{});
         CHECK(r.status == Status::runtime_error);
@@ -207,8 +232,9 @@ TEST_CASE("sandbox: errors") {
     }
 }
 
-TEST_CASE("sandbox: escapes are refused and never happen") {
-    ScriptRunner runner(1);
+TEST_CASE_TEMPLATE("sandbox: escapes are refused and never happen", Mode, InProcess, InWorker) {
+    const auto executor = Mode::make(1);
+    ScriptExecutor& runner = *executor;
     const std::string marker = "/tmp/arclight_sandbox_test_" + std::to_string(getpid());
     ::unlink(marker.c_str());
     const std::vector<std::string> scripts = {
@@ -261,8 +287,9 @@ TEST_CASE("sandbox: escapes are refused and never happen") {
     CHECK(json::serialize(names.output) == "[]");
 }
 
-TEST_CASE("sandbox: nothing leaks from one call to the next") {
-    ScriptRunner runner(1);  // one state, reused by every call
+TEST_CASE_TEMPLATE("sandbox: nothing leaks from one call to the next", Mode, InProcess, InWorker) {
+    const auto executor = Mode::make(1);  // one state, reused by every call
+    ScriptExecutor& runner = *executor;
     const ScriptLimits limits;
     SUBCASE("globals") {
         REQUIRE(runner.run("leak = 42; _G.leak2 = 1; rawset(_G, 'leak3', 1) return 1", json::object{}, limits).ok());
@@ -301,8 +328,9 @@ TEST_CASE("sandbox: nothing leaks from one call to the next") {
     }
 }
 
-TEST_CASE("sandbox: pcall, coroutines and metatables still work") {
-    ScriptRunner runner;
+TEST_CASE_TEMPLATE("sandbox: pcall, coroutines and metatables still work", Mode, InProcess, InWorker) {
+    const auto executor = Mode::make();
+    ScriptExecutor& runner = *executor;
     const ScriptLimits limits;
     auto out = [&](std::string_view code) {
         const ScriptResult r = runner.run(code, json::object{}, limits);
@@ -333,8 +361,9 @@ TEST_CASE("sandbox: pcall, coroutines and metatables still work") {
     CHECK(out("return {math.type(1), math.type(1.0), math.random(1, 1) }") == R"(["integer","float",1])");
 }
 
-TEST_CASE("sandbox: limits") {
-    ScriptRunner runner;
+TEST_CASE_TEMPLATE("sandbox: limits", Mode, InProcess, InWorker) {
+    const auto executor = Mode::make();
+    ScriptExecutor& runner = *executor;
 
     SUBCASE("infinite loop: the instruction budget") {
         const Timed t = timed_run(runner, "while true do end");
@@ -503,8 +532,9 @@ TEST_CASE("sandbox: limits") {
     }
 }
 
-TEST_CASE("sandbox: the chunk cache and the pool") {
-    ScriptRunner runner(2);
+TEST_CASE_TEMPLATE("sandbox: the chunk cache and the pool", Mode, InProcess, InWorker) {
+    const auto executor = Mode::make(2);
+    ScriptExecutor& runner = *executor;
     const ScriptLimits limits;
     SUBCASE("more distinct scripts than the cache holds") {
         for (int round = 0; round < 2; ++round) {
@@ -570,7 +600,7 @@ constexpr std::string_view kTouchAll = R"(
     touch(input, 0)
 )";
 
-ScriptResult run_ok(ScriptRunner& runner, std::string_view code, const json::value& input) {
+ScriptResult run_ok(ScriptExecutor& runner, std::string_view code, const json::value& input) {
     ScriptResult r = runner.run(code, input, ScriptLimits{});
     REQUIRE_MESSAGE(r.ok(), code, " -> ", to_string(r.status), " ", r.error);
     return r;
@@ -578,8 +608,9 @@ ScriptResult run_ok(ScriptRunner& runner, std::string_view code, const json::val
 
 }  // namespace
 
-TEST_CASE("sandbox: lazy input, reads give what the eager conversion gave") {
-    ScriptRunner runner(1);
+TEST_CASE_TEMPLATE("sandbox: lazy input, reads give what the eager conversion gave", Mode, InProcess, InWorker) {
+    const auto executor = Mode::make(1);
+    ScriptExecutor& runner = *executor;
     const json::value in = engine_input(5);
     SUBCASE("values at every lazy level and below") {
         const ScriptResult r = run_ok(runner, R"(
@@ -648,8 +679,9 @@ TEST_CASE("sandbox: lazy input, reads give what the eager conversion gave") {
     }
 }
 
-TEST_CASE("sandbox: lazy input, pairs, next, rawget, rawset and # see the whole table") {
-    ScriptRunner runner(1);
+TEST_CASE_TEMPLATE("sandbox: lazy input, pairs, next, rawget, rawset and # see the whole table", Mode, InProcess, InWorker) {
+    const auto executor = Mode::make(1);
+    ScriptExecutor& runner = *executor;
     const json::value in = engine_input(3);
     // The sorted keys of a table, through pairs or a next loop.
     const std::string keys = R"(
@@ -762,8 +794,9 @@ TEST_CASE("sandbox: lazy input, pairs, next, rawget, rawset and # see the whole 
     }
 }
 
-TEST_CASE("sandbox: lazy input, metatables and isolation") {
-    ScriptRunner runner(1);  // one state: every call reuses it
+TEST_CASE_TEMPLATE("sandbox: lazy input, metatables and isolation", Mode, InProcess, InWorker) {
+    const auto executor = Mode::make(1);  // one state: every call reuses it
+    ScriptExecutor& runner = *executor;
     const json::value in = engine_input(2);
     SUBCASE("the metatable is protected and gives nothing away") {
         const ScriptResult r = run_ok(runner, R"(
@@ -809,8 +842,9 @@ TEST_CASE("sandbox: lazy input, metatables and isolation") {
     }
 }
 
-TEST_CASE("sandbox: lazy input, limits apply to what is materialized") {
-    ScriptRunner runner(1);
+TEST_CASE_TEMPLATE("sandbox: lazy input, limits apply to what is materialized", Mode, InProcess, InWorker) {
+    const auto executor = Mode::make(1);
+    ScriptExecutor& runner = *executor;
     ScriptLimits l = small_limits();  // 8 MiB
     json::value in = engine_input(2);
     in.as_object()["tasks"].as_object()["huge"] =
@@ -840,8 +874,9 @@ TEST_CASE("sandbox: lazy input, limits apply to what is materialized") {
     CHECK(runner.run("return input.tasks.s0.output.n", in, l).output == 0);
 }
 
-TEST_CASE("sandbox: lazy input, output errors are those of the eager conversion") {
-    ScriptRunner runner(1);
+TEST_CASE_TEMPLATE("sandbox: lazy input, output errors are those of the eager conversion", Mode, InProcess, InWorker) {
+    const auto executor = Mode::make(1);
+    ScriptExecutor& runner = *executor;
     json::value in = engine_input(1);
     in.as_object()["trigger"].as_object()["headers"].as_object()["x-bin"] = json::string("\xff\xfe");
     // Unread, read, everything read: the same bad_output, with the same path.
