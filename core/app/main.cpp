@@ -1,13 +1,16 @@
 // arclight: the command line. serve | migrate | config check | config schema | version, and the
-// subcommands modules contribute through their descriptors (e.g. auth's `user add`).
+// subcommands modules contribute through their descriptors (e.g. auth's `user add`). The hidden
+// `script-worker` is a process-isolation script worker (core/lua/script_worker.hpp).
 #include "core/app/application.hpp"
 #include "core/errors/error.hpp"
 #include "core/log/log.hpp"
+#include "core/lua/script_worker.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <iostream>
+#include <string_view>
 
 namespace {
 
@@ -20,6 +23,9 @@ arclight::Config load_config(const std::string& path, const std::vector<arclight
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A script worker of workflow.script_isolation = "process" (hidden): before any configuration
+    // is read or any thread started. Never returns.
+    if (argc >= 2 && std::string_view(argv[1]) == "script-worker") arclight::lua::script_worker_main(argc, argv);
     CLI::App cli{"Arclight: design, run, connect, watch and improve AI agents in one server."};
     cli.require_subcommand(1);
     std::string config_path;

@@ -6,6 +6,8 @@
 // service (service.hpp) are built here, the routes registered and the services offered.
 #include "core/app/periodic.hpp"
 #include "core/db/db.hpp"
+#include "core/log/log.hpp"
+#include "core/lua/process_runner.hpp"
 #include "core/time/time.hpp"
 #include "core/ws/ws_hub.hpp"
 #include "modules/workflow/agent_task.hpp"
@@ -26,7 +28,7 @@ public:
         : ctx_(ctx),
           store_(ctx.db.backend() == DbBackend::sqlite),
           outcomes_(ctx.db.backend() == DbBackend::sqlite),
-          scripts_(8),
+          scripts_(make_scripts(ctx.config)),
           http_(ctx.io, outbound_policy(ctx.config)),
           versions_(ctx.db, store_, types_, std::chrono::milliseconds(ctx.config.get_int("trigger_refresh_ms"))),
           engine_(ctx.db, ctx.bus, ctx.io, ctx.blocking, engine_options(ctx, &types_), versions_.loader()),
@@ -37,7 +39,7 @@ public:
           retention_(ctx.db, system_clock(), ctx.config.get_int("retention_days")),
           retention_task_(ctx.io, "workflow-retention"),
           refresh_ms_(ctx.config.get_int("trigger_refresh_ms")) {
-        add_builtin_types(types_, scripts_, script_defaults(ctx.config), http_, ctx.bus, ctx.db,
+        add_builtin_types(types_, *scripts_, script_defaults(ctx.config), http_, ctx.bus, ctx.db,
                           static_cast<int>(ctx.config.get_int("max_event_chain")));
         engine_.set_current_loader(versions_.current_loader());
         engine_.set_workflow_changed_handler([this](const std::string& id) { service_.changed_elsewhere(id); });
@@ -99,7 +101,20 @@ private:
         sd.limits.wall_ms = static_cast<int>(c.get_int("script_wall_ms"));
         sd.limits.memory_bytes = static_cast<std::size_t>(c.get_int("script_memory_mb")) << 20;
         sd.inline_ms = static_cast<int>(c.get_int("script_inline_ms"));
+        // A worker round trip would hold an I/O thread: in process mode every script goes to the
+        // compute pool, whose threads wait for the workers.
+        sd.always_offload = c.get_string("script_isolation") == "process";
         return sd;
+    }
+    // workflow.script_isolation: "thread" runs scripts in this process, "process" in a pool of
+    // sandboxed worker processes (core/lua/process_runner.hpp).
+    static std::unique_ptr<lua::ScriptExecutor> make_scripts(const ConfigSection& c) {
+        if (c.get_string("script_isolation") != "process") return std::make_unique<lua::ScriptRunner>(8);
+        lua::ProcessRunnerOptions o;
+        o.workers = static_cast<std::size_t>(c.get_int("script_workers"));
+        o.memory_bytes = static_cast<std::size_t>(c.get_int("script_memory_mb")) << 20;
+        o.on_warning = [](const std::string& w) { log::warn("workflow", "{}", w); };
+        return std::make_unique<lua::ProcessScriptRunner>(std::move(o));
     }
     static EngineOptions engine_options(ModuleContext& ctx, const TaskTypes* types) {
         EngineOptions o;
@@ -124,7 +139,7 @@ private:
     Store store_;
     OutcomeStore outcomes_;
     TaskTypeRegistry types_;
-    lua::ScriptRunner scripts_;
+    std::unique_ptr<lua::ScriptExecutor> scripts_;
     net::HttpClient http_;
     Versions versions_;
     Engine engine_;
@@ -208,6 +223,13 @@ ModuleDescriptor descriptor() {
                  "thread hop); one that needs more runs again from the start on a compute thread, and its code goes "
                  "there directly from then on. 0 sends every script to the compute threads.",
                  int_range(0, 100)},
+                {"script_isolation", std::string("thread"),
+                 "Where script tasks run: \"thread\" in the server process; \"process\" in a pool of sandboxed "
+                 "worker processes (rlimits, no descriptors but a pipe, seccomp where the kernel has it), for "
+                 "scripts you do not trust. Costs a round trip per run's batch of scripts.",
+                 one_of({"thread", "process"})},
+                {"script_workers", std::int64_t{0},
+                 "Worker processes when script_isolation = \"process\"; 0 means one per CPU core.", int_range(0, 256)},
                 {"http_allow", std::vector<std::string>{},
                  "Addresses (CIDR or single) and host names the http task may reach although the SSRF guard refuses "
                  "them (loopback, private, link-local, metadata). Example: [\"10.20.0.0/16\", \"localhost\"]."},

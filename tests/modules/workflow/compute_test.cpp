@@ -25,10 +25,13 @@ void check_spun_to_limit(Api& api, const std::string& id) {
 
 }  // namespace
 
-TEST_CASE("compute pool: scripts running to their limit do not hold up /healthz, the UI or the API") {
+// In both isolation modes: in process mode the compute threads wait for the worker processes.
+static void check_io_threads_stay_free(const std::string& isolation) {
+    CAPTURE(isolation);
     // One I/O thread: before the pool, a script ran on it and everything else waited.
     TestServer srv({{"server.threads", "1"},
                     {"server.compute_threads", "1"},
+                    {"workflow.script_isolation", isolation},
                     {"workflow.script_cpu_ms", "1500"},
                     {"workflow.script_max_instructions", "10000000000"},
                     {"workflow.script_wall_ms", "60000"}});
@@ -44,6 +47,14 @@ TEST_CASE("compute pool: scripts running to their limit do not hold up /healthz,
     CHECK(str(api.run(b).at("status")) == "running");
     check_spun_to_limit(api, a);
     check_spun_to_limit(api, b);
+}
+
+TEST_CASE("compute pool: scripts running to their limit do not hold up /healthz, the UI or the API") {
+    check_io_threads_stay_free("thread");
+}
+
+TEST_CASE("compute pool: in process isolation, scripts running to their limit do not hold up the server either") {
+    check_io_threads_stay_free("process");
 }
 
 TEST_CASE("compute pool: a full queue answers a waiting webhook caller 503 with Retry-After; started runs wait") {
@@ -79,21 +90,25 @@ TEST_CASE("compute pool: a full queue answers a waiting webhook caller 503 with 
 }
 
 TEST_CASE("compute pool: with every script on the pool, a run's ready scripts run there as a batch, in order") {
-    TestServer srv(std::map<std::string, std::string>{{"workflow.script_inline_ms", "0"}, {"server.compute_threads", "1"}});
-    Api api{srv};
-    auto wf = api.create(R"j({"name":"fan","tasks":[
-        {"id":"a","type":"script","config":{"code":"return input.input.n"}},
-        {"id":"b","type":"script","depends_on":["a"],"config":{"code":"return input.tasks.a.output * 2"}},
-        {"id":"c","type":"script","depends_on":["a"],"config":{"code":"return input.tasks.a.output * 3"}},
-        {"id":"d","type":"script","depends_on":["a"],"config":{"code":"error('d fails')"},"on_error":"continue"},
-        {"id":"e","type":"script","depends_on":["b","c","d"],
-         "config":{"code":"return {b = input.tasks.b.output, c = input.tasks.c.output, d = input.tasks.d.status}"}}]})j");
-    for (int n = 1; n <= 20; ++n) {
-        auto run = api.wait(api.start(wf, "{\"n\":" + std::to_string(n) + "}"));
-        INFO(json::serialize(run));
-        REQUIRE(str(run.at("status")) == "succeeded");
-        CHECK(task(run, "e").at("output") == json::parse("{\"b\":" + std::to_string(2 * n) + ",\"c\":" +
-                                                         std::to_string(3 * n) + ",\"d\":\"failed\"}"));
-        CHECK(str(task(run, "d").at("error")).find("d fails") != std::string::npos);
+    for (std::string isolation : {"thread", "process"}) {
+        CAPTURE(isolation);
+        TestServer srv(std::map<std::string, std::string>{
+            {"workflow.script_inline_ms", "0"}, {"server.compute_threads", "1"}, {"workflow.script_isolation", isolation}});
+        Api api{srv};
+        auto wf = api.create(R"j({"name":"fan","tasks":[
+            {"id":"a","type":"script","config":{"code":"return input.input.n"}},
+            {"id":"b","type":"script","depends_on":["a"],"config":{"code":"return input.tasks.a.output * 2"}},
+            {"id":"c","type":"script","depends_on":["a"],"config":{"code":"return input.tasks.a.output * 3"}},
+            {"id":"d","type":"script","depends_on":["a"],"config":{"code":"error('d fails')"},"on_error":"continue"},
+            {"id":"e","type":"script","depends_on":["b","c","d"],
+             "config":{"code":"return {b = input.tasks.b.output, c = input.tasks.c.output, d = input.tasks.d.status}"}}]})j");
+        for (int n = 1; n <= 20; ++n) {
+            auto run = api.wait(api.start(wf, "{\"n\":" + std::to_string(n) + "}"));
+            INFO(json::serialize(run));
+            REQUIRE(str(run.at("status")) == "succeeded");
+            CHECK(task(run, "e").at("output") == json::parse("{\"b\":" + std::to_string(2 * n) + ",\"c\":" +
+                                                             std::to_string(3 * n) + ",\"d\":\"failed\"}"));
+            CHECK(str(task(run, "d").at("error")).find("d fails") != std::string::npos);
+        }
     }
 }
