@@ -33,6 +33,7 @@ class Db;
 class EventBus;
 class NotifyRelay;
 class Router;
+class Vault;
 class WsHub;
 
 /// A module's (or the database's) health, shown at /readyz and in the UI.
@@ -95,6 +96,7 @@ struct ModuleContext {
     boost::asio::any_io_executor io;         ///< for network I/O and background coroutines
     boost::asio::any_io_executor blocking;   ///< for blocking work (queries, scripts)
     const AppInfo& app;
+    Vault& vault;                            ///< secrets at rest (core/vault/vault.hpp), opened before start()
 };
 
 class Module {
