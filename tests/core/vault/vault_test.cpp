@@ -176,9 +176,11 @@ TEST_CASE("vault: start-up without a key: a key file beside a SQLite database, n
         std::lock_guard lk(mu);
         logged.append(line).push_back('\n');
     });
+    log::set_level(log::Level::info);
     Vault v;
     v.open(*r.db, r.none());
     log::set_observer({});
+    log::set_level(log::Level::warn);
     if (use_postgres()) {
         CHECK_FALSE(v.has_key());
         CHECK(logged.find("arclight vault init") != std::string::npos);
