@@ -196,7 +196,17 @@ TEST_CASE("vault: plaintext webhook secrets of an older database move into the v
         });
     }
     std::map<std::string, std::string> env{{"ARCLIGHT_DATABASE_URL", tdb.url()}};
-    if (use_postgres()) env["ARCLIGHT_VAULT_KEY"] = new_vault_key();
+    if (use_postgres()) {
+        // PostgreSQL without a key: the secrets cannot move, so the server does not start (and
+        // leaves them as they are).
+        auto refused = run_binary("serve", env);
+        CHECK(refused.first == 1);
+        CHECK(refused.second.find("has webhook secrets stored in plain text, which move into the vault at start") !=
+              std::string::npos);
+        CHECK(refused.second.find("arclight vault init") != std::string::npos);
+        CHECK(refused.second.find("PLANTED") == std::string::npos);
+        env["ARCLIGHT_VAULT_KEY"] = new_vault_key();
+    }
     {
         ServerProcess srv(env);
         CHECK(hook(srv.port(), "/hooks/legacy", "PLANTED-legacy") == 202);
