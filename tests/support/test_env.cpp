@@ -104,9 +104,9 @@ TestServer::TestServer(std::map<std::string, std::string> overrides, std::vector
     overrides.emplace("database.pool_size", "4");
     overrides.emplace("log.level", "warn");
     if (use_postgres() && !overrides.count("vault.key_file")) {
-        key_dir_ = std::filesystem::temp_directory_path() / ("arclight-key-" + new_uuid());
-        create_key_file(key_dir_ / "vault.key", new_vault_key());
-        overrides["vault.key_file"] = (key_dir_ / "vault.key").string();
+        key_dir_.path = std::filesystem::temp_directory_path() / ("arclight-key-" + new_uuid());
+        create_key_file(key_dir_.path / "vault.key", new_vault_key());
+        overrides["vault.key_file"] = (key_dir_.path / "vault.key").string();
     }
     app_ = std::make_unique<Application>(make_config(overrides, modules), modules);
     port_ = app_->start();
@@ -123,13 +123,11 @@ TestServer::TestServer(std::map<std::string, std::string> overrides, std::vector
     }
 }
 
-TestServer::~TestServer() {
-    stop();
-    app_.reset();
-    if (!key_dir_.empty()) {
-        std::error_code ec;
-        std::filesystem::remove_all(key_dir_, ec);
-    }
+TestServer::~TestServer() { stop(); }
+
+TestServer::TempDir::~TempDir() {
+    std::error_code ec;
+    if (!path.empty()) std::filesystem::remove_all(path, ec);
 }
 
 void TestServer::stop() {

@@ -61,7 +61,12 @@ public:
 
 private:
     TestDatabase db_;
-    std::filesystem::path key_dir_;  ///< PostgreSQL: a vault key file of its own (SQLite makes one beside the database)
+    /// A directory removed with the server, also when its constructor throws.
+    struct TempDir {
+        std::filesystem::path path;
+        ~TempDir();
+    };
+    TempDir key_dir_;  ///< PostgreSQL: a vault key file of its own (SQLite makes one beside the database)
     std::unique_ptr<Application> app_;
     unsigned short port_ = 0;
     std::string admin_key_;
