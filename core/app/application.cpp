@@ -13,6 +13,7 @@
 #include "core/util/embedded.hpp"
 #include "core/time/time.hpp"
 #include "core/util/ids.hpp"
+#include "core/vault/vault.hpp"
 #include "core/ws/ws_hub.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -22,6 +23,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <thread>
 
 namespace arclight {
@@ -169,6 +171,17 @@ std::vector<ConfigTable> Application::config_schema(const std::vector<ModuleDesc
               int_range(0, 600000)},
              {"migrate_on_start", true, "Apply pending migrations when the server starts (else run `arclight migrate`)."},
          }},
+        {"vault",
+         "Secrets at rest (webhook secrets, ...), encrypted with XChaCha20-Poly1305 under one master key: 32 random bytes, "
+         "base64. The environment variable ARCLIGHT_VAULT_KEY (the key itself) is used first; given with key_file too, "
+         "both must hold the same key. Without either, a SQLite database uses arclight.vault.key beside its file (created "
+         "with mode 0600 while no secret is stored); PostgreSQL has no default (instances share one key): create it with "
+         "`arclight vault init --key-file PATH`.",
+         {
+             {"key_file", std::string(""),
+              "File holding the vault's master key (base64 of 32 bytes; mode 0600). Written by `arclight vault init` and "
+              "replaced by `arclight vault rotate-key`, which keeps the previous key as <file>.old."},
+         }},
         {"log",
          "Logging to stderr.",
          {
@@ -192,6 +205,7 @@ struct Application::Runtime {
     std::unique_ptr<ComputePool> compute;
     std::vector<std::thread> io_threads;
     std::unique_ptr<Db> db;
+    Vault vault;
     std::unique_ptr<NotifyRelay> relay;
     std::unique_ptr<EventBus> bus;
     std::unique_ptr<WsHub> ws;
@@ -295,7 +309,7 @@ Application::Application(const Config& config, std::vector<ModuleDescriptor> mod
         l.context = std::make_unique<ModuleContext>(ModuleContext{rt_->config.section(d->name), *rt_->db, *rt_->bus, *rt_->ws,
                                                                   rt_->access, rt_->services, rt_->permissions, *rt_->relay,
                                                                   rt_->ioc.get_executor(),
-                                                                  rt_->blocking->get_executor(), *rt_->compute, info_});
+                                                                  rt_->blocking->get_executor(), *rt_->compute, info_, rt_->vault});
         l.module = d->create(*l.context);
         rt_->loaded.push_back(std::move(l));
     }
@@ -310,6 +324,7 @@ Db& Application::db() { return *rt_->db; }
 Router& Application::router() { return rt_->router; }
 WsHub& Application::ws() { return *rt_->ws; }
 ServiceRegistry& Application::services() { return rt_->services; }
+Vault& Application::vault() { return rt_->vault; }
 const PermissionCatalog& Application::permissions() const { return rt_->permissions; }
 
 void Application::check_permissions() const {
@@ -346,10 +361,21 @@ std::vector<ModuleStatus> Application::modules() const {
 
 MigrationReport Application::migrate() {
     std::vector<std::string> order;
-    for (const auto& l : rt_->loaded) order.push_back(l.descriptor->name);
+    // Core's own tables (the vault's) live in schema/system/: applied even with that module disabled.
+    order.push_back("system");
+    for (const auto& l : rt_->loaded)
+        if (l.descriptor->name != "system") order.push_back(l.descriptor->name);
     // SQLite files created before incremental auto-vacuum are switched once (docs/configuration.md).
     rt_->db->ensure_incremental_vacuum();
     return apply_migrations(*rt_->db, collect_migrations(embedded_schema()), order);
+}
+
+void Application::open_vault() {
+    VaultSettings vs;
+    vs.key_file = rt_->config.section("vault").get_string("key_file");
+    if (const char* env = std::getenv("ARCLIGHT_VAULT_KEY")) vs.env_key = std::string(env);
+    vs.database_url = rt_->db->url();
+    rt_->vault.open(*rt_->db, vs);
 }
 
 void Application::register_core_routes() {
@@ -389,6 +415,7 @@ unsigned short Application::start() {
         auto rep = migrate();
         if (!rep.applied.empty()) log::info("migrate", "applied {} migrations", rep.applied.size());
     }
+    open_vault();
     register_core_routes();
     for (auto& l : rt_->loaded) l.module->register_routes(rt_->router);
     check_permissions();

@@ -21,6 +21,7 @@ class WsHub;
 class HttpServer;
 class StaticFiles;
 class Db;
+class Vault;
 
 /// The version compiled into the binary.
 std::string_view arclight_version();
@@ -36,6 +37,9 @@ public:
 
     /// Applies pending migrations of core and every enabled module.
     MigrationReport migrate();
+    /// Resolves the vault's key and checks it against the database (after migrate()); throws
+    /// VaultError when start-up must be refused (core/vault/vault.hpp). Called by start().
+    void open_vault();
     /// Migrates (when database.migrate_on_start), registers routes and subscriptions, starts
     /// modules, then opens the listener. Returns the bound port.
     unsigned short start();
@@ -54,6 +58,7 @@ public:
     Router& router();
     WsHub& ws();
     ServiceRegistry& services();
+    Vault& vault();
     /// Every permission the enabled modules declared.
     const PermissionCatalog& permissions() const;
     const AppInfo& info() const noexcept { return info_; }

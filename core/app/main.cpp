@@ -1,14 +1,17 @@
-// arclight: the command line. serve | migrate | config check | config schema | version, and the
-// subcommands modules contribute through their descriptors (e.g. auth's `user add`). The hidden
-// `script-worker` is a process-isolation script worker (core/lua/script_worker.hpp).
+// arclight: the command line. serve | migrate | config check | config schema | vault init |
+// vault rotate-key | version, and the subcommands modules contribute through their descriptors
+// (e.g. auth's `user add`). The hidden `script-worker` is a process-isolation script worker
+// (core/lua/script_worker.hpp).
 #include "core/app/application.hpp"
 #include "core/errors/error.hpp"
 #include "core/log/log.hpp"
 #include "core/lua/script_worker.hpp"
+#include "core/vault/vault.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <string_view>
 
@@ -42,6 +45,19 @@ int main(int argc, char** argv) {
     auto* check = config->add_subcommand("check", "Validate a config file (and environment overrides) without starting");
     add_config(check);
     auto* schema = config->add_subcommand("schema", "Print every key with its default and description");
+    auto* vault = cli.add_subcommand("vault", "The vault: the master key of the secrets stored at rest");
+    vault->require_subcommand(1);
+    std::string key_file_arg;
+    auto* vault_init = vault->add_subcommand(
+        "init", "Write a new master key (base64 of 32 random bytes) to a new file with mode 0600; never overwrites");
+    add_config(vault_init);
+    vault_init->add_option("--key-file", key_file_arg,
+                           "Where (default: vault.key_file, or arclight.vault.key beside a SQLite database)");
+    auto* vault_rotate = vault->add_subcommand(
+        "rotate-key", "Re-encrypt every secret under a new key in one transaction; the old key file is kept as <file>.old. "
+                      "Stop the servers first (they hold the old key)");
+    add_config(vault_rotate);
+    vault_rotate->add_option("--key-file", key_file_arg, "Where the new key goes (default: the key file in use)");
     // Subcommands the modules contribute (CliCommand): groups are created on first use.
     const auto descriptors = arclight::builtin_modules();
     struct Contributed {
@@ -91,6 +107,35 @@ int main(int argc, char** argv) {
             return 0;
         }
         auto cfg = load_config(config_path, descriptors);
+        auto vault_settings = [&cfg] {
+            arclight::VaultSettings vs;
+            vs.key_file = cfg.section("vault").get_string("key_file");
+            if (const char* env = std::getenv("ARCLIGHT_VAULT_KEY")) vs.env_key = std::string(env);
+            vs.database_url = cfg.section("database").get_string("url");
+            return vs;
+        };
+        if (*vault_init) {
+            auto path = arclight::vault_init(vault_settings(), key_file_arg);
+            std::cout << "wrote a new vault key to " << path.string() << " (mode 0600)\n";
+            auto vs = vault_settings();
+            if (vs.key_file != path.string() && path != arclight::default_key_file(vs.database_url))
+                std::cout << "set vault.key_file = \"" << path.string() << "\" (or ARCLIGHT_VAULT_KEY_FILE) on every instance\n";
+            std::cout << "back it up with the database: the secrets do not open without it\n";
+            return 0;
+        }
+        if (*vault_rotate) {
+            arclight::Application app(cfg, descriptors);
+            app.migrate();
+            app.open_vault();
+            auto vs = vault_settings();
+            auto r = arclight::rotate_vault_key(app.db(), app.vault(), vs, key_file_arg);
+            std::cout << "re-encrypted " << r.secrets << " secrets under a new key, written to " << r.key_file.string() << "\n";
+            if (!r.old_file.empty()) std::cout << "the previous key is kept in " << r.old_file.string() << "\n";
+            if (vs.env_key)
+                std::cout << "the key came from ARCLIGHT_VAULT_KEY: set it to the content of " << r.key_file.string()
+                          << " on every instance before they start\n";
+            return 0;
+        }
         if (*migrate) {
             arclight::Application app(cfg, descriptors);
             auto report = app.migrate();
@@ -106,6 +151,7 @@ int main(int argc, char** argv) {
             }
             arclight::Application app(cfg, descriptors);
             app.migrate();
+            app.open_vault();
             return c.command->run(app.services());
         }
         arclight::Application app(cfg, descriptors);

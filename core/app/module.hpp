@@ -34,6 +34,7 @@ class Db;
 class EventBus;
 class NotifyRelay;
 class Router;
+class Vault;
 class WsHub;
 
 /// A module's (or the database's) health, shown at /readyz and in the UI.
@@ -97,6 +98,7 @@ struct ModuleContext {
     boost::asio::any_io_executor blocking;   ///< for blocking work (queries)
     ComputePool& compute;                    ///< for CPU-bound work (scripts; core/exec/compute_pool.hpp)
     const AppInfo& app;
+    Vault& vault;                            ///< secrets at rest (core/vault/vault.hpp), opened before start()
 };
 
 class Module {

@@ -54,7 +54,7 @@ std::shared_ptr<const WorkflowVersion> Versions::compile(const std::string& id, 
     auto doc = json::parse(definition, ec);
     if (ec) return nullptr;
     std::vector<FieldError> errors;
-    auto def = parse_definition(doc, types_, errors);
+    auto def = parse_definition(doc, types_, errors, true);
     if (!def) {
         log::warn("workflow", "workflow {} version {} no longer validates: {}", id, version,
                   errors.empty() ? "" : errors.front().pointer + " " + errors.front().message);

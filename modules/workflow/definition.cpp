@@ -52,6 +52,7 @@ bool valid_hook_path(std::string_view p) {
 struct Ctx {
     const TaskTypes& types;
     std::vector<FieldError>& errors;
+    bool stored = false;  ///< a stored definition: webhook secrets are in the vault (kHiddenSecret here)
     void err(std::string pointer, std::string message) { errors.push_back({std::move(pointer), std::move(message)}); }
 };
 
@@ -130,6 +131,8 @@ void parse_webhook_auth(Ctx& c, const json::object& o, const std::string& base, 
             auth.secret = text("secret", true);
             if (ao.contains("secret") && (auth.secret.empty() || auth.secret.size() > 1024))
                 c.err(ab + "/secret", "must be 1 to 1024 characters");
+            else if (auth.secret == "********" && c.stored)
+                auth.secret.clear();  // stored in the vault; the triggers read it from there
             else if (auth.secret == "********")
                 c.err(ab + "/secret", "is the placeholder the API shows for a secret: give the secret itself");
             if (auth.type == "hmac") {
@@ -383,8 +386,8 @@ json::object stored_document(const json::object& submitted) {
 }
 
 std::shared_ptr<const Definition> parse_definition(const json::value& doc, const TaskTypes& types,
-                                                   std::vector<FieldError>& errors) {
-    Ctx c{types, errors};
+                                                   std::vector<FieldError>& errors, bool stored) {
+    Ctx c{types, errors, stored};
     std::size_t start = errors.size();
     if (!doc.is_object()) {
         c.err("", "a workflow definition must be a JSON object");

@@ -68,7 +68,7 @@ struct TriggerDef {
         std::string type;              ///< header | hmac
         std::string header;            ///< lower case
         std::string prefix;            ///< hmac: before the hex digest, e.g. "sha256="
-        std::string secret;
+        std::string secret;            ///< empty in a stored definition: the secret is in the vault
         std::string timestamp_header;  ///< hmac: lower case; signed as "<timestamp>.<body>"
         std::int64_t tolerance_s = 300;
     };
@@ -114,8 +114,11 @@ expr::Expr parse_filter_text(std::string_view text);
 
 /// Parses and validates. On success returns the definition; otherwise nullptr with every error
 /// appended to `errors` (pointers into the submitted document, e.g. "/tasks/2/depends_on/0").
+/// `stored`: a definition as saved, whose webhook secrets are in the vault (the placeholder
+/// "********" stands in their place and leaves TriggerDef::Auth::secret empty); a submitted one
+/// may not use the placeholder.
 std::shared_ptr<const Definition> parse_definition(const boost::json::value& doc, const TaskTypes& types,
-                                                   std::vector<FieldError>& errors);
+                                                   std::vector<FieldError>& errors, bool stored = false);
 
 /// The definition document as stored (the submitted object minus server-owned keys).
 boost::json::object stored_document(const boost::json::object& submitted);

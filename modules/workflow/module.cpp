@@ -16,6 +16,7 @@
 #include "modules/workflow/retention.hpp"
 #include "modules/workflow/routes.hpp"
 #include "modules/workflow/service.hpp"
+#include "modules/workflow/webhook_secrets.hpp"
 
 namespace arclight::workflow {
 namespace {
@@ -32,8 +33,8 @@ public:
           http_(ctx.io, outbound_policy(ctx.config)),
           versions_(ctx.db, store_, types_, std::chrono::milliseconds(ctx.config.get_int("trigger_refresh_ms"))),
           engine_(ctx.db, ctx.bus, ctx.io, ctx.blocking, engine_options(ctx, &types_), versions_.loader()),
-          triggers_(ctx.db, store_, ctx.bus, engine_, versions_.parser()),
-          service_(ctx.db, store_, outcomes_, engine_, triggers_, versions_, types_),
+          triggers_(ctx.db, store_, ctx.bus, engine_, versions_.parser(), ctx.vault),
+          service_(ctx.db, store_, outcomes_, engine_, triggers_, versions_, types_, ctx.vault),
           cron_task_(ctx.io, "workflow-cron"),
           refresh_task_(ctx.io, "workflow-triggers"),
           retention_(ctx.db, system_clock(), ctx.config.get_int("retention_days")),
@@ -55,6 +56,10 @@ public:
         // The `agent` task exists when a module runs agents (every module is constructed by now).
         if (auto* runner = ctx_.services.find<AgentRunner>(); runner && !types_.find("agent"))
             types_.add(make_agent_task_type(*runner, ctx_.services.find<AgentSelector>()));
+        // Definitions saved before the vault kept their webhook secrets in plain text.
+        ctx_.db.with_session([this](soci::session& s) {
+            move_plaintext_webhook_secrets(s, store_, ctx_.vault, ctx_.db.backend() == DbBackend::sqlite);
+        });
         triggers_.reload_now();
         engine_.start();
         cron_task_.start(std::chrono::milliseconds(1000), [this]() -> asio::awaitable<void> {

@@ -462,7 +462,7 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
                    auto hook = s->find_hook(req.method, path);
                    if (!hook) throw Error(ErrorCode::not_found, "no active workflow serves " + req.method + " /hooks/" + path);
                    const auto& trig = hook->wf->def->triggers[static_cast<std::size_t>(hook->trigger_index)];
-                   if (trig.auth) check_webhook_auth(*trig.auth, req, now_ms() / 1000);  // before anything else
+                   if (hook->auth) check_webhook_auth(*hook->auth, req, now_ms() / 1000);  // before anything else
                    json::value body;
                    auto trigger = request_trigger(req, path, trig, body);
                    std::shared_ptr<Responder> responder;

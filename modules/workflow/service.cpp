@@ -1,6 +1,7 @@
 #include "modules/workflow/service.hpp"
 
 #include "modules/workflow/webhook_auth.hpp"
+#include "modules/workflow/webhook_secrets.hpp"
 
 #include "core/util/suppress_coroutine_frame_warning.hpp"
 
@@ -10,6 +11,7 @@
 #include "core/time/time.hpp"
 #include "core/util/ids.hpp"
 #include "core/util/text.hpp"
+#include "core/vault/vault.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -89,8 +91,8 @@ bool valid_id(std::string_view id) {
 }
 
 Workflows::Workflows(Db& db, Store& store, OutcomeStore& outcomes, Engine& engine, Triggers& triggers, Versions& versions,
-                     const TaskTypeRegistry& types)
-    : db_(db), store_(store), outcomes_(outcomes), engine_(engine), triggers_(triggers), versions_(versions), types_(types) {}
+                     const TaskTypeRegistry& types, const Vault& vault)
+    : db_(db), vault_(vault), store_(store), outcomes_(outcomes), engine_(engine), triggers_(triggers), versions_(versions), types_(types) {}
 
 // ---- definitions ---------------------------------------------------------------------------
 
@@ -154,9 +156,14 @@ asio::awaitable<WorkflowRecord> Workflows::create_workflow(json::value doc) {
     w.name = def->name;
     w.version = 1;
     w.active = def->active_requested;
-    w.definition = json::serialize(stored_document(doc.as_object()));
+    // Webhook secrets go into the vault, in the same transaction; the stored text holds none.
+    auto stored = stored_document(doc.as_object());
+    auto secrets = take_webhook_secrets(stored);
+    w.definition = json::serialize(stored);
     w.created_at = w.updated_at = now_ms();
-    auto q = [this, w](soci::session& s) { store_.insert_workflow(s, w); };
+    auto q = [this, w, secrets](soci::session& s) {
+        store_.insert_workflow(s, w, [&](soci::session& tx) { save_webhook_secrets(tx, vault_, w.id, secrets); });
+    };
     co_await db_.run(std::move(q));
     if (w.active) co_await triggers_.reload();
     co_return w;
@@ -164,19 +171,33 @@ asio::awaitable<WorkflowRecord> Workflows::create_workflow(json::value doc) {
 
 asio::awaitable<int> Workflows::update_workflow(std::string id, json::value doc) {
     auto rec = co_await get_workflow(id);
-    // Webhook secrets are write-only: one sent back as the API showed it keeps the stored one.
+    // Webhook secrets are write-only: one sent back as the API showed it keeps the stored one
+    // (read from the vault).
     if (doc.is_object()) {
         boost::system::error_code ec;
         auto previous = json::parse(rec.definition, ec);
-        if (!ec && previous.is_object()) keep_webhook_secrets(doc.as_object(), previous.as_object());
+        if (!ec && previous.is_object()) {
+            auto keep = [this, id, &doc, &previous](soci::session& s) {
+                keep_webhook_secrets(doc.as_object(), previous.as_object(),
+                                     [&](const std::string& method, const std::string& path) {
+                                         return vault_.get(s, kVaultOwner, webhook_secret_name(id, method, path));
+                                     });
+            };
+            co_await db_.run(std::move(keep));
+        }
     }
     auto def = validate(doc);
     std::optional<bool> active;
     if (doc.as_object().contains("active")) active = def->active_requested;
     if (active.value_or(rec.active)) check_hooks(*def, id);
-    auto text = json::serialize(stored_document(doc.as_object()));
+    auto stored = stored_document(doc.as_object());
+    auto secrets = take_webhook_secrets(stored);
+    auto text = json::serialize(stored);
     auto name = def->name;
-    auto q = [this, id, name, text, active](soci::session& s) { return store_.update_workflow(s, id, name, text, active); };
+    auto q = [this, id, name, text, active, secrets](soci::session& s) {
+        return store_.update_workflow(s, id, name, text, active,
+                                      [&](soci::session& tx) { save_webhook_secrets(tx, vault_, id, secrets); });
+    };
     int version = co_await db_.run(std::move(q));
     if (version == 0) throw Error(ErrorCode::not_found, "no workflow " + id);
     co_await changed_here(id);
@@ -185,7 +206,11 @@ asio::awaitable<int> Workflows::update_workflow(std::string id, json::value doc)
 
 asio::awaitable<void> Workflows::delete_workflow(std::string id) {
     if (!valid_id(id)) throw Error(ErrorCode::not_found, "no workflow " + id);
-    auto q = [this, id](soci::session& s) { return store_.delete_workflow(s, id); };
+    auto q = [this, id](soci::session& s) {
+        return store_.delete_workflow(s, id, [&](soci::session& tx) {
+            vault_.remove_prefix(tx, kVaultOwner, webhook_secret_prefix(id));
+        });
+    };
     bool ok = co_await db_.run(std::move(q));
     if (!ok) throw Error(ErrorCode::not_found, "no workflow " + id);
     co_await changed_here(id);

@@ -21,6 +21,7 @@
 
 namespace arclight {
 class Db;
+class Vault;
 }
 
 namespace arclight::workflow {
@@ -28,7 +29,7 @@ namespace arclight::workflow {
 class Workflows final : public WorkflowService {
 public:
     Workflows(Db& db, Store& store, OutcomeStore& outcomes, Engine& engine, Triggers& triggers, Versions& versions,
-              const TaskTypeRegistry& types);
+              const TaskTypeRegistry& types, const Vault& vault);
 
     // ---- definitions ----
     /// Parses and validates a submitted definition; throws 422 listing every error.
@@ -85,6 +86,7 @@ private:
                                              std::optional<std::string> key, std::string created_by);
 
     Db& db_;
+    const Vault& vault_;
     Store& store_;
     OutcomeStore& outcomes_;
     Engine& engine_;

@@ -51,7 +51,7 @@ std::optional<WorkflowRecord> Store::get_workflow(soci::session& s, const std::s
     return std::nullopt;
 }
 
-void Store::insert_workflow(soci::session& s, const WorkflowRecord& w) {
+void Store::insert_workflow(soci::session& s, const WorkflowRecord& w, const InTransaction& also) {
     WriteTransaction tx(s, sqlite_);
     int active = w.active ? 1 : 0;
     long long c = w.created_at, u = w.updated_at;
@@ -60,11 +60,12 @@ void Store::insert_workflow(soci::session& s, const WorkflowRecord& w) {
         soci::use(w.id), soci::use(w.name), soci::use(active), soci::use(w.definition), soci::use(c), soci::use(u);
     s << "INSERT INTO workflow_versions (workflow_id, version, definition, created_at) VALUES (:id, 1, :d, :c)",
         soci::use(w.id), soci::use(w.definition), soci::use(c);
+    if (also) also(s);
     tx.commit();
 }
 
 int Store::update_workflow(soci::session& s, const std::string& id, const std::string& name, const std::string& definition,
-                           std::optional<bool> active) {
+                           std::optional<bool> active, const InTransaction& also) {
     WriteTransaction tx(s, sqlite_);
     int version = 0;
     soci::indicator ind = soci::i_null;
@@ -80,18 +81,39 @@ int Store::update_workflow(soci::session& s, const std::string& id, const std::s
     }
     s << "INSERT INTO workflow_versions (workflow_id, version, definition, created_at) VALUES (:id, :v, :d, :c)",
         soci::use(id), soci::use(version), soci::use(definition), soci::use(now);
+    if (also) also(s);
     tx.commit();
     return version;
 }
 
-bool Store::delete_workflow(soci::session& s, const std::string& id) {
+bool Store::delete_workflow(soci::session& s, const std::string& id, const InTransaction& also) {
     WriteTransaction tx(s, sqlite_);
     soci::statement st = (s.prepare << "DELETE FROM workflows WHERE id = :id", soci::use(id));
     st.execute(true);
     bool ok = st.get_affected_rows() > 0;
     s << "DELETE FROM workflow_cron_state WHERE workflow_id = :id", soci::use(id);
+    if (ok && also) also(s);
     tx.commit();
     return ok;
+}
+
+std::vector<StoredDefinition> Store::definitions_with_auth(soci::session& s) {
+    std::vector<StoredDefinition> out;
+    soci::rowset<soci::row> current =
+        (s.prepare << "SELECT id, version, definition FROM workflows WHERE definition LIKE '%\"auth\"%'");
+    for (const auto& r : current) out.push_back({r.get<std::string>(0), static_cast<int>(row_int(r, 1)), true, r.get<std::string>(2)});
+    soci::rowset<soci::row> versions =
+        (s.prepare << "SELECT workflow_id, version, definition FROM workflow_versions WHERE definition LIKE '%\"auth\"%'");
+    for (const auto& r : versions) out.push_back({r.get<std::string>(0), static_cast<int>(row_int(r, 1)), false, r.get<std::string>(2)});
+    return out;
+}
+
+void Store::replace_definition(soci::session& s, const StoredDefinition& d) {
+    if (d.current)
+        s << "UPDATE workflows SET definition = :d WHERE id = :id", soci::use(d.definition), soci::use(d.workflow_id);
+    else
+        s << "UPDATE workflow_versions SET definition = :d WHERE workflow_id = :id AND version = :v", soci::use(d.definition),
+            soci::use(d.workflow_id), soci::use(d.version);
 }
 
 bool Store::set_active(soci::session& s, const std::string& id, bool active) {

@@ -2,6 +2,7 @@
 // The workflow module's tables (schema/workflow): definitions and their versions, the run list
 // and run detail queries, cron state. Blocking; called through Db::run.
 #include <boost/json/object.hpp>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,17 @@ struct WorkflowRecord {
     std::string definition;  ///< JSON text
     long long created_at = 0, updated_at = 0;
 };
+
+/// A stored definition text: the workflows row (current) or a workflow_versions row.
+struct StoredDefinition {
+    std::string workflow_id;
+    int version = 0;
+    bool current = false;
+    std::string definition;
+};
+
+/// Runs inside a store method's transaction, before its commit (e.g. vault writes).
+using InTransaction = std::function<void(soci::session&)>;
 
 struct RunFilter {
     std::string status, workflow_id;
@@ -38,11 +50,16 @@ public:
     std::vector<WorkflowRecord> list_workflows(soci::session& s, bool active_only);
     std::optional<WorkflowRecord> get_workflow(soci::session& s, const std::string& id);
     /// Inserts version 1.
-    void insert_workflow(soci::session& s, const WorkflowRecord& w);
-    /// Saves a new version; returns it (0 when the workflow does not exist).
+    void insert_workflow(soci::session& s, const WorkflowRecord& w, const InTransaction& also = {});
+    /// Saves a new version; returns it (0 when the workflow does not exist; `also` not run).
     int update_workflow(soci::session& s, const std::string& id, const std::string& name, const std::string& definition,
-                        std::optional<bool> active);
-    bool delete_workflow(soci::session& s, const std::string& id);
+                        std::optional<bool> active, const InTransaction& also = {});
+    bool delete_workflow(soci::session& s, const std::string& id, const InTransaction& also = {});
+    /// Every stored definition (workflows and workflow_versions rows) that may hold a webhook
+    /// "auth" (the text contains it), in the caller's transaction.
+    std::vector<StoredDefinition> definitions_with_auth(soci::session& s);
+    /// Rewrites one stored definition's text (same row: id, version, current or not).
+    void replace_definition(soci::session& s, const StoredDefinition& d);
     bool set_active(soci::session& s, const std::string& id, bool active);
     std::optional<std::string> version_definition(soci::session& s, const std::string& id, int version);
     /// Count and newest update of the active workflows (cheap change detection across instances).

@@ -9,6 +9,8 @@
 #include "core/log/log.hpp"
 #include "core/time/time.hpp"
 #include "modules/workflow/store.hpp"
+#include "modules/workflow/webhook_secrets.hpp"
+#include "core/vault/vault.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -18,12 +20,13 @@ namespace arclight::workflow {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-Triggers::Triggers(Db& db, Store& store, EventBus& bus, Engine& engine, Parser parser)
-    : db_(db), store_(store), bus_(bus), engine_(engine), parser_(std::move(parser)) {}
+Triggers::Triggers(Db& db, Store& store, EventBus& bus, Engine& engine, Parser parser, const Vault& vault)
+    : db_(db), store_(store), bus_(bus), engine_(engine), parser_(std::move(parser)), vault_(vault) {}
 
 Triggers::~Triggers() = default;
 
-void Triggers::install(std::vector<std::shared_ptr<const WorkflowVersion>> active) {
+void Triggers::install(std::vector<std::shared_ptr<const WorkflowVersion>> active,
+                       const std::map<std::string, std::string>& secrets) {
     std::map<std::string, HookTarget> hooks;
     std::vector<Cron> crons;
     std::vector<std::unique_ptr<Subscription>> subs;
@@ -38,7 +41,18 @@ void Triggers::install(std::vector<std::shared_ptr<const WorkflowVersion>> activ
                               hooks[key].wf->id);
                     continue;
                 }
-                hooks[key] = HookTarget{wf, static_cast<int>(i), t.respond_sync, t.respond_timeout_ms};
+                std::shared_ptr<const TriggerDef::Auth> auth;
+                if (t.auth) {
+                    auto a = std::make_shared<TriggerDef::Auth>(*t.auth);
+                    if (a->secret.empty()) {
+                        auto it = secrets.find(webhook_secret_name(wf->id, t.method, t.path));
+                        if (it != secrets.end()) a->secret = it->second;
+                        else log::warn("workflow", "webhook {} of workflow {}: its secret is not in the vault; calls are refused",
+                                       key, wf->id);
+                    }
+                    auth = std::move(a);
+                }
+                hooks[key] = HookTarget{wf, static_cast<int>(i), t.respond_sync, t.respond_timeout_ms, std::move(auth)};
             } else if (t.type == "cron") {
                 Cron c;
                 c.wf = wf;
@@ -92,32 +106,43 @@ void Triggers::install(std::vector<std::shared_ptr<const WorkflowVersion>> activ
     subscriptions_ = std::move(subs);
 }
 
+struct Triggers::ActiveSet {
+    std::vector<WorkflowRecord> records;
+    std::pair<long long, long long> signature;
+    std::map<std::string, std::string> secrets;  ///< vault name -> webhook secret of the active workflows
+};
+
 namespace {
-using ActiveSet = std::pair<std::vector<WorkflowRecord>, std::pair<long long, long long>>;
-ActiveSet load_active(Store& store, soci::session& s) {
-    auto sig = store.active_signature(s);
-    return {store.list_workflows(s, true), sig};
+Triggers::ActiveSet load_active(Store& store, const Vault& vault, soci::session& s) {
+    Triggers::ActiveSet a;
+    a.signature = store.active_signature(s);
+    a.records = store.list_workflows(s, true);
+    for (const auto& w : a.records)
+        for (const auto& name : vault.names(s, kVaultOwner, webhook_secret_prefix(w.id)))
+            if (auto v = vault.get(s, kVaultOwner, name)) a.secrets[name] = std::move(*v);
+    return a;
 }
 }  // namespace
 
-void Triggers::apply(const ActiveSetRef& records) {
+void Triggers::apply(const ActiveSet& set) {
     std::vector<std::shared_ptr<const WorkflowVersion>> active;
-    for (const auto& w : records.first)
+    for (const auto& w : set.records)
         if (auto v = parser_(w.id, w.version, w.definition)) active.push_back(v);
-    install(std::move(active));
+    install(std::move(active), set.secrets);
     std::unique_lock lk(m_);
-    signature_ = records.second;
+    signature_ = set.signature;
 }
 
 void Triggers::reload_now() {
-    apply(db_.with_session([&](soci::session& s) { return load_active(store_, s); }));
+    apply(db_.with_session([&](soci::session& s) { return load_active(store_, vault_, s); }));
 }
 
 asio::awaitable<void> Triggers::reload() {
     Store* store = &store_;
-    auto q = [store](soci::session& s) { return load_active(*store, s); };
-    auto records = co_await db_.run(std::move(q));
-    apply(records);
+    const Vault* vault = &vault_;
+    auto q = [store, vault](soci::session& s) { return load_active(*store, *vault, s); };
+    auto set = co_await db_.run(std::move(q));
+    apply(set);
 }
 
 asio::awaitable<void> Triggers::refresh_if_changed() {

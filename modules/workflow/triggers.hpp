@@ -15,6 +15,7 @@ namespace arclight {
 class Db;
 class EventBus;
 class Subscription;
+class Vault;
 }  // namespace arclight
 
 namespace arclight::workflow {
@@ -27,13 +28,16 @@ struct HookTarget {
     int trigger_index = 0;
     bool sync = false;
     std::int64_t timeout_ms = 30000;
+    /// The trigger's auth with its secret from the vault (read when the triggers were loaded, so
+    /// a call reads nothing); null when the webhook is open.
+    std::shared_ptr<const TriggerDef::Auth> auth;
 };
 
 class Triggers {
 public:
     using Parser = std::function<std::shared_ptr<const WorkflowVersion>(const std::string& id, int version,
                                                                         const std::string& definition)>;
-    Triggers(Db& db, Store& store, EventBus& bus, Engine& engine, Parser parser);
+    Triggers(Db& db, Store& store, EventBus& bus, Engine& engine, Parser parser, const Vault& vault);
     ~Triggers();
 
     /// Reloads every active workflow's triggers (blocking; start-up and tests).
@@ -53,6 +57,9 @@ public:
     /// the same fire never starts two runs (restart, several instances).
     boost::asio::awaitable<int> tick(std::int64_t now_ms);
 
+    /// What a reload reads (triggers.cpp).
+    struct ActiveSet;
+
 private:
     struct Cron {
         std::shared_ptr<const WorkflowVersion> wf;
@@ -60,15 +67,15 @@ private:
         std::int64_t next = 0;
         bool initialized = false;
     };
-    using ActiveSetRef = std::pair<std::vector<WorkflowRecord>, std::pair<long long, long long>>;
-    void install(std::vector<std::shared_ptr<const WorkflowVersion>> active);
-    void apply(const ActiveSetRef& records);
+    void install(std::vector<std::shared_ptr<const WorkflowVersion>> active, const std::map<std::string, std::string>& secrets);
+    void apply(const ActiveSet& records);
 
     Db& db_;
     Store& store_;
     EventBus& bus_;
     Engine& engine_;
     Parser parser_;
+    const Vault& vault_;
     mutable std::shared_mutex m_;
     std::map<std::string, HookTarget> hooks_;
     std::vector<Cron> crons_;

@@ -22,18 +22,6 @@ bool same(std::string_view a, std::string_view b) {
     return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-std::string upper_method(const json::value* v) {
-    std::string m = v && v->is_string() ? std::string(v->as_string()) : "POST";
-    std::transform(m.begin(), m.end(), m.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-    return m;
-}
-
-std::string path_of(const json::value* v) {
-    std::string p = v && v->is_string() ? std::string(v->as_string()) : "";
-    while (!p.empty() && p.front() == '/') p.erase(0, 1);
-    return p;
-}
-
 template <class F>
 void each_webhook_auth(json::object& definition, F f) {
     auto* triggers = definition.if_contains("triggers");
@@ -61,6 +49,8 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
 }
 
 void check_webhook_auth(const TriggerDef::Auth& auth, const HttpRequest& req, std::int64_t now_s) {
+    // A secret the vault could not give (webhook_secrets.hpp): refuse rather than check against nothing.
+    if (auth.secret.empty()) refuse("the webhook's secret is not available on this server");
     std::string_view given = req.header(auth.header);
     if (given.empty()) refuse("the " + auth.header + " header is missing");
     if (auth.type == "header") {
@@ -90,19 +80,6 @@ void check_webhook_auth(const TriggerDef::Auth& auth, const HttpRequest& req, st
 void hide_webhook_secrets(json::object& definition) {
     each_webhook_auth(definition, [](json::object&, json::object& auth) {
         if (auth.contains("secret")) auth["secret"] = json::string(kHiddenSecret);
-    });
-}
-
-void keep_webhook_secrets(json::object& definition, const json::object& previous) {
-    json::object old = previous;
-    each_webhook_auth(definition, [&](json::object& trigger, json::object& auth) {
-        auto* s = auth.if_contains("secret");
-        if (!s || !s->is_string() || s->as_string() != kHiddenSecret) return;
-        std::string method = upper_method(trigger.if_contains("method")), path = path_of(trigger.if_contains("path"));
-        each_webhook_auth(old, [&](json::object& t, json::object& a) {
-            if (upper_method(t.if_contains("method")) == method && path_of(t.if_contains("path")) == path && a.contains("secret"))
-                auth["secret"] = a["secret"];
-        });
     });
 }
 

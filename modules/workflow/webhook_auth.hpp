@@ -24,14 +24,13 @@ void check_webhook_auth(const TriggerDef::Auth& auth, const HttpRequest& req, st
 std::string hmac_sha256_hex(std::string_view key, std::string_view message);
 
 /// What the API shows for a webhook secret: it is write-only. A definition saved with this value
-/// keeps the secret the same trigger (method and path) had.
+/// keeps the secret the same trigger (method and path) had. Stored definitions hold it too: the
+/// secrets are in the vault (webhook_secrets.hpp).
 inline constexpr std::string_view kHiddenSecret = "********";
 
 /// Replaces every webhook trigger's auth secret in a definition document with kHiddenSecret.
 void hide_webhook_secrets(boost::json::object& definition);
 
-/// In a definition about to be saved: every webhook secret given as kHiddenSecret takes the
-/// secret of the trigger with the same method and path in `previous` (when there is one).
-void keep_webhook_secrets(boost::json::object& definition, const boost::json::object& previous);
+/// Taking secrets out of a definition and keeping them on update: webhook_secrets.hpp.
 
 }  // namespace arclight::workflow

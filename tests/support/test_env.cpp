@@ -1,6 +1,7 @@
 #include "tests/support/test_env.hpp"
 
 #include "core/util/ids.hpp"
+#include "core/vault/vault.hpp"
 #include "modules/auth/api.hpp"
 #include "tests/support/client.hpp"
 
@@ -102,6 +103,11 @@ TestServer::TestServer(std::map<std::string, std::string> overrides, std::vector
     overrides.emplace("database.url", db_.url());
     overrides.emplace("database.pool_size", "4");
     overrides.emplace("log.level", "warn");
+    if (use_postgres() && !overrides.count("vault.key_file")) {
+        key_dir_.path = std::filesystem::temp_directory_path() / ("arclight-key-" + new_uuid());
+        create_key_file(key_dir_.path / "vault.key", new_vault_key());
+        overrides["vault.key_file"] = (key_dir_.path / "vault.key").string();
+    }
     app_ = std::make_unique<Application>(make_config(overrides, modules), modules);
     port_ = app_->start();
     auto* users = create_admin ? app_->services().find<auth::UserAdmin>() : nullptr;
@@ -118,6 +124,11 @@ TestServer::TestServer(std::map<std::string, std::string> overrides, std::vector
 }
 
 TestServer::~TestServer() { stop(); }
+
+TestServer::TempDir::~TempDir() {
+    std::error_code ec;
+    if (!path.empty()) std::filesystem::remove_all(path, ec);
+}
 
 void TestServer::stop() {
     if (app_) app_->shutdown();

@@ -41,7 +41,9 @@ private:
 Config make_config(const std::map<std::string, std::string>& overrides,
                    const std::vector<ModuleDescriptor>& modules = builtin_modules());
 
-/// The real Application, started on 127.0.0.1:0 with a fresh database.
+/// The real Application, started on 127.0.0.1:0 with a fresh database. On PostgreSQL, which has
+/// no default vault key, it gets a key file of its own unless the overrides name vault.key_file
+/// ("" for none).
 class TestServer {
 public:
     explicit TestServer(std::map<std::string, std::string> overrides = {},
@@ -59,6 +61,12 @@ public:
 
 private:
     TestDatabase db_;
+    /// A directory removed with the server, also when its constructor throws.
+    struct TempDir {
+        std::filesystem::path path;
+        ~TempDir();
+    };
+    TempDir key_dir_;  ///< PostgreSQL: a vault key file of its own (SQLite makes one beside the database)
     std::unique_ptr<Application> app_;
     unsigned short port_ = 0;
     std::string admin_key_;

@@ -3,6 +3,8 @@
 // while the test runs, so only the fake clock fires it.
 #include <doctest/doctest.h>
 
+#include "core/vault/vault.hpp"
+
 #include "core/bus/bus.hpp"
 #include "core/db/db.hpp"
 #include "core/util/ids.hpp"
@@ -48,7 +50,7 @@ struct Rig {
                                           [this](soci::session& s, const std::string& id, int v) { return versions.load(s, id, v); });
         triggers = std::make_unique<Triggers>(db, store, bus, *engine, [this](const std::string& id, int v, const std::string& d) {
             return versions.compile(id, v, d);
-        });
+        }, srv.app().vault());
         triggers->reload_now();
         engine->start();
     }
