@@ -33,6 +33,11 @@ struct InWorker {
     static std::unique_ptr<ScriptExecutor> make(std::size_t states = 8) {
         ProcessRunnerOptions o;
         o.workers = states;
+#if defined(__SANITIZE_ADDRESS__)
+        // The reply's grace (JSON both ways, pipe I/O) is for a release build; a sanitizer build
+        // is several times slower at it, and a test here is about the sandbox, not the deadline.
+        o.grace_ms = 2000;
+#endif
         return std::make_unique<ProcessScriptRunner>(std::move(o));
     }
 };
