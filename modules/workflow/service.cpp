@@ -353,7 +353,11 @@ asio::awaitable<void> Workflows::decide_approval(std::string id, std::string tas
     co_await get_run(id);  // 404 for an unknown run
     json::object out{{"approved", approved}, {"by", by}, {"comment", comment}, {"decided_at", format_rfc3339(now_ms())}};
     std::string error = approved ? "" : "rejected by " + by + (comment.empty() ? "" : ": " + comment);
-    int res = co_await engine_.decide(id, task, "approval", approved, std::move(out), std::move(error));
+    // Every argument named (GCC 12 mishandles temporaries in a co_await expression).
+    json::value output = std::move(out);
+    std::string run_id = id, task_id = task, type = "approval";
+    int res = co_await engine_.decide(std::move(run_id), std::move(task_id), std::move(type), approved, std::move(output),
+                                      std::move(error));
     if (res == 0) throw Error(ErrorCode::conflict, "task " + task + " of run " + id + " is not waiting for an approval");
     if (res == 2) throw Error(ErrorCode::conflict, "run " + id + " is busy on another instance; try again in a moment");
 }

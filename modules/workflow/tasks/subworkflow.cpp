@@ -149,7 +149,11 @@ void notify_parent(Engine::Impl& e, const Run& child) {
     std::string parent(pr->as_string()), task(pt->as_string());
     auto body = [self, parent, task, ok, out, error]() -> asio::awaitable<void> {
         try {
-            co_await self->decide(parent, task, "subworkflow", ok, out, error);
+            // Every argument named (GCC 12 mishandles temporaries in a co_await expression).
+            std::string run_id = parent, task_id = task, type = "subworkflow", err = error;
+            json::value output = out;
+            co_await self->decide(std::move(run_id), std::move(task_id), std::move(type), ok, std::move(output),
+                                  std::move(err));
         } catch (const std::exception& e) {
             log::warn("workflow", "run {}: subworkflow result not applied yet: {}", parent, e.what());
         }
@@ -195,9 +199,11 @@ public:
             boost::system::error_code ec;
             auto out_v = json::parse(c.output, ec);
             bool ok = c.status == "succeeded";
-            json::object out{{"run_id", c.child}, {"status", c.status}, {"output", ec ? json::value(nullptr) : out_v}};
-            co_await e.decide(c.parent, c.task, "subworkflow", ok, out,
-                              ok ? "" : "subworkflow run " + c.child + " " + c.status + ": " + c.error);
+            // Every argument named (GCC 12 mishandles temporaries in a co_await expression).
+            json::value out = json::object{{"run_id", c.child}, {"status", c.status}, {"output", ec ? json::value(nullptr) : out_v}};
+            std::string error = ok ? "" : "subworkflow run " + c.child + " " + c.status + ": " + c.error;
+            std::string run_id = c.parent, task_id = c.task, type = "subworkflow";
+            co_await e.decide(std::move(run_id), std::move(task_id), std::move(type), ok, std::move(out), std::move(error));
         }
     }
 };
