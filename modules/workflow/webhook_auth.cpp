@@ -22,19 +22,6 @@ bool same(std::string_view a, std::string_view b) {
     return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-template <class F>
-void each_webhook_auth(json::object& definition, F f) {
-    auto* triggers = definition.if_contains("triggers");
-    if (!triggers || !triggers->is_array()) return;
-    for (auto& t : triggers->as_array()) {
-        auto* o = t.if_object();
-        if (!o || !o->contains("type") || o->at("type") != "webhook") continue;
-        auto* a = o->if_contains("auth");
-        if (!a || !a->is_object()) continue;
-        f(*o, a->as_object());
-    }
-}
-
 }  // namespace
 
 std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
@@ -78,9 +65,22 @@ void check_webhook_auth(const TriggerDef::Auth& auth, const HttpRequest& req, st
 }
 
 void hide_webhook_secrets(json::object& definition) {
-    each_webhook_auth(definition, [](json::object&, json::object& auth) {
+    for_each_webhook_auth(definition, [](json::object&, json::object& auth) {
         if (auth.contains("secret")) auth["secret"] = json::string(kHiddenSecret);
     });
+}
+
+void for_each_webhook_auth(json::object& definition,
+                           const std::function<void(json::object& trigger, json::object& auth)>& f) {
+    auto* triggers = definition.if_contains("triggers");
+    if (!triggers || !triggers->is_array()) return;
+    for (auto& t : triggers->as_array()) {
+        auto* o = t.if_object();
+        if (!o || !o->contains("type") || o->at("type") != "webhook") continue;
+        auto* a = o->if_contains("auth");
+        if (!a || !a->is_object()) continue;
+        f(*o, a->as_object());
+    }
 }
 
 }  // namespace arclight::workflow

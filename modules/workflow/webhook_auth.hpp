@@ -7,6 +7,7 @@
 #include <boost/json/fwd.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,10 @@ inline constexpr std::string_view kHiddenSecret = "********";
 
 /// Replaces every webhook trigger's auth secret in a definition document with kHiddenSecret.
 void hide_webhook_secrets(boost::json::object& definition);
+
+/// Calls f(trigger, auth) for each webhook trigger of a definition document that has an `auth` object.
+void for_each_webhook_auth(boost::json::object& definition,
+                           const std::function<void(boost::json::object& trigger, boost::json::object& auth)>& f);
 
 /// Taking secrets out of a definition and keeping them on update: webhook_secrets.hpp.
 

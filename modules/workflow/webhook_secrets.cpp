@@ -34,17 +34,10 @@ std::string path_of(const json::value* v) {
 // Calls f(trigger, auth object, secret value) for each webhook trigger whose auth has a secret.
 template <class F>
 void each_secret(json::object& definition, F f) {
-    auto* triggers = definition.if_contains("triggers");
-    if (!triggers || !triggers->is_array()) return;
-    for (auto& t : triggers->as_array()) {
-        auto* o = t.if_object();
-        if (!o || !o->contains("type") || o->at("type") != "webhook") continue;
-        auto* a = o->if_contains("auth");
-        if (!a || !a->is_object()) continue;
-        auto* s = a->as_object().if_contains("secret");
-        if (!s || !s->is_string()) continue;
-        f(*o, a->as_object(), s->as_string());
-    }
+    for_each_webhook_auth(definition, [&f](json::object& trigger, json::object& auth) {
+        auto* s = auth.if_contains("secret");
+        if (s && s->is_string()) f(trigger, auth, s->as_string());
+    });
 }
 
 }  // namespace
