@@ -364,15 +364,16 @@ asio::awaitable<void> HttpServer::serve(Stream& stream) {
                     // socket: a database that is away (503) is not the credential's end.
                     HttpRequest again = req;
                     again.principal = nullptr;
-                    recheck = [this, again = std::move(again)]() -> asio::awaitable<bool> {
+                    recheck = [this, again = std::move(again)]() -> asio::awaitable<WsHub::Rechecked> {
                         HttpRequest r = again;
                         try {
                             auto refused = co_await access_.check()(nullptr, r);
-                            co_return !refused || refused->status >= 500;
+                            if (!refused) co_return WsHub::Rechecked{true, r.principal};
+                            co_return WsHub::Rechecked{refused->status >= 500, nullptr};
                         } catch (const Error& e) {
-                            co_return error_info(e.code()).status >= 500;
+                            co_return WsHub::Rechecked{error_info(e.code()).status >= 500, nullptr};
                         } catch (const std::exception&) {
-                            co_return true;
+                            co_return WsHub::Rechecked{true, nullptr};
                         }
                     };
                 }

@@ -49,6 +49,12 @@ struct ConnT final : WsHub::Conn, std::enable_shared_from_this<ConnT<Next>> {
     websocket::stream<Next> ws;
     asio::steady_timer wake;
     asio::steady_timer recheck_timer;  // the credential's next check (recheck_loop)
+    std::mutex principal_m;
+    std::shared_ptr<const Principal> principal;  // who is connected, as of the last check
+    std::shared_ptr<const Principal> who() {
+        std::lock_guard lk(principal_m);
+        return principal;
+    }
     std::deque<std::string> queue;
     bool closed = false;
     std::map<std::string, Subscription> subs;
@@ -135,8 +141,12 @@ asio::awaitable<void> recheck_loop(std::shared_ptr<ConnT<Next>> c, WsHub::Rechec
         boost::system::error_code ec;
         co_await c->recheck_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         if (c->closed) break;
-        bool valid = co_await recheck();
-        if (!valid && !c->closed) {
+        auto again = co_await recheck();
+        if (again.valid && again.principal) {
+            std::lock_guard lk(c->principal_m);
+            c->principal = std::move(again.principal);
+        }
+        if (!again.valid && !c->closed) {
             log::info("ws", "closing a WebSocket whose credential has ended");
             c->close_with(websocket::close_code::policy_error, "credential ended");
             break;
@@ -202,6 +212,7 @@ template <class Next>
 asio::awaitable<void> WsHub::run(Next stream, beast::http::request<beast::http::string_body> req,
                                  std::shared_ptr<const Principal> principal, Recheck recheck) {
     auto c = std::make_shared<ConnT<Next>>(*this, options_.max_queue, dropped_, std::move(stream));
+    c->principal = principal;
     beast::get_lowest_layer(c->ws).expires_never();
     websocket::stream_base::timeout t{};
     t.handshake_timeout = std::chrono::seconds(10);
@@ -292,9 +303,10 @@ asio::awaitable<void> WsHub::run(Next stream, beast::http::request<beast::http::
                     continue;
                 }
                 std::weak_ptr<ConnT<Next>> weak = c;
-                c->subs.emplace(pattern, bus_.subscribe(pattern, [weak, principal, this](const EventPtr& ev) {
+                c->subs.emplace(pattern, bus_.subscribe(pattern, [weak, this](const EventPtr& ev) {
                     auto conn = weak.lock();
                     if (!conn) return;
+                    auto principal = conn->who();
                     // An event of a project reaches only those who may read it there.
                     if (principal && !delivers(*principal, *ev)) return;
                     auto text = json::serialize(json::object{{"type", "event"},

@@ -47,9 +47,14 @@ public:
     WsHub(EventBus& bus, WsOptions options);
     ~WsHub();
 
-    /// Checks the connection's credential again: false once it has ended (the socket is then
-    /// closed with 1008, policy violation).
-    using Recheck = std::function<boost::asio::awaitable<bool>()>;
+    /// A credential checked again: `valid` false once it has ended (the socket is then closed
+    /// with 1008, policy violation); `principal`, when set, is who it is now (a change of the
+    /// user's projects or roles applies to the events delivered from then on).
+    struct Rechecked {
+        bool valid = true;
+        std::shared_ptr<const Principal> principal;
+    };
+    using Recheck = std::function<boost::asio::awaitable<Rechecked>()>;
     /// Runs one connection to completion, taking over a stream whose request is an upgrade.
     /// `principal` is the authenticated caller (null when no access check is installed);
     /// `recheck`, when given, runs every `recheck_interval` while the connection is open.

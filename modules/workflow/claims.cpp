@@ -152,7 +152,8 @@ asio::awaitable<void> Claims::claim_round(std::shared_ptr<Engine::Impl> self) {
     for (auto& r : loaded.first) resume(r);
     for (const auto& f : loaded.second)
         e_.bus.publish(std::string(events::kRunFailed),
-                       events::run_data({.run_id = f.run_id, .workflow_id = f.workflow_id, .status = "failed", .error = f.error}));
+                       events::run_data({.run_id = f.run_id, .workflow_id = f.workflow_id, .status = "failed", .error = f.error}),
+                       {}, e_.project_of(f.workflow_id));
     if (claimed == n && !e_.stopping) requested_ = true;
 }
 

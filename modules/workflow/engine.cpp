@@ -242,7 +242,8 @@ asio::awaitable<bool> Engine::cancel(std::string run_id) {
     bool changed = !workflow_id.empty();
     if (changed) {
         I.bus.publish(std::string(events::kRunCancelled),
-                      events::run_data({.run_id = run_id, .workflow_id = workflow_id, .status = "cancelled", .error = "cancelled"}));
+                      events::run_data({.run_id = run_id, .workflow_id = workflow_id, .status = "cancelled", .error = "cancelled"}),
+                      {}, I.project_of(workflow_id));
         I.notify_peers("cancel:" + run_id);  // the owner stops its tasks now
         co_await cancel_children(run_id);
     }
@@ -332,7 +333,8 @@ asio::awaitable<bool> Engine::retry(std::string run_id) {
     bool ok = !workflow_id.empty();
     if (ok) {
         I.bus.publish(std::string(events::kRunQueued),
-                      events::run_data({.run_id = run_id, .workflow_id = workflow_id, .status = "queued"}));
+                      events::run_data({.run_id = run_id, .workflow_id = workflow_id, .status = "queued"}), {},
+                      I.project_of(workflow_id));
         kick();
         I.notify_peers("");
     }

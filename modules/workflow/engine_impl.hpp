@@ -86,7 +86,8 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl>, DriverHooks {
         recorder.run(r, std::move(then));
     }
     void promote(const RunPtr& r) { recorder.promote(r); }
-    std::string project_of(const Run& r) const { return opt.projects ? opt.projects->of(r.wf->id) : std::string(); }
+    std::string project_of(const std::string& workflow_id) const { return opt.projects ? opt.projects->of(workflow_id) : std::string(); }
+    std::string project_of(const Run& r) const { return project_of(r.wf->id); }
     void publish_task(const Run& r, int k) { publish_task_event(bus, r, k, project_of(r)); }
     void publish_run(const Run& r) { publish_run_event(bus, r, project_of(r)); }
 

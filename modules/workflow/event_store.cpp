@@ -12,17 +12,17 @@ namespace {
 
 // SQLite serialises writes, so one more than the largest position follows commit order.
 constexpr const char* kInsertSqlite =
-    "INSERT INTO workflow_events (id, pos, topic, data, time_ms, run_id, task_id) VALUES (:id, "
-    "(SELECT COALESCE(MAX(pos), 0) + 1 FROM workflow_events), :t, :d, :tm, :r, :k)";
+    "INSERT INTO workflow_events (id, pos, topic, data, time_ms, run_id, task_id, project_id) VALUES (:id, "
+    "(SELECT COALESCE(MAX(pos), 0) + 1 FROM workflow_events), :t, :d, :tm, :r, :k, :p)";
 // PostgreSQL: the transaction's id; readers stay below the oldest running transaction.
 constexpr const char* kInsertPg =
-    "INSERT INTO workflow_events (id, pos, topic, data, time_ms, run_id, task_id) VALUES (:id, "
-    ARCLIGHT_PG_POSITION ", :t, :d, :tm, :r, :k)";
+    "INSERT INTO workflow_events (id, pos, topic, data, time_ms, run_id, task_id, project_id) VALUES (:id, "
+    ARCLIGHT_PG_POSITION ", :t, :d, :tm, :r, :k, :p)";
 // Every position below the horizon is complete: nothing can be committed there later.
 constexpr const char* kHorizonSqlite = "SELECT COALESCE(MAX(pos), 0) + 1 FROM workflow_events";
 constexpr const char* kHorizonPg = ARCLIGHT_PG_HORIZON;
 
-constexpr const char* kColumns = "SELECT id, pos, topic, data, time_ms FROM workflow_events ";
+constexpr const char* kColumns = "SELECT id, pos, topic, data, time_ms, project_id FROM workflow_events ";
 
 StoredEvent read(const soci::row& row) {
     StoredEvent ev;
@@ -31,6 +31,7 @@ StoredEvent read(const soci::row& row) {
     ev.topic = row.get<std::string>(2);
     ev.data = row_text(row, 3);
     ev.time_ms = row_int(row, 4);
+    ev.project = row_text(row, 5);
     return ev;
 }
 
@@ -39,7 +40,7 @@ StoredEvent read(const soci::row& row) {
 void EventStore::record(soci::session& s, bool sqlite, const StoredEvent& ev, const std::string& run_id,
                         const std::string& task_id) {
     s << (sqlite ? kInsertSqlite : kInsertPg), soci::use(ev.id), soci::use(ev.topic), soci::use(ev.data),
-        soci::use(ev.time_ms), soci::use(run_id), soci::use(task_id);
+        soci::use(ev.time_ms), soci::use(run_id), soci::use(task_id), soci::use(ev.project);
 }
 
 std::int64_t EventStore::feed_start(soci::session& s, bool sqlite) {

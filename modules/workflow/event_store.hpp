@@ -16,6 +16,7 @@ struct StoredEvent {
     std::string id, topic, data;  ///< data: the event's JSON object as text
     std::int64_t time_ms = 0;
     std::int64_t pos = 0;         ///< position in the feed (schema/workflow/0006_events.sql)
+    std::string project;          ///< the emitting run's project ("" = none)
 };
 
 class EventStore {

@@ -1,4 +1,5 @@
 #include "modules/workflow/executors.hpp"
+#include "modules/workflow/project_index.hpp"
 
 #include "core/bus/bus.hpp"
 #include "core/db/db.hpp"
@@ -330,7 +331,8 @@ public:
 
 class EmitType final : public TaskType {
 public:
-    EmitType(EventBus& bus, Db& db, int max_chain) : bus_(bus), db_(db), max_chain_(max_chain) {}
+    EmitType(EventBus& bus, Db& db, int max_chain, const ProjectIndex* projects)
+        : bus_(bus), db_(db), max_chain_(max_chain), projects_(projects) {}
     std::string name() const override { return "emit"; }
     std::string description() const override {
         return "Publishes an event on the bus: topic (not workflow.*, system.* or auth.*), data (an object). The event is recorded "
@@ -374,8 +376,15 @@ public:
         data["run_id"] = run_id;
         data["task_id"] = task_id;
         data["event_hops"] = hops;
-        auto ev = std::make_shared<Event>(Event{std::string(t->as_string()), new_uuid(), now_ms(), std::move(data), {}, {}});
-        StoredEvent stored{ev->id, ev->topic, json::serialize(ev->data), ev->time_ms, 0};
+        // The event belongs to the emitting run's project: it reaches that project's triggers and waits.
+        std::string project;
+        if (projects_) {
+            const auto* run = call.context.is_object() ? call.context.as_object().if_contains("run") : nullptr;
+            const auto* wf = run && run->is_object() ? run->as_object().if_contains("workflow_id") : nullptr;
+            if (wf && wf->is_string()) project = projects_->of(std::string(wf->as_string()));
+        }
+        auto ev = std::make_shared<Event>(Event{std::string(t->as_string()), new_uuid(), now_ms(), std::move(data), {}, project});
+        StoredEvent stored{ev->id, ev->topic, json::serialize(ev->data), ev->time_ms, 0, project};
         bool sqlite = db_.backend() == DbBackend::sqlite;
         auto q = [stored = std::move(stored), run_id, task_id, sqlite](soci::session& s) {
             EventStore::record(s, sqlite, stored, run_id, task_id);
@@ -394,18 +403,19 @@ private:
     EventBus& bus_;
     Db& db_;
     int max_chain_;
+    const ProjectIndex* projects_;
 };
 
 }  // namespace
 
 void add_builtin_types(TaskTypeRegistry& registry, lua::ScriptExecutor& scripts, ScriptDefaults script_defaults,
-                       net::HttpClient& http, EventBus& bus, Db& db, int max_event_chain) {
+                       net::HttpClient& http, EventBus& bus, Db& db, int max_event_chain, const ProjectIndex* projects) {
     registry.add(std::make_shared<ScriptType>(scripts, script_defaults));
     registry.add(std::make_shared<HttpType>(http));
     registry.add(std::make_shared<SetType>());
     registry.add(std::make_shared<ConditionType>());
     registry.add(std::make_shared<SwitchType>());
-    registry.add(std::make_shared<EmitType>(bus, db, max_event_chain));
+    registry.add(std::make_shared<EmitType>(bus, db, max_event_chain, projects));
 }
 
 }  // namespace arclight::workflow

@@ -14,6 +14,8 @@ class EventBus;
 
 namespace arclight::workflow {
 
+class ProjectIndex;
+
 class TaskTypeRegistry final : public TaskTypes {
 public:
     void add(std::shared_ptr<TaskType> type) override;
@@ -39,6 +41,7 @@ struct ScriptDefaults {
 /// `max_event_chain`: runs started by events one after another (workflow.max_event_chain); the
 /// `emit` of the last one fails instead of publishing (its event would start one more).
 void add_builtin_types(TaskTypeRegistry& registry, lua::ScriptExecutor& scripts, ScriptDefaults script_defaults,
-                       net::HttpClient& http, EventBus& bus, Db& db, int max_event_chain = 8);
+                       net::HttpClient& http, EventBus& bus, Db& db, int max_event_chain = 8,
+                       const ProjectIndex* projects = nullptr);
 
 }  // namespace arclight::workflow

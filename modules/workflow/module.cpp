@@ -42,8 +42,9 @@ public:
           retention_task_(ctx.io, "workflow-retention"),
           refresh_ms_(ctx.config.get_int("trigger_refresh_ms")) {
         add_builtin_types(types_, *scripts_, script_defaults(ctx.config), http_, ctx.bus, ctx.db,
-                          static_cast<int>(ctx.config.get_int("max_event_chain")));
+                          static_cast<int>(ctx.config.get_int("max_event_chain")), &projects_);
         engine_.set_current_loader(versions_.current_loader());
+        triggers_.set_projects(&projects_);
         engine_.set_workflow_changed_handler([this](const std::string& id) { service_.changed_elsewhere(id); });
         service_.set_retention_days(retention_.days());
         ctx.services.provide<TaskTypes>(&types_);

@@ -192,10 +192,11 @@ std::vector<std::pair<std::string, std::string>> RunStore::active_children(soci:
 std::vector<RunStore::EventWait> RunStore::event_waits(soci::session& s) {
     std::vector<EventWait> out;
     soci::rowset<soci::row> rows =
-        s.prepare << "SELECT t.run_id, t.task_id, t.input, r.created_at FROM workflow_tasks t JOIN workflow_runs r "
+        s.prepare << "SELECT t.run_id, t.task_id, t.input, r.created_at, r.workflow_id FROM workflow_tasks t JOIN workflow_runs r "
                      "ON r.id = t.run_id WHERE t.status = 'waiting' AND t.type = 'wait_for_event' AND r.status = 'waiting'";
     for (const auto& row : rows)
-        out.push_back({row.get<std::string>(0), row.get<std::string>(1), row.get<std::string>(2), row_int(row, 3)});
+        out.push_back({row.get<std::string>(0), row.get<std::string>(1), row.get<std::string>(2), row_int(row, 3),
+                       row.get<std::string>(4)});
     return out;
 }
 

@@ -58,6 +58,7 @@ public:
     struct EventWait {
         std::string run_id, task_id, input;
         std::int64_t created_at = 0;  ///< the run's: events recorded since then can decide the wait
+        std::string workflow_id;
     };
     /// Waiting wait_for_event tasks of waiting runs.
     static std::vector<EventWait> event_waits(soci::session& s);

@@ -1,6 +1,7 @@
 #include "modules/workflow/triggers.hpp"
 
 #include "modules/workflow/events.hpp"
+#include "modules/workflow/project_index.hpp"
 
 #include "core/util/suppress_coroutine_frame_warning.hpp"
 
@@ -61,7 +62,9 @@ void Triggers::install(std::vector<std::shared_ptr<const WorkflowVersion>> activ
             } else if (t.type == "event") {
                 Engine* engine = &engine_;
                 auto index = static_cast<int>(i);
-                auto handler = [engine, wf, index](const EventPtr& ev) {
+                const ProjectIndex* projects = projects_;
+                auto handler = [engine, wf, index, projects](const EventPtr& ev) {
+                    if (projects && !ev->project.empty() && projects->of(wf->id) != ev->project) return;
                     const auto& trig = wf->def->triggers[index];
                     json::object event{{"topic", ev->topic}, {"id", ev->id}, {"time", format_rfc3339(ev->time_ms)}, {"data", ev->data}};
                     if (auto hops = events::hops_in(ev->data)) event["event_hops"] = hops;

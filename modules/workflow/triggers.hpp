@@ -20,6 +20,8 @@ class Vault;
 
 namespace arclight::workflow {
 
+class ProjectIndex;
+
 class Store;
 struct WorkflowRecord;
 
@@ -38,6 +40,9 @@ public:
     using Parser = std::function<std::shared_ptr<const WorkflowVersion>(const std::string& id, int version,
                                                                         const std::string& definition)>;
     Triggers(Db& db, Store& store, EventBus& bus, Engine& engine, Parser parser, const Vault& vault);
+    /// Each workflow's project: an event emitted by a run starts event-triggered workflows of
+    /// that project only (one of no project, published by a module, starts any).
+    void set_projects(const ProjectIndex* projects) { projects_ = projects; }
     ~Triggers();
 
     /// Reloads every active workflow's triggers (blocking; start-up and tests).
@@ -61,6 +66,7 @@ public:
     struct ActiveSet;
 
 private:
+    const ProjectIndex* projects_ = nullptr;
     struct Cron {
         std::shared_ptr<const WorkflowVersion> wf;
         int index = 0;

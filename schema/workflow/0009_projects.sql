@@ -6,3 +6,6 @@
 ALTER TABLE workflows ADD COLUMN project_id TEXT NOT NULL DEFAULT 'default';
 ALTER TABLE workflow_runs ADD COLUMN project_id TEXT NOT NULL DEFAULT 'default';
 CREATE INDEX workflows_project ON workflows (project_id);
+-- Events emitted by a run belong to its project: they start event-triggered workflows and decide
+-- waits of that project only ('' = published by a module, for every project).
+ALTER TABLE workflow_events ADD COLUMN project_id TEXT NOT NULL DEFAULT '';

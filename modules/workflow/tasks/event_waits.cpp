@@ -26,6 +26,14 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 namespace {
+// An event decides a wait of a run of its own project; one of no project (published by a module,
+// not emitted by a run) decides a wait of any.
+bool same_project(const std::string& event_project, const std::string& run_project) {
+    return event_project.empty() || event_project == run_project;
+}
+}  // namespace
+
+namespace {
 
 constexpr std::size_t kCatchUpPage = 500;
 constexpr std::size_t kFeedPage = 1000;
@@ -111,7 +119,7 @@ void deliver_event(Engine::Impl& e, const std::string& run_id, const std::string
 }
 
 void EventWaits::add(Engine::Impl& e, const std::string& run_id, const std::string& task_id, const json::value& input,
-                     std::int64_t since_ms) {
+                     std::int64_t since_ms, std::string project) {
     auto key = run_id + "/" + task_id;
     {
         std::lock_guard lk(m_);
@@ -121,9 +129,10 @@ void EventWaits::add(Engine::Impl& e, const std::string& run_id, const std::stri
     if (!parsed) return;
     auto matcher = std::make_shared<const EventMatcher>(std::move(*parsed));
     std::weak_ptr<Engine::Impl> weak = e.shared_from_this();
-    auto handler = [weak, run_id, task_id, matcher](const EventPtr& ev) {
+    auto handler = [weak, run_id, task_id, matcher, project](const EventPtr& ev) {
         auto self = weak.lock();
         if (!self || self->stopping) return;
+        if (!same_project(ev->project, project)) return;
         if (auto event = matcher->accept(ev->topic, ev->id, ev->time_ms, ev->data))
             deliver_event(*self, run_id, task_id, std::move(*event), false);
     };
@@ -136,11 +145,12 @@ void EventWaits::add(Engine::Impl& e, const std::string& run_id, const std::stri
         w.task_id = task_id;
         w.matcher = matcher;
         w.since_ms = since_ms;
+        w.project = project;
         w.gen = ++gen_;
         w.sub = std::move(sub);
         subs_[key] = std::move(w);
     }
-    catch_up(e, run_id, task_id, matcher, since_ms);
+    catch_up(e, run_id, task_id, matcher, since_ms, project);
 }
 
 void EventWaits::remove(const std::string& run_id, const std::string& task_id) {
@@ -168,9 +178,9 @@ void EventWaits::look_again(const std::string& run_id, const std::string& task_i
 // Looks through the events recorded since the run was created for the first one the wait
 // accepts. A failed lookup is tried again by the next sweep.
 void EventWaits::catch_up(Engine::Impl& e, const std::string& run_id, const std::string& task_id,
-                          std::shared_ptr<const EventMatcher> matcher, std::int64_t since_ms) {
+                          std::shared_ptr<const EventMatcher> matcher, std::int64_t since_ms, std::string project) {
     auto self = e.shared_from_this();
-    auto body = [self, run_id, task_id, matcher, since_ms]() -> asio::awaitable<void> {
+    auto body = [self, run_id, task_id, matcher, since_ms, project]() -> asio::awaitable<void> {
         auto& waits = self->waits;
         auto key = run_id + "/" + task_id;
         auto settle = [&waits, &key, &matcher](CatchUp state) {
@@ -189,6 +199,7 @@ void EventWaits::catch_up(Engine::Impl& e, const std::string& run_id, const std:
                 };
                 auto page = co_await self->db.run(std::move(q));
                 for (const auto& ev : page) {
+                    if (!same_project(ev.project, project)) continue;
                     auto data = parse_data(ev.data);
                     if (!data) continue;
                     if (auto event = matcher->accept(ev.topic, ev.id, ev.time_ms, *data)) {
@@ -233,10 +244,10 @@ asio::awaitable<void> EventWaits::refresh(Engine::Impl& e) {
         live.insert(w.run_id + "/" + w.task_id);
         boost::system::error_code ec;
         auto v = json::parse(w.input, ec);
-        if (!ec) add(e, w.run_id, w.task_id, v, w.created_at);
+        if (!ec) add(e, w.run_id, w.task_id, v, w.created_at, e.project_of(w.workflow_id));
     }
     std::vector<Watch> dropped;
-    std::vector<std::tuple<std::string, std::string, std::shared_ptr<const EventMatcher>, std::int64_t>> again;
+    std::vector<std::tuple<std::string, std::string, std::shared_ptr<const EventMatcher>, std::int64_t, std::string>> again;
     {
         std::lock_guard lk(m_);
         for (auto it = subs_.begin(); it != subs_.end();) {
@@ -249,12 +260,12 @@ asio::awaitable<void> EventWaits::refresh(Engine::Impl& e) {
             auto& w = it->second;
             if (w.catch_up == CatchUp::failed) {
                 w.catch_up = CatchUp::running;
-                again.emplace_back(w.run_id, w.task_id, w.matcher, w.since_ms);
+                again.emplace_back(w.run_id, w.task_id, w.matcher, w.since_ms, w.project);
             }
             ++it;
         }
     }
-    for (auto& [run_id, task_id, matcher, since] : again) catch_up(e, run_id, task_id, matcher, since);
+    for (auto& [run_id, task_id, matcher, since, project] : again) catch_up(e, run_id, task_id, matcher, since, project);
     co_await read_feed(e);
     co_await purge(e);
 }
@@ -273,19 +284,20 @@ asio::awaitable<void> EventWaits::read_feed(Engine::Impl& e) {
         auto page = co_await e.db.run(std::move(q));
         const auto& events = std::get<0>(page);
         if (!events.empty()) {
-            std::vector<std::tuple<std::string, std::string, std::shared_ptr<const EventMatcher>, std::int64_t>> watches;
+            std::vector<std::tuple<std::string, std::string, std::shared_ptr<const EventMatcher>, std::int64_t, std::string>> watches;
             {
                 std::lock_guard lk(m_);
-                for (const auto& [key, w] : subs_) watches.emplace_back(w.run_id, w.task_id, w.matcher, w.since_ms);
+                for (const auto& [key, w] : subs_) watches.emplace_back(w.run_id, w.task_id, w.matcher, w.since_ms, w.project);
             }
             for (const auto& ev : events) {
                 if (watches.empty()) break;
                 auto data = parse_data(ev.data);
                 if (!data) continue;
                 for (auto it = watches.begin(); it != watches.end();) {
-                    const auto& [run_id, task_id, matcher, since] = *it;
+                    const auto& [run_id, task_id, matcher, since, project] = *it;
                     std::optional<json::object> event;
-                    if (ev.time_ms >= since) event = matcher->accept(ev.topic, ev.id, ev.time_ms, *data);
+                    if (ev.time_ms >= since && same_project(ev.project, project))
+                        event = matcher->accept(ev.topic, ev.id, ev.time_ms, *data);
                     if (!event) {
                         ++it;
                         continue;

@@ -42,9 +42,10 @@ struct EventMatcher {
 class EventWaits {
 public:
     /// Subscribes to the wait's topic and looks for an event recorded since `since_ms` (the run's
-    /// creation) (idempotent: an existing wait is left as it is).
+    /// creation) (idempotent: an existing wait is left as it is). Only events of the run's
+    /// `project` (or of none: published by a module) decide it.
     void add(Engine::Impl& e, const std::string& run_id, const std::string& task_id, const boost::json::value& input,
-             std::int64_t since_ms);
+             std::int64_t since_ms, std::string project);
     void remove(const std::string& run_id, const std::string& task_id);
     /// The claim loop's sweep: loads every event wait in the database (start-up, waits created by
     /// other instances, or decided elsewhere; drops the ones no longer waiting), reads the events
@@ -60,12 +61,13 @@ private:
         std::string run_id, task_id;
         std::shared_ptr<const EventMatcher> matcher;
         std::int64_t since_ms = 0;
+        std::string project;    ///< the waiting run's
         std::uint64_t gen = 0;  ///< when it was added (refresh drops only waits older than its read)
         CatchUp catch_up = CatchUp::running;
         std::unique_ptr<Subscription> sub;
     };
     void catch_up(Engine::Impl& e, const std::string& run_id, const std::string& task_id,
-                  std::shared_ptr<const EventMatcher> matcher, std::int64_t since_ms);
+                  std::shared_ptr<const EventMatcher> matcher, std::int64_t since_ms, std::string project);
     boost::asio::awaitable<void> read_feed(Engine::Impl& e);
     boost::asio::awaitable<void> purge(Engine::Impl& e);
 

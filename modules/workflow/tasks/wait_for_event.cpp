@@ -51,7 +51,7 @@ protected:
         return {};
     }
     void listen(Engine::Impl& e, const Run& run, int k) const override {
-        e.waits.add(e, run.id, run.def().tasks[k].id, run.tasks[k].input, run.created_at);
+        e.waits.add(e, run.id, run.def().tasks[k].id, run.tasks[k].input, run.created_at, e.project_of(run));
     }
     void unlisten(Engine::Impl& e, const Run& run, int k) const override { e.waits.remove(run.id, run.def().tasks[k].id); }
     const char* awaited() const override { return "the event"; }

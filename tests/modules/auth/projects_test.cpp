@@ -255,3 +255,71 @@ TEST_CASE("projects: moving a workflow moves its runs' visibility; a project tha
         if (e.at("action").as_string() == "workflow.move" && e.at("project_id").is_string()) named = true;
     CHECK(named);
 }
+
+TEST_CASE("projects: an event a run emits starts event-triggered workflows of its own project only") {
+    TestServer s;
+    auto ann = make_user(s, "ann", "editor");
+    auto bob = make_user(s, "bob", "editor");
+    auto triggered = [&](const User& u, const std::string& name) {
+        json::object def{{"name", name},
+                         {"active", true},
+                         {"triggers", json::array{json::object{{"type", "event"}, {"topic", "orders.new"}}}},
+                         {"tasks", json::array{json::object{{"id", "a"}, {"type", "script"}, {"config", {{"code", "return 1"}}}}}}};
+        auto r = http(s.port(), "POST", "/api/v1/workflows", json::serialize(def), u.h());
+        REQUIRE_MESSAGE(r.status == 201, r.body);
+        return std::string(r.json().at("id").as_string());
+    };
+    auto ann_listener = triggered(ann, "ann listens");
+    auto bob_listener = triggered(bob, "bob listens");
+    json::object emitter{{"name", "bob emits"},
+                         {"tasks", json::array{json::object{{"id", "e"}, {"type", "emit"}, {"config", {{"topic", "orders.new"}, {"data", {{"n", 1}}}}}}}}};
+    auto e = http(s.port(), "POST", "/api/v1/workflows", json::serialize(emitter), bob.h());
+    REQUIRE_MESSAGE(e.status == 201, e.body);
+    std::string emitter_id(e.json().at("id").as_string());
+    WsClient ws(s.port(), {{"Cookie", bob.cookie}});
+    ws.send_text(R"({"type":"subscribe","topics":["workflow.run.succeeded"]})");
+    REQUIRE(ws.read_type("subscribed"));
+    start_run(s, bob.h(), emitter_id);
+    // Wait for bob's listener to have run: the event was delivered to every trigger by then.
+    bool bob_heard = false;
+    for (int i = 0; i < 20 && !bob_heard; ++i) {
+        auto ev = ws.read_type("event", std::chrono::seconds(10));
+        REQUIRE(ev);
+        bob_heard = ev->at("data").at("workflow_id").as_string() == bob_listener;
+    }
+    REQUIRE(bob_heard);
+    auto runs = http(s.port(), "GET", "/api/v1/runs?workflow_id=" + ann_listener, {}, s.admin());
+    REQUIRE(runs.status == 200);
+    CHECK(runs.json().at("items").as_array().empty());
+}
+
+TEST_CASE("projects: an open WebSocket stops getting a project's events once its user leaves the project") {
+    TestServer s(std::map<std::string, std::string>{{"server.ws_recheck_ms", "100"}});
+    auto bob = make_user(s, "bob", "editor");
+    auto t = http(s.port(), "POST", "/api/v1/projects", R"({"name":"Team"})", s.admin());
+    REQUIRE(t.status == 201);
+    std::string team(t.json().at("id").as_string());
+    REQUIRE(http(s.port(), "POST", "/api/v1/projects/" + team + "/members",
+                 json::serialize(json::object{{"user_id", bob.id}, {"role", "viewer"}}), s.admin()).status == 201);
+    auto team_wf = create_workflow(s, s.admin(), "team's", team);
+    auto own_wf = create_workflow(s, bob.h(), "bob's");
+    WsClient ws(s.port(), {{"Cookie", bob.cookie}});
+    ws.send_text(R"({"type":"subscribe","topics":["workflow.run.succeeded"]})");
+    REQUIRE(ws.read_type("subscribed"));
+    // A member gets the team's events.
+    auto first = start_run(s, s.admin(), team_wf);
+    std::set<std::string> seen;
+    REQUIRE(finished(ws, first, seen));
+    REQUIRE(http(s.port(), "DELETE", "/api/v1/projects/" + team + "/members/" + bob.id, {}, s.admin()).status == 204);
+    // Within a few credential checks the socket knows: a team run's end no longer comes before
+    // the end of bob's own run started after it.
+    bool stopped = false;
+    for (int i = 0; i < 100 && !stopped; ++i) {
+        auto team_run = start_run(s, s.admin(), team_wf);
+        std::set<std::string> got;
+        auto own_run = start_run(s, bob.h(), own_wf);
+        REQUIRE(finished(ws, own_run, got));
+        stopped = got.count(team_run) == 0;
+    }
+    CHECK(stopped);
+}

@@ -210,10 +210,10 @@ TEST_CASE("durable waits: recorded events older than the retention are deleted i
     auto now = now_ms();
     d.db->with_session([&](soci::session& s) {
         for (int i = 0; i < 5; ++i) {
-            StoredEvent ev{new_uuid(), "old.topic", "{}", now - 10 * 86400000LL - i, 0};
+            StoredEvent ev{new_uuid(), "old.topic", "{}", now - 10 * 86400000LL - i, 0, ""};
             EventStore::record(s, d.sqlite(), ev, "r", "t");
         }
-        StoredEvent fresh{new_uuid(), "new.topic", "{}", now, 0};
+        StoredEvent fresh{new_uuid(), "new.topic", "{}", now, 0, ""};
         EventStore::record(s, d.sqlite(), fresh, "r", "t");
         CHECK(EventStore::purge(s, now - 7 * 86400000LL, 2) == 2);
         CHECK(EventStore::purge(s, now - 7 * 86400000LL, 2) == 2);
@@ -224,7 +224,7 @@ TEST_CASE("durable waits: recorded events older than the retention are deleted i
         CHECK(left[0].topic == "new.topic");
         // The feed starts after everything recorded so far and reads what comes next, in order.
         auto from = EventStore::feed_start(s, d.sqlite());
-        StoredEvent a{new_uuid(), "feed.a", "{}", now, 0}, b{new_uuid(), "feed.b", "{}", now, 0};
+        StoredEvent a{new_uuid(), "feed.a", "{}", now, 0, ""}, b{new_uuid(), "feed.b", "{}", now, 0, ""};
         EventStore::record(s, d.sqlite(), a, "r", "t");
         EventStore::record(s, d.sqlite(), b, "r", "t");
         std::int64_t next = 0;
