@@ -21,6 +21,18 @@ export interface Me {
   permissions: string[];
   csrf_token: string | null;
   via: 'session' | 'api_key' | string;
+  /** The caller's projects and role in each (an instance admin: every project, as admin); absent on a server without projects. */
+  projects?: MeProject[];
+  personal_project_id?: string | null;
+  /** The global admin role: users, instance settings and every project. */
+  instance_admin?: boolean;
+}
+
+export interface MeProject {
+  id: string;
+  name: string;
+  kind: 'personal' | 'team' | string;
+  role: Role | string;
 }
 
 export interface ApiKey {
