@@ -44,6 +44,8 @@ export interface ApiKey {
   expires_at: string | null;
   last_used_at: string | null;
   revoked_at: string | null;
+  /** The one project the key is limited to; null: every project of its owner. */
+  project_id?: string | null;
 }
 
 export interface NewApiKey extends ApiKey {
@@ -64,6 +66,8 @@ export interface AuditEntry {
   outcome: string;
   ip: string;
   detail: Record<string, unknown> | null;
+  /** The project the entry is about; null: instance-wide. */
+  project_id?: string | null;
 }
 
 export interface AuditPage {
