@@ -427,16 +427,16 @@ function renderProject(root: HTMLElement, id: string): () => void {
         },
       );
     });
-    replace(addHost, h('div', { class: 'panel-foot panel-foot-form' }, form));
+    replace(addHost, h('div', { class: 'panel-foot panel-foot-form' }, h('div', { class: 'form-head' }, 'Add a member'), form));
   };
 
   // ---- delete ----
   const drawDanger = (p: ProjectSummary) => {
-    if (!canManage()) {
+    // A personal project goes only with its user: nothing to offer.
+    if (!canManage() || p.kind === 'personal') {
       replace(dangerHost);
       return;
     }
-    const personal = p.kind === 'personal';
     replace(
       dangerHost,
       h(
@@ -446,13 +446,7 @@ function renderProject(root: HTMLElement, id: string): () => void {
         h(
           'div',
           { class: 'panel-pad danger-row' },
-          h(
-            'p',
-            { class: 'muted' },
-            personal
-              ? 'A personal project belongs to its user and is deleted with them.'
-              : 'Only an empty project can be deleted: move or delete its workflows first. Its members lose nothing else.',
-          ),
+          h('p', { class: 'muted' }, 'Only an empty project can be deleted: move or delete its workflows first.'),
           h(
             'button',
             {

@@ -165,8 +165,8 @@ function renderList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry): ()
         { class: 'wf-name' },
         h('a', { href: `/workflows/${encodeURIComponent(w.id)}`, 'data-link': true, class: 'strong-link', 'data-testid': 'workflow-name' }, w.name),
         w.description && h('div', { class: 'cell-sub' }, w.description),
+        showProject && w.project_id && h('div', { class: 'cell-sub cell-project', 'data-testid': 'workflow-project' }, projectTag(w.project_id, 'workflow-project-name')),
       ),
-      showProject && h('td', { 'data-testid': 'workflow-project' }, projectTag(w.project_id, 'workflow-project-name') ?? none()),
       h('td', { class: 'nowrap' }, activeSwitch(w, canWrite)),
       h(
         'td',
@@ -224,7 +224,7 @@ function renderList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry): ()
       if (!alive || mine !== seq) return;
       const items = [...(r.items ?? [])].sort((a, b) => a.name.localeCompare(b.name));
       showProject = projectStore.enabled && !project;
-      const heads = ['Name', showProject && 'Project', 'Active', 'Triggers', 'Tasks', 'Version', 'Updated', ''].filter((t): t is string => t !== false);
+      const heads = ['Name', 'Active', 'Triggers', 'Tasks', 'Version', 'Updated', ''];
       replace(count, `${items.length} ${items.length === 1 ? 'workflow' : 'workflows'}`);
       replace(
         list,
@@ -434,8 +434,8 @@ function renderEditor(el: HTMLElement, setHead: HeaderSetter, id: string | null)
       body: h(
         'div',
         null,
-        h('p', null, 'From ', projectTag(d.project_id), ' to:'),
-        h('div', { class: 'field' }, h('label', { for: 'move-target' }, 'Project'), Object.assign(target, { id: 'move-target' })),
+        h('p', null, 'Now in ', projectTag(d.project_id), '.'),
+        h('div', { class: 'field' }, h('label', { for: 'move-target' }, 'Move to'), Object.assign(target, { id: 'move-target' })),
         h('p', { class: 'muted small' }, 'Its runs move with it: members of the other project no longer see them. Its webhook paths stay the same.'),
       ),
       confirmLabel: 'Move',
