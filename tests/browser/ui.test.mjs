@@ -607,9 +607,10 @@ try {
   });
 
   const memberName = `ui-member-${stamp}`;
+  const memberPassword = `member pass ${stamp}`;
   let teamId = '';
   await check('Settings → Projects creates a team project and adds a member', async () => {
-    await api('POST', '/api/v1/auth/users', { username: memberName, password: `pw ${stamp} ${memberName}`, role: 'viewer' });
+    await api('POST', '/api/v1/auth/users', { username: memberName, password: memberPassword, role: 'viewer' });
     await page.locator('[data-testid=nav] a', { hasText: 'Settings' }).click();
     await page.locator('[data-testid=settings-tabs] a', { hasText: 'Projects' }).click();
     await page.waitForURL(`${BASE}/settings/projects`);
@@ -644,6 +645,29 @@ try {
       { timeout: 5000, polling: 200 },
     );
     await shot(page, 'project-detail');
+  });
+
+  await check('a member sees only their projects in the switcher; another project\'s workflow is not found', async () => {
+    const other = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const p2 = await other.newPage();
+      p2.setDefaultTimeout(10_000);
+      await p2.goto(`${BASE}/login`);
+      await login(p2, memberName, memberPassword);
+      await p2.waitForURL(`${BASE}/`);
+      const sw = p2.locator('[data-testid=project-switcher]');
+      await sw.locator(`option[value="${teamId}"]`).waitFor({ state: 'attached' });
+      const values = await sw.locator('option').evaluateAll((os) => os.map((o) => o.value));
+      assert(values.length === 3 && values[0] === '' && values.includes(teamId), `the member's switcher offers ${JSON.stringify(values)}`);
+      assert(!values.includes(projA.id) && !values.includes(projB.id), 'the member is offered projects they are not in');
+      await p2.goto(`${BASE}/workflows/${encodeURIComponent(wfB.id)}`);
+      await p2.locator('[data-testid=notice]', { hasText: 'no workflow with this id' }).waitFor();
+      await p2.goto(`${BASE}/settings/projects`);
+      await p2.locator(`[data-testid=projects-table] tr[data-id="${teamId}"]`).waitFor();
+      assert((await p2.locator('[data-testid=project-form]').count()) === 0, 'a member who is not an instance admin is offered to create projects');
+    } finally {
+      await other.close();
+    }
   });
 
   await check('renaming a project and removing a member; deleting a project that holds workflows shows the refusal', async () => {
