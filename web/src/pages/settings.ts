@@ -99,6 +99,16 @@ function renderOverview(root: HTMLElement): () => void {
           h('dd', null, h('strong', null, me.user.username), ' ', h('span', { class: 'badge badge-role' }, me.user.role)),
           h('dt', null, 'Permissions'),
           h('dd', null, me.permissions.includes('*') ? 'all (admin)' : me.permissions.join(', ') || '—'),
+          projectStore.enabled && [
+            h('dt', null, 'Projects'),
+            h(
+              'dd',
+              { class: 'chips', 'data-testid': 'overview-projects' },
+              projectStore.instanceAdmin
+                ? h('a', { href: '/settings/projects', 'data-link': true }, `every project (instance admin): ${projectStore.all.length}`)
+                : projectStore.all.map((p) => h('span', { class: 'project-tag' }, p.name, h('span', { class: 'muted small' }, p.role))),
+            ),
+          ],
         ),
       ),
     );
