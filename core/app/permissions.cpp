@@ -63,4 +63,29 @@ std::set<std::string, std::less<>> PermissionCatalog::held_by(std::string_view r
     return out;
 }
 
+std::set<std::string, std::less<>> PermissionCatalog::instance_held_by(std::string_view role, bool admin_powers) const {
+    std::set<std::string, std::less<>> out;
+    if (role == "admin" && admin_powers) {
+        out.insert("*");
+        return out;
+    }
+    for (const auto& e : entries_) {
+        if (!e.permission.instance) continue;
+        const auto& roles = e.permission.roles;
+        if (role == "admin" ? !roles.empty() : std::find(roles.begin(), roles.end(), role) != roles.end())
+            out.insert(e.permission.name);
+    }
+    return out;
+}
+
+std::set<std::string, std::less<>> PermissionCatalog::held_in_project(std::string_view role) const {
+    std::set<std::string, std::less<>> out;
+    for (const auto& e : entries_) {
+        if (e.permission.instance) continue;
+        const auto& roles = e.permission.roles;
+        if (role == "admin" || std::find(roles.begin(), roles.end(), role) != roles.end()) out.insert(e.permission.name);
+    }
+    return out;
+}
+
 }  // namespace arclight

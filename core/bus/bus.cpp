@@ -102,8 +102,8 @@ Subscription EventBus::subscribe(std::string pattern, Handler handler) {
     return Subscription(st);
 }
 
-EventPtr EventBus::publish(std::string topic, boost::json::object data, std::string trace) {
-    auto ev = std::make_shared<Event>(Event{std::move(topic), new_uuid(), now_ms(), std::move(data), std::move(trace)});
+EventPtr EventBus::publish(std::string topic, boost::json::object data, std::string trace, std::string project) {
+    auto ev = std::make_shared<Event>(Event{std::move(topic), new_uuid(), now_ms(), std::move(data), std::move(trace), std::move(project)});
     publish(ev);
     return ev;
 }

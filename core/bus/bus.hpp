@@ -25,6 +25,7 @@ struct Event {
     std::int64_t time_ms;    ///< UTC epoch milliseconds
     boost::json::object data;
     std::string trace;       ///< trace context (W3C traceparent) or empty
+    std::string project;     ///< the project it belongs to ("" = instance-wide); /ws delivers it only to its members
 };
 using EventPtr = std::shared_ptr<const Event>;
 
@@ -75,7 +76,8 @@ public:
     /// never concurrently with itself, never on the publisher's stack. Thread-safe.
     Subscription subscribe(std::string pattern, Handler handler);
     /// Publishes an event built from topic and data (id and time are filled in). Thread-safe, non-blocking.
-    EventPtr publish(std::string topic, boost::json::object data, std::string trace = {});
+    /// `project`: the project the event belongs to ("" = instance-wide).
+    EventPtr publish(std::string topic, boost::json::object data, std::string trace = {}, std::string project = {});
     void publish(EventPtr event);
     /// True when publishing `topic` would reach someone (a matching subscriber or the observer):
     /// lets hot paths skip building events nobody receives.

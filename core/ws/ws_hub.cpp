@@ -167,6 +167,12 @@ void WsHub::declare_topic(std::string prefix, std::string permission) {
     topic_permissions_[std::move(prefix)] = std::move(permission);
 }
 
+const std::string& WsHub::topic_permission(std::string_view topic) const {
+    static const std::string every = "*";
+    auto it = topic_permissions_.find(topic.substr(0, topic.find('.')));
+    return it == topic_permissions_.end() ? every : it->second;
+}
+
 bool WsHub::may_subscribe(const Principal* principal, std::string_view pattern) const {
     if (!principal) return true;
     auto first = pattern.substr(0, pattern.find('.'));
@@ -280,9 +286,11 @@ asio::awaitable<void> WsHub::run(Next stream, beast::http::request<beast::http::
                     continue;
                 }
                 std::weak_ptr<ConnT<Next>> weak = c;
-                c->subs.emplace(pattern, bus_.subscribe(pattern, [weak](const EventPtr& ev) {
+                c->subs.emplace(pattern, bus_.subscribe(pattern, [weak, principal, this](const EventPtr& ev) {
                     auto conn = weak.lock();
                     if (!conn) return;
+                    // An event of a project reaches only those who may read it there.
+                    if (principal && !ev->project.empty() && !principal->can(ev->project, topic_permission(ev->topic))) return;
                     auto text = json::serialize(json::object{{"type", "event"},
                                                              {"topic", ev->topic},
                                                              {"id", ev->id},

@@ -66,6 +66,8 @@ public:
     void declare_topic(std::string prefix, std::string permission);
     /// Every declared topic prefix and its permission (read at start-up, before connections).
     const std::map<std::string, std::string, std::less<>>& topic_permissions() const noexcept { return topic_permissions_; }
+    /// The permission declared for a topic's first segment ("*" when undeclared).
+    const std::string& topic_permission(std::string_view topic) const;
     /// Whether `principal` may subscribe to `pattern` (true for everyone without auth).
     bool may_subscribe(const Principal* principal, std::string_view pattern) const;
     /// Sends a "going away" close to every connection (graceful shutdown).

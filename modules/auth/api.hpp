@@ -17,6 +17,7 @@ struct AuditEntry {
     std::string outcome;    ///< "success" | "failure" | "denied"
     std::string ip;         ///< client address
     boost::json::object detail = {};
+    std::string project_id = {};  ///< the project acted in ("" = instance-wide)
 };
 
 /// The audit log. Entries are durable once record() returns; readable by admins at
@@ -37,6 +38,23 @@ public:
     /// message that names the problem (password policy, duplicate name, unknown role).
     virtual std::string create_user(const std::string& username, const std::string& password,
                                     const std::string& role) = 0;
+};
+
+}  // namespace arclight::auth
+
+#include <cstddef>
+#include <functional>
+
+namespace arclight::auth {
+
+/// Projects, for the modules that keep things in them. A project that still holds something
+/// cannot be deleted (409 naming what it holds).
+class ProjectRegistry {
+public:
+    virtual ~ProjectRegistry() = default;
+    /// Registers a kind of resource a module keeps in projects (`what`, plural: "workflows") and
+    /// how many of them a project holds (blocking; called on the blocking pool). During start-up.
+    virtual void add_holder(std::string what, std::function<std::size_t(const std::string& project)> count) = 0;
 };
 
 }  // namespace arclight::auth

@@ -34,14 +34,18 @@ AuthConfig read_config(const ConfigSection& c, bool tls) {
 
 class AuthModule final : public Module {
 public:
-    explicit AuthModule(ModuleContext& ctx) : ctx_(ctx), service_(ctx.db, read_config(ctx.config, ctx.app.tls), ctx.permissions), purge_task_(ctx.io, "auth") {
+    explicit AuthModule(ModuleContext& ctx) : ctx_(ctx), service_(ctx.db, read_config(ctx.config, ctx.app.tls), ctx.permissions), projects_(ctx.db, service_, system_clock()), purge_task_(ctx.io, "auth") {
         ctx.services.provide<AuditLog>(&service_);
+        ctx.services.provide<ProjectRegistry>(&projects_);
         ctx.services.provide<UserAdmin>(&service_);
         ctx.access.install(make_access_check(service_));
         ctx.ws.declare_topic("auth", "audit.read");
     }
 
-    void register_routes(Router& r) override { add_routes(r, service_); }
+    void register_routes(Router& r) override {
+        add_routes(r, service_, projects_);
+        add_project_routes(r, projects_);
+    }
 
     void start() override {
         purge_task_.start(std::chrono::minutes(10), [this]() -> asio::awaitable<void> {
@@ -55,6 +59,7 @@ public:
 private:
     ModuleContext& ctx_;
     AuthService service_;
+    Projects projects_;
     PeriodicTask purge_task_;
 };
 
@@ -94,9 +99,12 @@ ModuleDescriptor descriptor() {
             },
             [](ModuleContext& ctx) { return std::make_unique<AuthModule>(ctx); }};
     d.permissions = {
-        {"auth.self", "See yourself, change your password, manage your own API keys.", {"editor", "operator", "viewer"}},
-        {"users.admin", "Create, change, disable and delete users.", {}},
-        {"audit.read", "Read the audit log (and its live topic).", {}},
+        {"auth.self", "See yourself, change your password, manage your own API keys.", {"editor", "operator", "viewer"}, true},
+        {"users.admin", "Create, change, disable and delete users.", {}, true},
+        {"audit.read", "Read the audit log (and its live topic).", {}, true},
+        {"projects.read", "See your projects and their members.", {"editor", "operator", "viewer"}, true},
+        {"projects.admin", "Create team projects (instance admins reach every project).", {}, true},
+        {"projects.manage", "Rename and delete a project, add and remove its members and set their roles (a project's admins).", {}},
     };
     d.commands = cli_commands();
     return d;

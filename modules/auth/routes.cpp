@@ -31,7 +31,8 @@ json::object key_json(const ApiKey& k) {
             {"created_at", rfc3339_or_null(k.created_at)},
             {"expires_at", rfc3339_or_null(k.expires_at)},
             {"last_used_at", rfc3339_or_null(k.last_used_at)},
-            {"revoked_at", rfc3339_or_null(k.revoked_at)}};
+            {"revoked_at", rfc3339_or_null(k.revoked_at)},
+            {"project_id", k.project_id.empty() ? json::value(nullptr) : json::value(json::string(k.project_id))}};
 }
 
 const json::object& body_object(const HttpRequest& req) {
@@ -141,7 +142,7 @@ AccessControl::Check make_access_check(AuthService& service) {
     };
 }
 
-void add_routes(Router& r, AuthService& svc) {
+void add_routes(Router& r, AuthService& svc, Projects& projects) {
     auto* s = &svc;
     auto route = [&r](std::string method, std::string pattern, std::string permission, std::string summary, Handler h,
                       bool json_body = false, int status = 200) {
@@ -167,8 +168,12 @@ void add_routes(Router& r, AuthService& svc) {
               co_return res;
           });
     route("GET", "/api/v1/auth/me", "auth.self", "The caller: user, effective permissions, CSRF token.",
-          [](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+          [pr = &projects](HttpRequest& req) -> asio::awaitable<HttpResponse> {
               const auto& p = *req.principal;
+              auto mine = co_await pr->list(ProjectScope::of(req));
+              json::array projects;
+              for (const auto& v : mine)
+                  projects.push_back(json::object{{"id", v.project.id}, {"name", v.project.name}, {"kind", v.project.kind}, {"role", v.role}});
               json::array perms;
               for (const auto& x : p.permissions) perms.push_back(json::string(x));
               json::object user{{"id", p.user_id}, {"username", p.username}, {"role", p.role}, {"disabled", false}};
@@ -177,6 +182,9 @@ void add_routes(Router& r, AuthService& svc) {
               co_return HttpResponse::json(json::object{{"user", user},
                                                         {"permissions", perms},
                                                         {"csrf_token", csrf},
+                                                        {"projects", std::move(projects)},
+                                                        {"personal_project_id", p.personal_project},
+                                                        {"instance_admin", p.instance_admin},
                                                         {"via", p.via == Principal::Via::session ? "session" : "api_key"}});
           });
     route("GET", "/api/v1/auth/setup", std::string(kPublic), "Whether the first admin still has to be created.",
@@ -307,7 +315,8 @@ void add_routes(Router& r, AuthService& svc) {
                   }
                   expires = *t;
               }
-              auto k = co_await s->create_key(*req.principal, std::move(name), std::move(scopes), expires, req);
+              auto project = optional_string(o, "project_id").value_or("");
+              auto k = co_await s->create_key(*req.principal, std::move(name), std::move(scopes), expires, std::move(project), req);
               auto body = key_json(k.key);
               body["key"] = k.secret;
               co_return HttpResponse::json(body, 201);
@@ -350,7 +359,8 @@ void add_routes(Router& r, AuthService& svc) {
                                    {"target", a.entry.target},
                                    {"outcome", a.entry.outcome},
                                    {"ip", a.entry.ip},
-                                   {"detail", a.entry.detail}});
+                                   {"detail", a.entry.detail},
+                                   {"project_id", a.entry.project_id.empty() ? json::value(nullptr) : json::value(json::string(a.entry.project_id))}});
               }
               json::value next = nullptr;
               if (page.next_cursor) next = json::string(*page.next_cursor);

@@ -131,11 +131,7 @@ boost::asio::awaitable<std::shared_ptr<const Principal>> AuthService::authentica
             if (key.revoked_at != 0 || (key.expires_at != 0 && key.expires_at <= now) || user.disabled) return nullptr;
             if (now - key.last_used_at > 60'000) touch([&] { store_.touch_api_key(s, key.id, now); });
             key_expires = key.expires_at;
-            auto p = std::make_shared<Principal>();
-            p->user_id = user.id;
-            p->username = user.username;
-            p->role = user.role;
-            p->permissions = scoped_permissions(permissions_, user.role, key.scopes);
+            auto p = principal_for(s, user, &key);
             p->via = Principal::Via::api_key;
             p->credential_id = key.id;
             return p;
@@ -170,11 +166,7 @@ boost::asio::awaitable<std::shared_ptr<const Principal>> AuthService::authentica
             return nullptr;
         }
         if (now - sess.last_seen_at > 60'000) touch([&] { store_.touch_session(s, hash, now); });
-        auto p = std::make_shared<Principal>();
-        p->user_id = user.id;
-        p->username = user.username;
-        p->role = user.role;
-        p->permissions = permissions_.held_by(user.role);
+        auto p = principal_for(s, user, nullptr);
         p->via = Principal::Via::session;
         p->credential_id = hash;
         p->csrf_token = sess.csrf_token;
@@ -183,6 +175,42 @@ boost::asio::awaitable<std::shared_ptr<const Principal>> AuthService::authentica
     auto p = co_await db_.run(std::move(lookup));
     if (!p) throw Error(ErrorCode::unauthorized, "the session has expired; log in again");
     co_return p;
+}
+
+std::shared_ptr<Principal> AuthService::principal_for(soci::session& s, const User& user, const ApiKey* key) {
+    auto p = std::make_shared<Principal>();
+    p->user_id = user.id;
+    p->username = user.username;
+    p->role = user.role;
+    p->personal_project = personal_project_id(user.id);
+    static const std::vector<std::string> every{"*"};
+    const auto& scopes = key ? key->scopes : every;
+    bool all_scopes = std::find(scopes.begin(), scopes.end(), "*") != scopes.end();
+    // A key holds its scopes within what its user holds (`held`).
+    auto narrow = [&](PermissionSet held) {
+        if (all_scopes) return held;
+        PermissionSet out;
+        bool everything = held.count("*") > 0;
+        for (const auto& sc : scopes)
+            if (everything || held.count(sc)) out.insert(sc);
+        return out;
+    };
+    p->key_project = key ? key->project_id : std::string();
+    bool unlimited = p->key_project.empty();
+    p->instance_admin = user.role == "admin" && unlimited;
+    p->permissions = narrow(permissions_.instance_held_by(user.role, unlimited));
+    auto add = [&](const std::string& project, const std::string& role) {
+        if (!unlimited && project != p->key_project) return;
+        auto held = narrow(permissions_.held_in_project(role));
+        p->permissions.insert(held.begin(), held.end());
+        p->projects[project] = std::move(held);
+    };
+    if (user.role == "admin") {
+        for (const auto& pr : project_store_.list(s)) add(pr.id, "admin");
+    } else {
+        for (const auto& m : project_store_.memberships(s, user.id)) add(m.project.id, m.role);
+    }
+    return p;
 }
 
 AuthService::LoginResult AuthService::open_session(soci::session& s, const User& u, const HttpRequest& req) {
@@ -411,7 +439,8 @@ boost::asio::awaitable<void> AuthService::delete_user(Actor actor, std::string i
 
 boost::asio::awaitable<AuthService::NewKey> AuthService::create_key(const Principal& who, std::string name,
                                                                     std::vector<std::string> scopes,
-                                                                    std::int64_t expires_at, const HttpRequest& req) {
+                                                                    std::int64_t expires_at, std::string project_id,
+                                                                    const HttpRequest& req) {
     std::vector<FieldError> errors;
     if (name.empty() || name.size() > 100) errors.push_back({"/name", "1-100 characters"});
     if (scopes.empty()) errors.push_back({"/scopes", "at least one scope (\"*\" for all of your permissions)"});
@@ -431,10 +460,16 @@ boost::asio::awaitable<AuthService::NewKey> AuthService::create_key(const Princi
         }
     }
     if (expires_at != 0 && expires_at <= clock_.now_ms()) errors.push_back({"/expires_at", "must be in the future"});
+    // A key limited to a project mints only keys limited to it.
+    if (!who.key_project.empty()) {
+        if (project_id.empty()) project_id = who.key_project;
+        else if (project_id != who.key_project) errors.push_back({"/project_id", "this key is limited to project " + who.key_project});
+    }
+    if (!project_id.empty() && !who.member(project_id)) errors.push_back({"/project_id", "not a project of yours"});
     if (!errors.empty()) throw Error(ErrorCode::validation_failed, "the API key request is invalid", errors);
     NewKey k;
     k.secret = "ak_" + random_token(32);
-    k.key = ApiKey{new_uuid(), who.user_id, name, k.secret.substr(0, 11), scopes, clock_.now_ms(), expires_at, 0, 0};
+    k.key = ApiKey{new_uuid(), who.user_id, name, k.secret.substr(0, 11), scopes, clock_.now_ms(), expires_at, 0, 0, project_id};
     auto hash = sha256_hex(k.secret);
     auto key = k.key;
     auto q4 = [this, key, hash](soci::session& s) { store_.insert_api_key(s, key, hash); };

@@ -8,6 +8,7 @@
 #include "core/http/principal.hpp"
 #include "core/time/time.hpp"
 #include "modules/auth/api.hpp"
+#include "modules/auth/project_store.hpp"
 #include "modules/auth/store.hpp"
 #include "modules/auth/throttle.hpp"
 
@@ -87,8 +88,9 @@ public:
         ApiKey key;
         std::string secret;  ///< "ak_...", shown once
     };
+    /// `project_id`: the one project the key is limited to ("" = every project of the caller).
     boost::asio::awaitable<NewKey> create_key(const Principal& who, std::string name, std::vector<std::string> scopes,
-                                              std::int64_t expires_at, const HttpRequest& req);
+                                              std::int64_t expires_at, std::string project_id, const HttpRequest& req);
     boost::asio::awaitable<std::vector<ApiKey>> list_keys(const Principal& who);
     boost::asio::awaitable<ApiKey> get_key(const Principal& who, std::string id);
     boost::asio::awaitable<void> revoke_key(const Principal& who, std::string id, const HttpRequest& req);
@@ -109,14 +111,18 @@ public:
     boost::asio::awaitable<std::size_t> purge_audit(std::size_t batch = 500);
     const AuthConfig& config() const noexcept { return config_; }
     const PermissionCatalog& permissions() const noexcept { return permissions_; }
+    /// Drops every cached API-key principal (after any change to users, keys or projects).
+    void forget_keys();
 
 private:
     std::string hash_slowly(const std::string& password);
     bool verify_slowly(const std::string& password, const std::string* encoded);
     User validate_new_user(const std::string& username, const std::string& password, const std::string& role);
     LoginResult open_session(soci::session& s, const User& u, const HttpRequest& req);
-    /// Drops every cached API-key principal (after any change to users or keys).
-    void forget_keys();
+    /// The principal of a user (through `key` when given): instance permissions from the user's
+    /// role, project permissions from each membership (every project for an admin), each within
+    /// the key's scopes and project.
+    std::shared_ptr<Principal> principal_for(soci::session& s, const User& user, const ApiKey* key);
 
     struct CachedKey {
         std::shared_ptr<const Principal> principal;
@@ -130,6 +136,7 @@ private:
     Db& db_;
     const Clock& clock_;
     AuthStore store_;
+    ProjectStore project_store_;
     AuthConfig config_;
     const PermissionCatalog& permissions_;
     LoginThrottle accounts_, addresses_;

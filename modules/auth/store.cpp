@@ -1,6 +1,7 @@
 #include "modules/auth/store.hpp"
 
 #include "core/db/row.hpp"
+#include "modules/auth/project_store.hpp"
 
 #include <boost/json.hpp>
 #include <soci/soci.h>
@@ -36,26 +37,26 @@ constexpr const char* kDeleteOldAudit =
 constexpr const char* kDeleteExpired = "DELETE FROM auth_sessions WHERE expires_at < :now OR last_seen_at < :idle";
 
 constexpr const char* kKeyByHash =
-    "SELECT k.id, k.user_id, k.name, k.prefix, k.scopes, k.created_at, k.expires_at, k.last_used_at, k.revoked_at, u.id, u.username, u.password_hash, u.role, u.disabled, u.created_at, u.updated_at, "
+    "SELECT k.id, k.user_id, k.name, k.prefix, k.scopes, k.created_at, k.expires_at, k.last_used_at, k.revoked_at, k.project_id, u.id, u.username, u.password_hash, u.role, u.disabled, u.created_at, u.updated_at, "
     "u.last_login_at FROM auth_api_keys k JOIN auth_users u ON u.id = k.user_id WHERE k.key_hash = :h";
 constexpr const char* kListKeys =
-    "SELECT k.id, k.user_id, k.name, k.prefix, k.scopes, k.created_at, k.expires_at, k.last_used_at, k.revoked_at FROM auth_api_keys k WHERE k.user_id = :u ORDER BY k.created_at DESC, k.id";
-constexpr const char* kKeyById = "SELECT k.id, k.user_id, k.name, k.prefix, k.scopes, k.created_at, k.expires_at, k.last_used_at, k.revoked_at FROM auth_api_keys k WHERE k.id = :id";
+    "SELECT k.id, k.user_id, k.name, k.prefix, k.scopes, k.created_at, k.expires_at, k.last_used_at, k.revoked_at, k.project_id FROM auth_api_keys k WHERE k.user_id = :u ORDER BY k.created_at DESC, k.id";
+constexpr const char* kKeyById = "SELECT k.id, k.user_id, k.name, k.prefix, k.scopes, k.created_at, k.expires_at, k.last_used_at, k.revoked_at, k.project_id FROM auth_api_keys k WHERE k.id = :id";
 constexpr const char* kAuditFirstPage =
-    "SELECT id, at, actor_id, actor, action, target, outcome, ip, detail FROM auth_audit "
+    "SELECT id, at, actor_id, actor, action, target, outcome, ip, detail, project_id FROM auth_audit "
     "ORDER BY at DESC, id DESC LIMIT :n";
 constexpr const char* kAuditNextPage =
-    "SELECT id, at, actor_id, actor, action, target, outcome, ip, detail FROM auth_audit "
+    "SELECT id, at, actor_id, actor, action, target, outcome, ip, detail, project_id FROM auth_audit "
     "WHERE at < :a1 OR (at = :a2 AND id < :id) ORDER BY at DESC, id DESC LIMIT :n";
 constexpr const char* kInsertKey =
     "INSERT INTO auth_api_keys (id, user_id, name, prefix, key_hash, scopes, created_at, expires_at, last_used_at, "
-    "revoked_at) VALUES (:id, :u, :n, :p, :h, :s, :c, :e, 0, 0)";
+    "revoked_at, project_id) VALUES (:id, :u, :n, :p, :h, :s, :c, :e, 0, 0, :pr)";
 constexpr const char* kRevokeKey = "UPDATE auth_api_keys SET revoked_at = :t WHERE id = :id AND revoked_at = 0";
 constexpr const char* kTouchKey = "UPDATE auth_api_keys SET last_used_at = :t WHERE id = :id";
 
 constexpr const char* kInsertAudit =
-    "INSERT INTO auth_audit (id, at, actor_id, actor, action, target, outcome, ip, detail) "
-    "VALUES (:id, :at, :aid, :a, :ac, :t, :o, :ip, :d)";
+    "INSERT INTO auth_audit (id, at, actor_id, actor, action, target, outcome, ip, detail, project_id) "
+    "VALUES (:id, :at, :aid, :a, :ac, :t, :o, :ip, :d, :pr)";
 
 // Reads the 8 user columns starting at `col` of a row.
 User user_from(const soci::row& r, std::size_t col) {
@@ -83,6 +84,7 @@ ApiKey key_from(const soci::row& r, std::size_t col) {
     k.expires_at = row_int(r, col + 6);
     k.last_used_at = row_int(r, col + 7);
     k.revoked_at = row_int(r, col + 8);
+    k.project_id = r.get<std::string>(col + 9);
     return k;
 }
 
@@ -126,6 +128,10 @@ bool AuthStore::insert_user(soci::session& s, const User& u) {
     long long c = u.created_at, up = u.updated_at, l = u.last_login_at;
     s << kInsertUser, soci::use(u.id), soci::use(u.username), soci::use(u.password_hash), soci::use(u.role),
         soci::use(disabled), soci::use(c), soci::use(up), soci::use(l);
+    // Every user has a personal project, where their own role applies.
+    ProjectStore projects;
+    projects.insert(s, Project{personal_project_id(u.id), u.username, "personal", u.id, u.created_at, u.created_at});
+    projects.put_member(s, personal_project_id(u.id), u.id, u.role, u.created_at);
     return true;
 }
 
@@ -142,9 +148,16 @@ void AuthStore::update_user(soci::session& s, const User& u) {
     int disabled = u.disabled ? 1 : 0;
     long long up = u.updated_at;
     s << kUpdateUser, soci::use(u.password_hash), soci::use(u.role), soci::use(disabled), soci::use(up), soci::use(u.id);
+    auto personal = personal_project_id(u.id);
+    s << "UPDATE auth_project_members SET role = :r WHERE project_id = :p AND user_id = :u", soci::use(u.role),
+        soci::use(personal), soci::use(u.id);
 }
 
-void AuthStore::delete_user(soci::session& s, const std::string& id) { s << kDeleteUser, soci::use(id); }
+void AuthStore::delete_user(soci::session& s, const std::string& id) {
+    // The personal project stays (what it holds stays reachable to instance admins).
+    s << "DELETE FROM auth_project_members WHERE user_id = :u", soci::use(id);
+    s << kDeleteUser, soci::use(id);
+}
 
 void AuthStore::touch_login(soci::session& s, const std::string& id, std::int64_t at) {
     long long t = at;
@@ -208,12 +221,12 @@ void AuthStore::insert_api_key(soci::session& s, const ApiKey& k, const std::str
     long long c = k.created_at, e = k.expires_at;
     auto scopes = scopes_json(k.scopes);
     s << kInsertKey, soci::use(k.id), soci::use(k.user_id), soci::use(k.name), soci::use(k.prefix), soci::use(key_hash),
-        soci::use(scopes), soci::use(c), soci::use(e);
+        soci::use(scopes), soci::use(c), soci::use(e), soci::use(k.project_id);
 }
 
 std::optional<std::pair<ApiKey, User>> AuthStore::find_api_key_by_hash(soci::session& s, const std::string& key_hash) {
     soci::rowset<soci::row> rows = (s.prepare << kKeyByHash, soci::use(key_hash));
-    for (const auto& r : rows) return std::make_pair(key_from(r, 0), user_from(r, 9));
+    for (const auto& r : rows) return std::make_pair(key_from(r, 0), user_from(r, 10));
     return std::nullopt;
 }
 
@@ -245,7 +258,7 @@ void AuthStore::insert_audit(soci::session& s, const AuditRow& row) {
     auto detail = boost::json::serialize(row.entry.detail);
     s << kInsertAudit, soci::use(row.id), soci::use(at), soci::use(row.entry.actor_id), soci::use(row.entry.actor),
         soci::use(row.entry.action), soci::use(row.entry.target), soci::use(row.entry.outcome), soci::use(row.entry.ip),
-        soci::use(detail);
+        soci::use(detail), soci::use(row.entry.project_id);
 }
 
 std::vector<AuditRow> AuthStore::list_audit(soci::session& s, std::size_t limit,
@@ -265,6 +278,7 @@ std::vector<AuditRow> AuthStore::list_audit(soci::session& s, std::size_t limit,
             a.entry.ip = r.get<std::string>(7);
             auto d = boost::json::parse(r.get<std::string>(8));
             if (d.is_object()) a.entry.detail = d.as_object();
+            a.entry.project_id = r.get<std::string>(9);
             out.push_back(std::move(a));
         }
     };

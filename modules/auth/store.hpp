@@ -39,6 +39,7 @@ struct ApiKey {
     std::string prefix;
     std::vector<std::string> scopes;
     std::int64_t created_at = 0, expires_at = 0, last_used_at = 0, revoked_at = 0;
+    std::string project_id;  ///< the one project the key is limited to ("" = every project of its owner)
 };
 
 struct AuditRow {

@@ -146,7 +146,7 @@ ModuleDescriptor descriptor() {
               "Seconds between system.heartbeat events (and instance liveness updates).", int_range(1, 3600)}},
             [](ModuleContext& ctx) { return std::make_unique<SystemModule>(ctx); }};
     d.permissions = {
-        {"system.read", "See server information, module health, instances and the heartbeat.", {"editor", "operator", "viewer"}},
+        {"system.read", "See server information, module health, instances and the heartbeat.", {"editor", "operator", "viewer"}, true},
     };
     return d;
 }

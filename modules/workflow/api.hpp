@@ -175,11 +175,13 @@ struct RunQuery {
     std::int64_t until_ms = 0;      ///< created_at < until (0 = open)
     int limit = 50;                 ///< 1-500
     std::string cursor;             ///< next_cursor of the previous page; empty = newest first
+    /// Only runs of these projects (nullopt: every project); from ProjectScope::listable.
+    std::optional<std::vector<std::string>> projects;
 };
 
 struct RunPage {
     /// Newest first; each as in GET /api/v1/runs: {"id","workflow_id","workflow_name","version",
-    /// "status","trigger","created_by","created_at","started_at","finished_at","error"}.
+    /// "status","trigger","created_by","project_id","created_at","started_at","finished_at","error"}.
     boost::json::array items;
     std::optional<std::string> next_cursor;  ///< set when there may be more
 };

@@ -374,7 +374,7 @@ public:
         data["run_id"] = run_id;
         data["task_id"] = task_id;
         data["event_hops"] = hops;
-        auto ev = std::make_shared<Event>(Event{std::string(t->as_string()), new_uuid(), now_ms(), std::move(data), {}});
+        auto ev = std::make_shared<Event>(Event{std::string(t->as_string()), new_uuid(), now_ms(), std::move(data), {}, {}});
         StoredEvent stored{ev->id, ev->topic, json::serialize(ev->data), ev->time_ms, 0};
         bool sqlite = db_.backend() == DbBackend::sqlite;
         auto q = [stored = std::move(stored), run_id, task_id, sqlite](soci::session& s) {

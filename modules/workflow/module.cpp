@@ -50,7 +50,12 @@ public:
         ctx.ws.declare_topic("workflow", "runs.read");
     }
 
-    void register_routes(Router& r) override { workflow::register_routes(r, service_, ctx_.services.find<auth::AuditLog>()); }
+    void register_routes(Router& r) override {
+        workflow::register_routes(r, service_, ctx_.services.find<auth::AuditLog>());
+        // A project that still holds workflows is not deleted.
+        if (auto* projects = ctx_.services.find<auth::ProjectRegistry>())
+            projects->add_holder("workflows", [this](const std::string& project) { return service_.count_in_project(project); });
+    }
 
     void start() override {
         // The `agent` task exists when a module runs agents (every module is constructed by now).

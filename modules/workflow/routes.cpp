@@ -47,6 +47,7 @@ json::object workflow_view(const WorkflowRecord& w, bool full) {
                       {"name", w.name},
                       {"version", w.version},
                       {"active", w.active},
+                      {"project_id", w.project_id},
                       {"created_at", rfc3339_or_null(w.created_at)},
                       {"updated_at", rfc3339_or_null(w.updated_at)}};
     if (!full) {
@@ -152,6 +153,7 @@ HttpResponse run_ref(const StartedRun& r, int created_status) {
 struct Audit {
     std::string target;
     json::object detail;
+    ProjectScope scope = {};  ///< the caller's; names the audit entry's project once it admitted one
 };
 
 template <class Body>
@@ -159,6 +161,7 @@ asio::awaitable<HttpResponse> audited(auth::AuditLog* log, const HttpRequest& re
     HttpResponse resp;
     std::exception_ptr failure;
     std::string outcome = "success";
+    a.scope = ProjectScope::of(req);
     try {
         resp = co_await body(a);
     } catch (const Error& e) {
@@ -171,7 +174,7 @@ asio::awaitable<HttpResponse> audited(auth::AuditLog* log, const HttpRequest& re
     }
     if (log) {
         auth::AuditEntry entry{req.principal ? req.principal->user_id : "", req.principal ? req.principal->username : "",
-                               action, a.target, outcome, req.remote_address, std::move(a.detail)};
+                               action, a.target, outcome, req.remote_address, std::move(a.detail), a.scope.touched()};
         try {
             co_await log->record(std::move(entry));
         } catch (const std::exception& e) {
@@ -221,8 +224,9 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
 
 
     r.add({"GET", "/api/v1/workflows", "flows.read", "List workflows (current versions).",
-           [s](HttpRequest&) -> asio::awaitable<HttpResponse> {
-               auto recs = co_await s->list_workflows();
+           [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+               auto scope = ProjectScope::of(req);
+               auto recs = co_await s->list_workflows(scope, req.query_param("project_id"));
                json::array items;
                for (const auto& w : recs) items.push_back(workflow_view(w, false));
                co_return HttpResponse::json(json::object{{"items", std::move(items)}});
@@ -243,7 +247,17 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
                return audited(audit, req, "workflow.create", {}, [s, &req](Audit& a) -> asio::awaitable<HttpResponse> {
                    if (auto* n = req.json.is_object() ? req.json.as_object().if_contains("name") : nullptr; n && n->is_string())
                        a.detail["name"] = *n;
-                   auto w = co_await s->create_workflow(req.json);
+                   // "project_id" (default: the caller's personal project) is not part of the definition.
+                   std::optional<std::string> wanted;
+                   if (auto* o = req.json.if_object(); o && o->contains("project_id")) {
+                       const auto& v = o->at("project_id");
+                       if (!v.is_string()) throw Error(ErrorCode::validation_failed, "invalid workflow", {{"/project_id", "must be a string"}});
+                       wanted = std::string(v.as_string());
+                       o->erase("project_id");
+                   }
+                   auto project = a.scope.for_create(wanted, "flows.write");
+                   bool reveal = !req.principal || req.principal->instance_admin;
+                   auto w = co_await s->create_workflow(req.json, std::move(project), reveal);
                    a.target = w.id;
                    co_return HttpResponse::json(json::object{{"id", w.id}, {"version", 1}}, 201);
                });
@@ -260,6 +274,9 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
                        throw Error(ErrorCode::bad_request, "invalid query parameters", {{"/limit", "must be an integer between 1 and 1000"}});
                    limit = std::stoi(*v);
                }
+               // The feed spans every project: instance admins (and keys of theirs not limited to a project).
+               if (req.principal && !req.principal->instance_admin)
+                   throw Error(ErrorCode::forbidden, "the outcome feed spans every project: instance admins only");
                auto page = co_await s->outcomes(req.query_param("cursor").value_or(""), limit);
                json::array items;
                for (const auto& o : page.items) items.push_back(outcome_json(o));
@@ -275,7 +292,7 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
 
     r.add({"GET", "/api/v1/workflows/{id}", "flows.read", "A workflow's current definition with id, version and active.",
            [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
-               auto rec = co_await s->get_workflow(req.param("id"));
+               auto rec = co_await s->workflow_in(ProjectScope::of(req), req.param("id"), "flows.read");
                co_return HttpResponse::json(workflow_view(rec, true));
            },
            false, "workflow", {}, definition_schema});
@@ -284,7 +301,15 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
            "Save a new version of a workflow (runs in flight keep theirs). \"active\" switches triggers.",
            [s, audit](HttpRequest& req) -> asio::awaitable<HttpResponse> {
                return audited(audit, req, "workflow.update", {req.param("id"), {}}, [s, &req](Audit& a) -> asio::awaitable<HttpResponse> {
-                   int version = co_await s->update_workflow(a.target, req.json);
+                   auto rec = co_await s->workflow_in(a.scope, a.target, "flows.write");
+                   if (auto* o = req.json.if_object(); o && o->contains("project_id")) {
+                       if (o->at("project_id") != json::value(json::string(rec.project_id)))
+                           throw Error(ErrorCode::validation_failed, "invalid workflow",
+                                       {{"/project_id", "a workflow changes project by POST /api/v1/workflows/{id}/move"}});
+                       o->erase("project_id");
+                   }
+                   bool reveal = !req.principal || req.principal->instance_admin;
+                   int version = co_await s->update_workflow(a.target, req.json, reveal);
                    a.detail["version"] = version;
                    co_return HttpResponse::json(json::object{{"id", a.target}, {"version", version}});
                });
@@ -295,6 +320,7 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
            "Delete a workflow and stop its triggers; its runs and versions stay readable.",
            [s, audit](HttpRequest& req) -> asio::awaitable<HttpResponse> {
                return audited(audit, req, "workflow.delete", {req.param("id"), {}}, [s](Audit& a) -> asio::awaitable<HttpResponse> {
+                   co_await s->workflow_in(a.scope, a.target, "flows.write");
                    co_await s->delete_workflow(a.target);
                    HttpResponse resp;
                    resp.status = 204;
@@ -309,13 +335,30 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
                on ? "Make a workflow's triggers (webhook, cron, event) live." : "Stop a workflow's triggers.",
                [s, on, audit](HttpRequest& req) -> asio::awaitable<HttpResponse> {
                    return audited(audit, req, on ? "workflow.activate" : "workflow.deactivate", {req.param("id"), {}},
-                                  [s, on](Audit& a) -> asio::awaitable<HttpResponse> {
-                                      co_await s->set_active(a.target, on);
+                                  [s, on, &req](Audit& a) -> asio::awaitable<HttpResponse> {
+                                      co_await s->workflow_in(a.scope, a.target, "flows.write");
+                                      bool reveal = !req.principal || req.principal->instance_admin;
+                                      co_await s->set_active(a.target, on, reveal);
                                       co_return HttpResponse::json(json::object{{"id", a.target}, {"active", on}});
                                   });
                },
                false, "workflow", {}, obj(R"j({"type":"object","properties":{"id":{"type":"string"},"active":{"type":"boolean"}}})j")});
     }
+
+    r.add({"POST", "/api/v1/workflows/{id}/move", "flows.write",
+           "Move a workflow to another project {\"project_id\"} (an admin of both projects); its runs' visibility moves with it.",
+           [s, audit](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+               return audited(audit, req, "workflow.move", {req.param("id"), {}}, [s, &req](Audit& a) -> asio::awaitable<HttpResponse> {
+                   std::string project;
+                   if (auto* o = req.json.if_object(); o && o->contains("project_id") && o->at("project_id").is_string())
+                       project = std::string(o->at("project_id").as_string());
+                   a.detail["project_id"] = project;
+                   co_await s->move_workflow(a.scope, a.target, project);
+                   co_return HttpResponse::json(json::object{{"id", a.target}, {"project_id", project}});
+               });
+           },
+           true, "workflow", obj(R"j({"type":"object","required":["project_id"],"properties":{"project_id":{"type":"string"}}})j"),
+           obj(R"j({"type":"object","properties":{"id":{"type":"string"},"project_id":{"type":"string"}}})j")});
 
     r.add({"GET", "/api/v1/workflow/stats", "runs.read",
            "Engine counters of this instance: runs started/finished/claimed, tasks run, state-change batches and rows, changes waiting for the database and how long it has been failing.",
@@ -352,6 +395,7 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
                if (auto* in = req.json.as_object().if_contains("input")) start.input = *in;
                if (auto k = req.header("idempotency-key"); !k.empty()) start.idempotency_key = std::string(k);
                start.created_by = created_by(req);
+               co_await s->workflow_in(ProjectScope::of(req), start.workflow_id, "runs.start");
                auto res = co_await s->start_run(std::move(start));
                co_return run_ref(res, 201);
            },
@@ -378,6 +422,7 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
                    else q.limit = std::stoi(*v);
                }
                if (auto v = req.query_param("before")) q.cursor = *v;
+               q.projects = ProjectScope::of(req).listable("runs.read", req.query_param("project_id"));
                if (!errs.empty()) throw Error(ErrorCode::bad_request, "invalid query parameters", errs);
                auto page = co_await s->list_runs(std::move(q));
                json::object out{{"items", std::move(page.items)}};
@@ -390,6 +435,7 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
 
     r.add({"GET", "/api/v1/runs/{id}", "runs.read", "A run with every task's status, attempts, input, output, error and timings.",
            [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+               co_await s->run_in(ProjectScope::of(req), req.param("id"), "runs.read");
                auto run = co_await s->get_run(req.param("id"));
                co_return HttpResponse::json(run);
            },
@@ -398,6 +444,7 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
     r.add({"POST", "/api/v1/runs/{id}/cancel", "runs.cancel", "Cancel a run that has not finished (409 when it has).",
            [s, audit](HttpRequest& req) -> asio::awaitable<HttpResponse> {
                return audited(audit, req, "run.cancel", {req.param("id"), {}}, [s](Audit& a) -> asio::awaitable<HttpResponse> {
+                   co_await s->run_in(a.scope, a.target, "runs.cancel");
                    co_await s->cancel_run(a.target);
                    co_return HttpResponse::json(json::object{{"id", a.target}, {"status", "cancelled"}});
                });
@@ -408,6 +455,7 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
            "Retry a failed or cancelled run: its succeeded tasks are kept, the others run again (same version, same input).",
            [s, audit](HttpRequest& req) -> asio::awaitable<HttpResponse> {
                return audited(audit, req, "run.retry", {req.param("id"), {}}, [s](Audit& a) -> asio::awaitable<HttpResponse> {
+                   co_await s->run_in(a.scope, a.target, "runs.start");
                    co_await s->retry_run(a.target);
                    co_return HttpResponse::json(json::object{{"id", a.target}, {"status", "queued"}});
                });
@@ -436,6 +484,7 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
                a.detail["approved"] = ok;
                if (!comment.empty()) a.detail["comment"] = comment;
                std::string by = req.principal ? req.principal->username : "";
+               co_await s->run_in(a.scope, id, "runs.start");
                co_await s->decide_approval(id, task, ok, std::move(comment), std::move(by));
                co_return HttpResponse::json(json::object{{"run_id", id}, {"task_id", task}, {"approved", ok}});
                               });
@@ -446,6 +495,7 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
     r.add({"POST", "/api/v1/runs/{id}/rerun", "runs.start", "Start a new run of the workflow's current version with this run's input.",
            [s, audit](HttpRequest& req) -> asio::awaitable<HttpResponse> {
                return audited(audit, req, "run.rerun", {req.param("id"), {}}, [s, &req](Audit& a) -> asio::awaitable<HttpResponse> {
+                   co_await s->run_in(a.scope, a.target, "runs.start");
                    auto res = co_await s->rerun(a.target, created_by(req));
                    a.detail["run_id"] = res.id;
                    co_return run_ref(res, 201);

@@ -104,15 +104,20 @@ std::shared_ptr<const Definition> Workflows::validate(const json::value& doc) co
 }
 
 // A webhook another active workflow already serves -> 409.
-void Workflows::check_hooks(const Definition& def, const std::string& self_id) const {
+void Workflows::check_hooks(const Definition& def, const std::string& self_id, bool reveal) const {
     auto others = triggers_.hooks_of_others(self_id);
     for (std::size_t i = 0; i < def.triggers.size(); ++i) {
         const auto& t = def.triggers[i];
         if (t.type != "webhook") continue;
         auto it = others.find(t.method + " " + t.path);
-        if (it != others.end())
+        if (it == others.end()) continue;
+        // Webhook paths are unique per instance; which workflow (and so which project) holds one
+        // is said only to instance admins.
+        if (reveal)
             throw Error(ErrorCode::conflict, "active workflow " + it->second + " already serves " + t.method + " /hooks/" + t.path,
                         {{"/triggers/" + std::to_string(i) + "/path", "already served by workflow " + it->second}});
+        throw Error(ErrorCode::conflict, "another active workflow already serves " + t.method + " /hooks/" + t.path,
+                    {{"/triggers/" + std::to_string(i) + "/path", "already served by another workflow"}});
     }
 }
 
@@ -135,9 +140,54 @@ void Workflows::changed_elsewhere(const std::string& id) {
     asio::co_spawn(engine_.executor(), std::move(body), asio::detached);
 }
 
-asio::awaitable<std::vector<WorkflowRecord>> Workflows::list_workflows() {
-    auto q = [this](soci::session& s) { return store_.list_workflows(s, false); };
+asio::awaitable<std::vector<WorkflowRecord>> Workflows::list_workflows(const ProjectScope& scope,
+                                                                      std::optional<std::string> project) {
+    auto projects = scope.listable("flows.read", project);
+    auto q = [this, projects](soci::session& s) { return store_.list_workflows(s, false, projects); };
     co_return co_await db_.run(std::move(q));
+}
+
+// ---- projects ------------------------------------------------------------------------------
+// Every workflow is looked up through the caller's scope: another project's answers 404.
+
+asio::awaitable<WorkflowRecord> Workflows::workflow_in(const ProjectScope& scope, std::string id, std::string_view permission) {
+    auto rec = co_await get_workflow(id);
+    scope.require(rec.project_id, permission, "no workflow " + id);
+    co_return rec;
+}
+
+asio::awaitable<void> Workflows::run_in(const ProjectScope& scope, std::string id, std::string_view permission) {
+    if (scope.unrestricted()) co_return;
+    if (!valid_id(id)) throw Error(ErrorCode::not_found, "no run " + id);
+    auto q = [this, id](soci::session& s) { return store_.run_project(s, id); };
+    auto project = co_await db_.run(std::move(q));
+    if (!project) {
+        // A run not recorded (execution data "none", or not committed yet): its workflow's project.
+        auto live = co_await engine_.live_run(id);
+        if (!live) throw Error(ErrorCode::not_found, "no run " + id);
+        std::string wf_id((*live)["workflow_id"].as_string());
+        auto q2 = [this, wf_id](soci::session& s) { return store_.get_workflow(s, wf_id); };
+        auto rec = co_await db_.run(std::move(q2));
+        project = rec ? rec->project_id : std::string(kDefaultProject);
+    }
+    scope.require(*project, permission, "no run " + id);
+}
+
+asio::awaitable<void> Workflows::move_workflow(const ProjectScope& scope, std::string id, std::string project) {
+    if (project.empty()) throw Error(ErrorCode::validation_failed, "\"project_id\" is required", {{"/project_id", "required"}});
+    // An admin of both projects (or an instance admin).
+    auto rec = co_await workflow_in(scope, id, "projects.manage");
+    if (!scope.reaches(project))
+        throw Error(ErrorCode::validation_failed, "no project " + project, {{"/project_id", "is not a project of yours"}});
+    if (!scope.can(project, "projects.manage"))
+        throw Error(ErrorCode::forbidden, "moving needs the permission \"projects.manage\" in both projects");
+    auto q = [this, id, project](soci::session& s) { return store_.move_workflow(s, id, project); };
+    if (!co_await db_.run(std::move(q))) throw Error(ErrorCode::not_found, "no workflow " + id);
+    co_await changed_here(id);
+}
+
+std::size_t Workflows::count_in_project(const std::string& project) {
+    return db_.with_session([&](soci::session& s) { return store_.count_workflows(s, project); });
 }
 
 asio::awaitable<WorkflowRecord> Workflows::get_workflow(std::string id) {
@@ -148,14 +198,15 @@ asio::awaitable<WorkflowRecord> Workflows::get_workflow(std::string id) {
     co_return *rec;
 }
 
-asio::awaitable<WorkflowRecord> Workflows::create_workflow(json::value doc) {
+asio::awaitable<WorkflowRecord> Workflows::create_workflow(json::value doc, std::string project, bool reveal) {
     auto def = validate(doc);
-    if (def->active_requested) check_hooks(*def, "");
+    if (def->active_requested) check_hooks(*def, "", reveal);
     WorkflowRecord w;
     w.id = new_uuid();
     w.name = def->name;
     w.version = 1;
     w.active = def->active_requested;
+    w.project_id = project.empty() ? std::string(kDefaultProject) : std::move(project);
     // Webhook secrets go into the vault, in the same transaction; the stored text holds none.
     auto stored = stored_document(doc.as_object());
     auto secrets = take_webhook_secrets(stored);
@@ -169,7 +220,7 @@ asio::awaitable<WorkflowRecord> Workflows::create_workflow(json::value doc) {
     co_return w;
 }
 
-asio::awaitable<int> Workflows::update_workflow(std::string id, json::value doc) {
+asio::awaitable<int> Workflows::update_workflow(std::string id, json::value doc, bool reveal) {
     auto rec = co_await get_workflow(id);
     // Webhook secrets are write-only: one sent back as the API showed it keeps the stored one
     // (read from the vault).
@@ -189,7 +240,7 @@ asio::awaitable<int> Workflows::update_workflow(std::string id, json::value doc)
     auto def = validate(doc);
     std::optional<bool> active;
     if (doc.as_object().contains("active")) active = def->active_requested;
-    if (active.value_or(rec.active)) check_hooks(*def, id);
+    if (active.value_or(rec.active)) check_hooks(*def, id, reveal);
     auto stored = stored_document(doc.as_object());
     auto secrets = take_webhook_secrets(stored);
     auto text = json::serialize(stored);
@@ -216,13 +267,13 @@ asio::awaitable<void> Workflows::delete_workflow(std::string id) {
     co_await changed_here(id);
 }
 
-asio::awaitable<void> Workflows::set_active(std::string id, bool active) {
+asio::awaitable<void> Workflows::set_active(std::string id, bool active, bool reveal) {
     auto rec = co_await get_workflow(id);
     if (active) {
         auto q0 = [this, rec](soci::session&) { return versions_.compile(rec.id, rec.version, rec.definition); };
         auto wf = co_await db_.run(std::move(q0));
         if (!wf) throw Error(ErrorCode::validation_failed, "the workflow's definition does not validate any more");
-        check_hooks(*wf->def, id);
+        check_hooks(*wf->def, id, reveal);
     }
     auto q = [this, id, active](soci::session& s) { return store_.set_active(s, id, active); };
     co_await db_.run(std::move(q));
@@ -317,6 +368,7 @@ asio::awaitable<RunPage> Workflows::list_runs(RunQuery query) {
     f.until = query.until_ms;
     f.limit = query.limit;
     f.before_id = query.cursor;
+    f.projects = query.projects;
     auto q = [this, f](soci::session& s) { return store_.list_runs(s, f); };
     RunPage page;
     page.items = co_await db_.run(std::move(q));

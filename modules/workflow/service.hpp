@@ -3,6 +3,7 @@
 // read, list, cancel, retry, rerun, decide), the outcome feed, task types and engine counters.
 // Routes parse and map; every SQL statement is in a store (store.cpp, outcomes.cpp); the engine
 // executes runs. Offered to other modules as WorkflowService (api.hpp).
+#include "core/http/project_scope.hpp"
 #include "modules/workflow/api.hpp"
 #include "modules/workflow/current_versions.hpp"
 #include "modules/workflow/engine.hpp"
@@ -34,14 +35,30 @@ public:
     // ---- definitions ----
     /// Parses and validates a submitted definition; throws 422 listing every error.
     std::shared_ptr<const Definition> validate(const boost::json::value& doc) const;
-    boost::asio::awaitable<std::vector<WorkflowRecord>> list_workflows();
+    /// The workflows of the projects `scope` reaches (of `project` only, when given).
+    boost::asio::awaitable<std::vector<WorkflowRecord>> list_workflows(const ProjectScope& scope,
+                                                                       std::optional<std::string> project = std::nullopt);
+    /// Any workflow, whatever its project (internal callers); 404 when absent.
     boost::asio::awaitable<WorkflowRecord> get_workflow(std::string id);
-    /// Version 1; "active": true makes its triggers live (409 when a webhook is taken).
-    boost::asio::awaitable<WorkflowRecord> create_workflow(boost::json::value doc);
+    /// Version 1 in `project` ("" = the default project); "active": true makes its triggers live
+    /// (409 when a webhook is taken).
+    /// `reveal`: a 409 for a webhook path already served names the workflow serving it (only
+    /// for callers reaching every project).
+    boost::asio::awaitable<WorkflowRecord> create_workflow(boost::json::value doc, std::string project = {}, bool reveal = true);
+
+    // ---- projects: the caller's scope admits each workflow and run (404 for another project's) ----
+    /// The workflow when `scope` holds `permission` in its project.
+    boost::asio::awaitable<WorkflowRecord> workflow_in(const ProjectScope& scope, std::string id, std::string_view permission);
+    /// Admits an action needing `permission` on run `id` (its workflow's project).
+    boost::asio::awaitable<void> run_in(const ProjectScope& scope, std::string id, std::string_view permission);
+    /// Moves a workflow (and its runs' visibility) to `project`: an admin of both projects.
+    boost::asio::awaitable<void> move_workflow(const ProjectScope& scope, std::string id, std::string project);
+    /// How many workflows a project holds (blocking; a project that holds any is not deleted).
+    std::size_t count_in_project(const std::string& project);
     /// A new version; returns its number.
-    boost::asio::awaitable<int> update_workflow(std::string id, boost::json::value doc);
+    boost::asio::awaitable<int> update_workflow(std::string id, boost::json::value doc, bool reveal = true);
     boost::asio::awaitable<void> delete_workflow(std::string id);
-    boost::asio::awaitable<void> set_active(std::string id, bool active);
+    boost::asio::awaitable<void> set_active(std::string id, bool active, bool reveal = true);
 
     // ---- runs (WorkflowService) ----
     boost::asio::awaitable<StartedRun> start_run(RunStart request) override;
@@ -77,7 +94,7 @@ public:
     void changed_elsewhere(const std::string& id);
 
 private:
-    void check_hooks(const Definition& def, const std::string& self_id) const;
+    void check_hooks(const Definition& def, const std::string& self_id, bool reveal) const;
     /// After a definition changed here: forget the current version, tell other instances, reload triggers.
     boost::asio::awaitable<void> changed_here(const std::string& id);
     boost::asio::awaitable<std::optional<RunRef>> find_by_key(std::string workflow_id, std::string key);

@@ -28,25 +28,47 @@ WorkflowRecord workflow_from(const soci::row& r) {
     w.definition = r.get<std::string>(4);
     w.created_at = row_int(r, 5);
     w.updated_at = row_int(r, 6);
+    w.project_id = r.get<std::string>(7);
     return w;
 }
 
-constexpr const char* kWorkflowCols = "SELECT id, name, version, active, definition, created_at, updated_at FROM workflows";
+#define ARCLIGHT_WORKFLOW_COLS "SELECT id, name, version, active, definition, created_at, updated_at, project_id FROM workflows"
+
+// Filter values are inlined only after this check (ids and statuses are [a-z0-9-]).
+std::string safe_literal(const std::string& v) {
+    for (char c : v)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) throw std::invalid_argument("bad filter value");
+    return "'" + v + "'";
+}
+
+// " AND <column> IN (...)" for a list of projects (nullopt: no condition; none: nothing matches).
+std::string in_projects(const char* column, const std::optional<std::vector<std::string>>& projects) {
+    if (!projects) return {};
+    if (projects->empty()) return " AND 1 = 0";
+    std::string out = std::string(" AND ") + column + " IN (";
+    for (std::size_t i = 0; i < projects->size(); ++i) out += (i ? ", " : "") + safe_literal((*projects)[i]);
+    return out + ")";
+}
+
+// A run's project: its workflow's while the workflow exists, else the one kept with the run.
+#define ARCLIGHT_RUN_PROJECT "COALESCE(w.project_id, r.project_id)"
 
 }  // namespace
 
-std::vector<WorkflowRecord> Store::list_workflows(soci::session& s, bool active_only) {
+std::vector<WorkflowRecord> Store::list_workflows(soci::session& s, bool active_only,
+                                                  const std::optional<std::vector<std::string>>& projects) {
     std::vector<WorkflowRecord> out;
-    std::string sql = std::string(kWorkflowCols) + (active_only ? " WHERE active = 1" : "") + " ORDER BY name, id";
+    std::string sql = ARCLIGHT_WORKFLOW_COLS " WHERE 1 = 1";
+    if (active_only) sql += " AND active = 1";
+    sql += in_projects("project_id", projects);
+    sql += " ORDER BY name, id";
     soci::rowset<soci::row> rows = s.prepare << sql;
     for (const auto& r : rows) out.push_back(workflow_from(r));
     return out;
 }
 
 std::optional<WorkflowRecord> Store::get_workflow(soci::session& s, const std::string& id) {
-    soci::rowset<soci::row> rows = (s.prepare << "SELECT id, name, version, active, definition, created_at, updated_at "
-                                                 "FROM workflows WHERE id = :id",
-                                    soci::use(id));
+    soci::rowset<soci::row> rows = (s.prepare << ARCLIGHT_WORKFLOW_COLS " WHERE id = :id", soci::use(id));
     for (const auto& r : rows) return workflow_from(r);
     return std::nullopt;
 }
@@ -55,9 +77,10 @@ void Store::insert_workflow(soci::session& s, const WorkflowRecord& w, const InT
     WriteTransaction tx(s, sqlite_);
     int active = w.active ? 1 : 0;
     long long c = w.created_at, u = w.updated_at;
-    s << "INSERT INTO workflows (id, name, version, active, definition, created_at, updated_at) "
-         "VALUES (:id, :n, 1, :a, :d, :c, :u)",
-        soci::use(w.id), soci::use(w.name), soci::use(active), soci::use(w.definition), soci::use(c), soci::use(u);
+    s << "INSERT INTO workflows (id, name, version, active, definition, created_at, updated_at, project_id) "
+         "VALUES (:id, :n, 1, :a, :d, :c, :u, :p)",
+        soci::use(w.id), soci::use(w.name), soci::use(active), soci::use(w.definition), soci::use(c), soci::use(u),
+        soci::use(w.project_id);
     s << "INSERT INTO workflow_versions (workflow_id, version, definition, created_at) VALUES (:id, 1, :d, :c)",
         soci::use(w.id), soci::use(w.definition), soci::use(c);
     if (also) also(s);
@@ -88,6 +111,10 @@ int Store::update_workflow(soci::session& s, const std::string& id, const std::s
 
 bool Store::delete_workflow(soci::session& s, const std::string& id, const InTransaction& also) {
     WriteTransaction tx(s, sqlite_);
+    // Its runs stay readable, in the workflow's project.
+    s << "UPDATE workflow_runs SET project_id = (SELECT project_id FROM workflows WHERE id = :id) WHERE workflow_id = :w "
+         "AND EXISTS (SELECT 1 FROM workflows WHERE id = :id2)",
+        soci::use(id), soci::use(id), soci::use(id);
     soci::statement st = (s.prepare << "DELETE FROM workflows WHERE id = :id", soci::use(id));
     st.execute(true);
     bool ok = st.get_affected_rows() > 0;
@@ -140,19 +167,34 @@ std::pair<long long, long long> Store::active_signature(soci::session& s) {
     return {0, 0};
 }
 
-namespace {
-// Filter values are inlined only after this check (ids and statuses are [a-z0-9-]).
-std::string safe_literal(const std::string& v) {
-    for (char c : v)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) throw std::invalid_argument("bad filter value");
-    return "'" + v + "'";
+bool Store::move_workflow(soci::session& s, const std::string& id, const std::string& project) {
+    long long now = now_ms();
+    soci::statement st = (s.prepare << "UPDATE workflows SET project_id = :p, updated_at = :u WHERE id = :id", soci::use(project),
+                          soci::use(now), soci::use(id));
+    st.execute(true);
+    return st.get_affected_rows() > 0;
 }
-}  // namespace
+
+std::size_t Store::count_workflows(soci::session& s, const std::string& project) {
+    long long n = 0;
+    s << "SELECT COUNT(*) FROM workflows WHERE project_id = :p", soci::into(n), soci::use(project);
+    return static_cast<std::size_t>(n);
+}
+
+std::optional<std::string> Store::run_project(soci::session& s, const std::string& run_id) {
+    soci::rowset<soci::row> rows =
+        (s.prepare << "SELECT " ARCLIGHT_RUN_PROJECT " FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id WHERE r.id = :id",
+         soci::use(run_id));
+    for (const auto& r : rows) return r.get<std::string>(0);
+    return std::nullopt;
+}
 
 json::array Store::list_runs(soci::session& s, const RunFilter& f) {
     std::string sql =
         "SELECT r.id, r.workflow_id, COALESCE(w.name, ''), r.version, r.status, r.trigger_type, r.created_at, "
-        "r.started_at, r.finished_at, r.error, r.created_by FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id WHERE 1 = 1";
+        "r.started_at, r.finished_at, r.error, r.created_by, " ARCLIGHT_RUN_PROJECT
+        " FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id WHERE 1 = 1";
+    sql += in_projects(ARCLIGHT_RUN_PROJECT, f.projects);
     if (!f.status.empty()) sql += " AND r.status = " + safe_literal(f.status);
     if (!f.workflow_id.empty()) sql += " AND r.workflow_id = " + safe_literal(f.workflow_id);
     if (f.since > 0) sql += " AND r.created_at >= " + std::to_string(f.since);
@@ -177,6 +219,7 @@ json::array Store::list_runs(soci::session& s, const RunFilter& f) {
                                    {"status", row.get<std::string>(4)},
                                    {"trigger", row.get<std::string>(5)},
                                    {"created_by", row_text(row, 10)},
+                                   {"project_id", row_text(row, 11)},
                                    {"created_at", rfc3339_or_null(row_int(row, 6))},
                                    {"started_at", rfc3339_or_null(row_int(row, 7))},
                                    {"finished_at", rfc3339_or_null(row_int(row, 8))},
@@ -188,8 +231,8 @@ json::array Store::list_runs(soci::session& s, const RunFilter& f) {
 std::optional<json::object> Store::get_run(soci::session& s, const std::string& id) {
     soci::rowset<soci::row> rows =
         (s.prepare << "SELECT r.id, r.workflow_id, COALESCE(w.name, ''), r.version, r.status, r.trigger_type, r.input, "
-                      "r.output, r.error, r.created_at, r.started_at, r.finished_at, r.trigger_data, r.created_by "
-                      "FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id WHERE r.id = :id",
+                      "r.output, r.error, r.created_at, r.started_at, r.finished_at, r.trigger_data, r.created_by, "
+                      "COALESCE(w.project_id, r.project_id) FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id WHERE r.id = :id",
          soci::use(id));
     std::optional<json::object> run;
     for (const auto& r : rows) {
@@ -200,6 +243,7 @@ std::optional<json::object> Store::get_run(soci::session& s, const std::string& 
                            {"status", r.get<std::string>(4)},
                            {"trigger", r.get<std::string>(5)},
                            {"created_by", row_text(r, 13)},
+                           {"project_id", row_text(r, 14)},
                            {"input", parse_or_null(row_text(r, 6))},
                            {"output", parse_or_null(row_text(r, 7))},
                            {"error", text_or_null(row_text(r, 8))},

@@ -19,6 +19,7 @@ struct WorkflowRecord {
     bool active = false;
     std::string definition;  ///< JSON text
     long long created_at = 0, updated_at = 0;
+    std::string project_id;  ///< the project it belongs to (core/http/project_scope.hpp)
 };
 
 /// A stored definition text: the workflows row (current) or a workflow_versions row.
@@ -37,6 +38,7 @@ struct RunFilter {
     long long since = 0, until = 0;  ///< created_at bounds, epoch ms (0 = open)
     int limit = 50;
     std::string before_id;           ///< cursor: runs created before this run
+    std::optional<std::vector<std::string>> projects;  ///< only runs of these projects (nullopt: every project)
 };
 
 struct RunRef {
@@ -47,7 +49,14 @@ struct RunRef {
 class Store {
 public:
     explicit Store(bool sqlite) : sqlite_(sqlite) {}
-    std::vector<WorkflowRecord> list_workflows(soci::session& s, bool active_only);
+    /// `projects`: only workflows of these (nullopt: every project).
+    std::vector<WorkflowRecord> list_workflows(soci::session& s, bool active_only,
+                                               const std::optional<std::vector<std::string>>& projects = std::nullopt);
+    /// Moves a workflow to another project (its runs follow); false when it does not exist.
+    bool move_workflow(soci::session& s, const std::string& id, const std::string& project);
+    std::size_t count_workflows(soci::session& s, const std::string& project);
+    /// The project of a run (its workflow's, or the one kept after the workflow was deleted).
+    std::optional<std::string> run_project(soci::session& s, const std::string& run_id);
     std::optional<WorkflowRecord> get_workflow(soci::session& s, const std::string& id);
     /// Inserts version 1.
     void insert_workflow(soci::session& s, const WorkflowRecord& w, const InTransaction& also = {});

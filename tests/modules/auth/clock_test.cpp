@@ -72,8 +72,8 @@ TEST_CASE("auth: session idle expiry and API key expiry follow the injected cloc
     CHECK(failure(svc.authenticate(browser)) == ErrorCode::unauthorized);
 
     // An API key expires at its expires_at, even while its principal is cached.
-    CHECK_THROWS_AS(run(svc.create_key(*who, "past", {"*"}, clock.now_ms(), from_loopback)), Error);
-    auto key = run(svc.create_key(*who, "short", {"*"}, clock.now_ms() + 10'000, from_loopback));
+    CHECK_THROWS_AS(run(svc.create_key(*who, "past", {"*"}, clock.now_ms(), "", from_loopback)), Error);
+    auto key = run(svc.create_key(*who, "short", {"*"}, clock.now_ms() + 10'000, "", from_loopback));
     CHECK(key.key.created_at == clock.now_ms());
     auto client = with_header("Authorization", "Bearer " + key.secret);
     CHECK(run(svc.authenticate(client)) != nullptr);  // cached from here on
