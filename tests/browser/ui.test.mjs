@@ -670,6 +670,11 @@ try {
     }
   });
 
+  /** Closes a dialog a failed check left open, so that the next checks can click. */
+  const closeDialogs = async () => {
+    while (await page.locator('dialog[open]').count()) await page.keyboard.press('Escape');
+  };
+
   await check('renaming a project and removing a member; deleting a project that holds workflows shows the refusal', async () => {
     const name = page.locator('[data-testid=project-rename] input[name=name]');
     await name.fill(`ui-team-renamed-${stamp}`);
@@ -700,6 +705,7 @@ try {
     assert((await page.locator(`[data-testid=projects-table] tr[data-id="${teamId}"]`).count()) === 0, 'the deleted project is still listed');
     assert((await switcher().locator(`option[value="${teamId}"]`).count()) === 0, 'the switcher still offers the deleted project');
   });
+  await closeDialogs();
 
   await check('"All projects" shows every project\'s workflows again', async () => {
     await switcher().selectOption('');

@@ -264,6 +264,7 @@ function renderProject(root: HTMLElement, id: string): () => void {
     const manage = canManageMembers();
     // A project admin who is not an instance admin would lock themselves out: another admin changes their role.
     const lockSelf = self && !projectStore.instanceAdmin;
+    const can = h('td', { class: 'muted small', 'data-testid': 'member-can' }, ROLE_SUMMARY[m.role] ?? '');
     let roleCell: Child;
     if (manage) {
       const select = roleSelect(m.role, { 'aria-label': `Role of ${m.username}`, 'data-testid': 'member-role', disabled: lockSelf });
@@ -275,6 +276,7 @@ function renderProject(root: HTMLElement, id: string): () => void {
           () => {
             m.role = role;
             select.disabled = false;
+            replace(can, ROLE_SUMMARY[role] ?? '');
             if (self) void refreshMe();
           },
           (err: unknown) => {
@@ -293,7 +295,7 @@ function renderProject(root: HTMLElement, id: string): () => void {
       { 'data-testid': 'member-row', 'data-user-id': m.user_id, 'data-username': m.username },
       h('td', null, h('strong', { 'data-testid': 'member-name' }, m.username || m.user_id), self && h('span', { class: 'tag' }, 'you')),
       h('td', null, roleCell),
-      h('td', { class: 'muted small' }, ROLE_SUMMARY[m.role] ?? ''),
+      can,
       h(
         'td',
         { class: 'actions' },
