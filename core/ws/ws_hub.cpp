@@ -163,8 +163,14 @@ void WsHub::close_all() {
     for (auto& c : all) c->close_going_away();
 }
 
-void WsHub::declare_topic(std::string prefix, std::string permission) {
+void WsHub::declare_topic(std::string prefix, std::string permission, bool per_project) {
+    if (per_project) per_project_.insert(prefix);
     topic_permissions_[std::move(prefix)] = std::move(permission);
+}
+
+bool WsHub::delivers(const Principal& p, const Event& ev) const {
+    if (ev.project.empty()) return !per_project_.count(ev.topic.substr(0, ev.topic.find('.'))) || p.instance_admin;
+    return p.can(ev.project, topic_permission(ev.topic));
 }
 
 const std::string& WsHub::topic_permission(std::string_view topic) const {
@@ -290,7 +296,7 @@ asio::awaitable<void> WsHub::run(Next stream, beast::http::request<beast::http::
                     auto conn = weak.lock();
                     if (!conn) return;
                     // An event of a project reaches only those who may read it there.
-                    if (principal && !ev->project.empty() && !principal->can(ev->project, topic_permission(ev->topic))) return;
+                    if (principal && !delivers(*principal, *ev)) return;
                     auto text = json::serialize(json::object{{"type", "event"},
                                                              {"topic", ev->topic},
                                                              {"id", ev->id},

@@ -63,9 +63,14 @@ public:
     /// Declares the permission needed to subscribe to topics whose first segment is `prefix`
     /// (e.g. "workflow" -> "runs.read"). Call during start-up. With a principal, a pattern whose
     /// first segment is a wildcard or undeclared is refused.
-    void declare_topic(std::string prefix, std::string permission);
+    /// `per_project`: its events belong to projects (Event::project); one published without a
+    /// project reaches instance admins only.
+    void declare_topic(std::string prefix, std::string permission, bool per_project = false);
     /// Every declared topic prefix and its permission (read at start-up, before connections).
     const std::map<std::string, std::string, std::less<>>& topic_permissions() const noexcept { return topic_permissions_; }
+    /// Whether an event reaches `p` (who may subscribe to its topic): one of a project only
+    /// members holding the topic's permission there.
+    bool delivers(const Principal& p, const Event& ev) const;
     /// The permission declared for a topic's first segment ("*" when undeclared).
     const std::string& topic_permission(std::string_view topic) const;
     /// Whether `principal` may subscribe to `pattern` (true for everyone without auth).
@@ -86,6 +91,7 @@ private:
     EventBus& bus_;
     WsOptions options_;
     std::map<std::string, std::string, std::less<>> topic_permissions_;
+    std::set<std::string, std::less<>> per_project_;
     mutable std::mutex mu_;
     std::set<std::shared_ptr<Conn>> conns_;
     std::atomic<std::uint64_t> dropped_{0};

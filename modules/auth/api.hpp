@@ -45,6 +45,10 @@ public:
 #include <cstddef>
 #include <functional>
 
+namespace soci {
+class session;
+}
+
 namespace arclight::auth {
 
 /// Projects, for the modules that keep things in them. A project that still holds something
@@ -53,8 +57,9 @@ class ProjectRegistry {
 public:
     virtual ~ProjectRegistry() = default;
     /// Registers a kind of resource a module keeps in projects (`what`, plural: "workflows") and
-    /// how many of them a project holds (blocking; called on the blocking pool). During start-up.
-    virtual void add_holder(std::string what, std::function<std::size_t(const std::string& project)> count) = 0;
+    /// how many of them a project holds, read in the deleting transaction's session (blocking).
+    /// During start-up.
+    virtual void add_holder(std::string what, std::function<std::size_t(soci::session&, const std::string& project)> count) = 0;
 };
 
 }  // namespace arclight::auth

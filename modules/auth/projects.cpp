@@ -26,7 +26,7 @@ std::string invalid_project_name(const std::string& name) {
 
 Projects::Projects(Db& db, AuthService& auth, const Clock& clock) : db_(db), auth_(auth), clock_(clock) {}
 
-void Projects::add_holder(std::string what, std::function<std::size_t(const std::string&)> count) {
+void Projects::add_holder(std::string what, std::function<std::size_t(soci::session&, const std::string&)> count) {
     std::lock_guard lk(holders_m_);
     holders_.emplace_back(std::move(what), std::move(count));
 }
@@ -104,22 +104,24 @@ boost::asio::awaitable<Projects::View> Projects::rename(const ProjectScope& scop
 
 boost::asio::awaitable<void> Projects::remove(const ProjectScope& scope, std::string id, std::string ip) {
     scope.require(id, kManage, no_project(id));
-    std::vector<std::pair<std::string, std::function<std::size_t(const std::string&)>>> holders;
+    std::vector<std::pair<std::string, std::function<std::size_t(soci::session&, const std::string&)>>> holders;
     {
         std::lock_guard lk(holders_m_);
         holders = holders_;
     }
     auto q = [this, id, holders](soci::session& s) -> std::string {
+        WriteTransaction tx(s, db_.backend() == DbBackend::sqlite);  // nothing moves in while it is checked
         auto pr = store_.find(s, id);
         if (!pr) return "404";
         if (pr->kind == "personal") return "a personal project is deleted only with its user";
         std::string held;
         for (const auto& [what, count] : holders) {
-            auto n = count(id);
+            auto n = count(s, id);
             if (n > 0) held += (held.empty() ? "" : ", ") + fmt::format("{} {}", n, what);
         }
         if (!held.empty()) return "the project still holds " + held + "; move or delete them first";
         store_.remove(s, id);
+        tx.commit();
         return {};
     };
     auto refused = co_await db_.run(std::move(q));

@@ -43,7 +43,7 @@ public:
                                               std::string ip);
     boost::asio::awaitable<void> remove_member(const ProjectScope& scope, std::string id, std::string user_id, std::string ip);
 
-    void add_holder(std::string what, std::function<std::size_t(const std::string& project)> count) override;
+    void add_holder(std::string what, std::function<std::size_t(soci::session&, const std::string& project)> count) override;
 
 private:
     boost::asio::awaitable<void> audit(const ProjectScope& scope, std::string action, std::string project, std::string ip,
@@ -53,7 +53,7 @@ private:
     const Clock& clock_;
     ProjectStore store_;
     std::mutex holders_m_;
-    std::vector<std::pair<std::string, std::function<std::size_t(const std::string&)>>> holders_;
+    std::vector<std::pair<std::string, std::function<std::size_t(soci::session&, const std::string&)>>> holders_;
 };
 
 /// The name rule of projects: 1-100 characters, no control characters. Empty when valid.

@@ -59,6 +59,8 @@ struct StartResult {
     bool existing = false;              ///< an earlier run with the same idempotency key
 };
 
+class ProjectIndex;
+
 struct EngineOptions {
     std::string instance_id;
     std::int64_t lease_ms = 30000;
@@ -77,6 +79,7 @@ struct EngineOptions {
     NotifyRelay* relay = nullptr;          ///< how instances wake each other (the module passes the
                                            ///< instance's); null: nobody to tell (tests, one instance)
     ComputePool* compute = nullptr;        ///< where cpu_bound task types run (scripts); null: inline
+    const ProjectIndex* projects = nullptr;  ///< each workflow's project, for the events it publishes
     const Clock* clock = nullptr;          ///< the engine's time: leases, due times, deadlines (tests:
                                            ///< a ManualClock); the system clock when null
 };

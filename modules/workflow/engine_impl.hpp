@@ -16,6 +16,7 @@
 #include "core/time/time.hpp"
 #include "modules/workflow/driver.hpp"
 #include "modules/workflow/engine.hpp"
+#include "modules/workflow/project_index.hpp"
 #include "modules/workflow/publish.hpp"
 #include "modules/workflow/recorder.hpp"
 #include "modules/workflow/run.hpp"
@@ -85,8 +86,9 @@ struct Engine::Impl : std::enable_shared_from_this<Engine::Impl>, DriverHooks {
         recorder.run(r, std::move(then));
     }
     void promote(const RunPtr& r) { recorder.promote(r); }
-    void publish_task(const Run& r, int k) { publish_task_event(bus, r, k); }
-    void publish_run(const Run& r) { publish_run_event(bus, r); }
+    std::string project_of(const Run& r) const { return opt.projects ? opt.projects->of(r.wf->id) : std::string(); }
+    void publish_task(const Run& r, int k) { publish_task_event(bus, r, k, project_of(r)); }
+    void publish_run(const Run& r) { publish_run_event(bus, r, project_of(r)); }
 
     // ---- scheduling and execution ----
     void schedule(const RunPtr& r);

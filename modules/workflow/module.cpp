@@ -13,6 +13,7 @@
 #include "modules/workflow/agent_task.hpp"
 #include "modules/workflow/current_versions.hpp"
 #include "modules/workflow/outcomes.hpp"
+#include "modules/workflow/project_index.hpp"
 #include "modules/workflow/retention.hpp"
 #include "modules/workflow/routes.hpp"
 #include "modules/workflow/service.hpp"
@@ -32,9 +33,9 @@ public:
           scripts_(make_scripts(ctx.config)),
           http_(ctx.io, outbound_policy(ctx.config)),
           versions_(ctx.db, store_, types_, std::chrono::milliseconds(ctx.config.get_int("trigger_refresh_ms"))),
-          engine_(ctx.db, ctx.bus, ctx.io, ctx.blocking, engine_options(ctx, &types_), versions_.loader()),
+          engine_(ctx.db, ctx.bus, ctx.io, ctx.blocking, engine_options(ctx, &types_, &projects_), versions_.loader()),
           triggers_(ctx.db, store_, ctx.bus, engine_, versions_.parser(), ctx.vault),
-          service_(ctx.db, store_, outcomes_, engine_, triggers_, versions_, types_, ctx.vault),
+          service_(ctx.db, store_, outcomes_, engine_, triggers_, versions_, types_, ctx.vault, projects_),
           cron_task_(ctx.io, "workflow-cron"),
           refresh_task_(ctx.io, "workflow-triggers"),
           retention_(ctx.db, system_clock(), ctx.config.get_int("retention_days")),
@@ -47,14 +48,16 @@ public:
         service_.set_retention_days(retention_.days());
         ctx.services.provide<TaskTypes>(&types_);
         ctx.services.provide<WorkflowService>(&service_);
-        ctx.ws.declare_topic("workflow", "runs.read");
+        ctx.ws.declare_topic("workflow", "runs.read", true);
     }
 
     void register_routes(Router& r) override {
         workflow::register_routes(r, service_, ctx_.services.find<auth::AuditLog>());
         // A project that still holds workflows is not deleted.
         if (auto* projects = ctx_.services.find<auth::ProjectRegistry>())
-            projects->add_holder("workflows", [this](const std::string& project) { return service_.count_in_project(project); });
+            projects->add_holder("workflows", [this](soci::session& s, const std::string& project) {
+                return store_.count_workflows(s, project);
+            });
     }
 
     void start() override {
@@ -65,6 +68,7 @@ public:
         ctx_.db.with_session([this](soci::session& s) {
             move_plaintext_webhook_secrets(s, store_, ctx_.vault, ctx_.db.backend() == DbBackend::sqlite);
         });
+        service_.load_projects();
         triggers_.reload_now();
         engine_.start();
         cron_task_.start(std::chrono::milliseconds(1000), [this]() -> asio::awaitable<void> {
@@ -126,7 +130,7 @@ private:
         o.on_warning = [](const std::string& w) { log::warn("workflow", "{}", w); };
         return std::make_unique<lua::ProcessScriptRunner>(std::move(o));
     }
-    static EngineOptions engine_options(ModuleContext& ctx, const TaskTypes* types) {
+    static EngineOptions engine_options(ModuleContext& ctx, const TaskTypes* types, const ProjectIndex* projects) {
         EngineOptions o;
         o.types = types;
         o.instance_id = ctx.app.instance_id;
@@ -142,6 +146,7 @@ private:
         o.max_context_bytes = static_cast<std::size_t>(ctx.config.get_int("max_context_mb")) << 20;
         o.max_map_items = static_cast<std::size_t>(ctx.config.get_int("max_map_items"));
         o.compute = &ctx.compute;
+        o.projects = projects;
         return o;
     }
 
@@ -149,6 +154,7 @@ private:
     Store store_;
     OutcomeStore outcomes_;
     TaskTypeRegistry types_;
+    ProjectIndex projects_;
     std::unique_ptr<lua::ScriptExecutor> scripts_;
     net::HttpClient http_;
     Versions versions_;

@@ -15,7 +15,7 @@ constexpr std::string_view kRunTopics[] = {events::kRunQueued,    events::kRunRu
                                            events::kRunSucceeded, events::kRunFailed,  events::kRunCancelled};
 }  // namespace
 
-void publish_task_event(EventBus& bus, const Run& r, int k) {
+void publish_task_event(EventBus& bus, const Run& r, int k, std::string project) {
     const auto& t = r.tasks[k];
     auto topic = kTaskTopics[static_cast<int>(t.status)];
     if (!bus.has_subscribers(topic)) return;
@@ -30,14 +30,16 @@ void publish_task_event(EventBus& bus, const Run& r, int k) {
                                                        .finished_at = t.finished_at,
                                                        .error = t.error,
                                                        .agent = t.agent,
-                                                       .cost = t.cost}));
+                                                       .cost = t.cost}),
+                {}, std::move(project));
 }
 
-void publish_run_event(EventBus& bus, const Run& r) {
+void publish_run_event(EventBus& bus, const Run& r, std::string project) {
     auto topic = kRunTopics[static_cast<int>(r.status)];
     if (!bus.has_subscribers(topic)) return;
     bus.publish(std::string(topic),
-                events::run_data({.run_id = r.id, .workflow_id = r.wf->id, .status = name(r.status), .error = r.error}));
+                events::run_data({.run_id = r.id, .workflow_id = r.wf->id, .status = name(r.status), .error = r.error}), {},
+                std::move(project));
 }
 
 }  // namespace arclight::workflow

@@ -10,8 +10,8 @@ class EventBus;
 namespace arclight::workflow {
 
 /// workflow.task.<status> for task k (nothing when nobody subscribed).
-void publish_task_event(EventBus& bus, const Run& r, int k);
+void publish_task_event(EventBus& bus, const Run& r, int k, std::string project);
 /// workflow.run.<status> (nothing when nobody subscribed).
-void publish_run_event(EventBus& bus, const Run& r);
+void publish_run_event(EventBus& bus, const Run& r, std::string project);
 
 }  // namespace arclight::workflow

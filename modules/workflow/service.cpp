@@ -91,8 +91,16 @@ bool valid_id(std::string_view id) {
 }
 
 Workflows::Workflows(Db& db, Store& store, OutcomeStore& outcomes, Engine& engine, Triggers& triggers, Versions& versions,
-                     const TaskTypeRegistry& types, const Vault& vault)
-    : db_(db), vault_(vault), store_(store), outcomes_(outcomes), engine_(engine), triggers_(triggers), versions_(versions), types_(types) {}
+                     const TaskTypeRegistry& types, const Vault& vault, ProjectIndex& projects)
+    : db_(db), vault_(vault), store_(store), outcomes_(outcomes), engine_(engine), triggers_(triggers), versions_(versions), types_(types),
+      projects_(projects) {}
+
+void Workflows::load_projects() {
+    auto all = db_.with_session([this](soci::session& s) { return store_.list_workflows(s, false); });
+    std::vector<std::pair<std::string, std::string>> pairs;
+    for (const auto& w : all) pairs.emplace_back(w.id, w.project_id);
+    projects_.replace_all(std::move(pairs));
+}
 
 // ---- definitions ---------------------------------------------------------------------------
 
@@ -129,9 +137,11 @@ asio::awaitable<void> Workflows::changed_here(const std::string& id) {
 
 void Workflows::changed_elsewhere(const std::string& id) {
     versions_.forget(id);
-    // Triggers follow at once instead of at the next refresh.
-    auto body = [this]() -> asio::awaitable<void> {
+    // Triggers follow at once instead of at the next refresh (and the index of projects: it may have moved).
+    auto body = [this, id]() -> asio::awaitable<void> {
         try {
+            auto q = [this, id](soci::session& s) { return store_.get_workflow(s, id); };
+            if (auto rec = co_await db_.run(std::move(q))) projects_.set(rec->id, rec->project_id);
             co_await triggers_.reload();
         } catch (const std::exception& e) {
             log::warn("workflow", "reloading triggers failed: {}", e.what());
@@ -183,18 +193,18 @@ asio::awaitable<void> Workflows::move_workflow(const ProjectScope& scope, std::s
         throw Error(ErrorCode::forbidden, "moving needs the permission \"projects.manage\" in both projects");
     auto q = [this, id, project](soci::session& s) { return store_.move_workflow(s, id, project); };
     if (!co_await db_.run(std::move(q))) throw Error(ErrorCode::not_found, "no workflow " + id);
+    projects_.set(id, project);
     co_await changed_here(id);
 }
 
-std::size_t Workflows::count_in_project(const std::string& project) {
-    return db_.with_session([&](soci::session& s) { return store_.count_workflows(s, project); });
-}
+
 
 asio::awaitable<WorkflowRecord> Workflows::get_workflow(std::string id) {
     if (!valid_id(id)) throw Error(ErrorCode::not_found, "no workflow " + id);
     auto q = [this, id](soci::session& s) { return store_.get_workflow(s, id); };
     auto rec = co_await db_.run(std::move(q));
     if (!rec) throw Error(ErrorCode::not_found, "no workflow " + id);
+    projects_.set(rec->id, rec->project_id);
     co_return *rec;
 }
 
@@ -216,6 +226,7 @@ asio::awaitable<WorkflowRecord> Workflows::create_workflow(json::value doc, std:
         store_.insert_workflow(s, w, [&](soci::session& tx) { save_webhook_secrets(tx, vault_, w.id, secrets); });
     };
     co_await db_.run(std::move(q));
+    projects_.set(w.id, w.project_id);
     if (w.active) co_await triggers_.reload();
     co_return w;
 }

@@ -9,6 +9,7 @@
 #include "modules/workflow/engine.hpp"
 #include "modules/workflow/executors.hpp"
 #include "modules/workflow/outcomes.hpp"
+#include "modules/workflow/project_index.hpp"
 #include "modules/workflow/store.hpp"
 #include "modules/workflow/triggers.hpp"
 
@@ -30,7 +31,7 @@ namespace arclight::workflow {
 class Workflows final : public WorkflowService {
 public:
     Workflows(Db& db, Store& store, OutcomeStore& outcomes, Engine& engine, Triggers& triggers, Versions& versions,
-              const TaskTypeRegistry& types, const Vault& vault);
+              const TaskTypeRegistry& types, const Vault& vault, ProjectIndex& projects);
 
     // ---- definitions ----
     /// Parses and validates a submitted definition; throws 422 listing every error.
@@ -53,8 +54,9 @@ public:
     boost::asio::awaitable<void> run_in(const ProjectScope& scope, std::string id, std::string_view permission);
     /// Moves a workflow (and its runs' visibility) to `project`: an admin of both projects.
     boost::asio::awaitable<void> move_workflow(const ProjectScope& scope, std::string id, std::string project);
-    /// How many workflows a project holds (blocking; a project that holds any is not deleted).
-    std::size_t count_in_project(const std::string& project);
+    /// Reads every workflow's project into the index the engine publishes with (at start; blocking).
+    void load_projects();
+
     /// A new version; returns its number.
     boost::asio::awaitable<int> update_workflow(std::string id, boost::json::value doc, bool reveal = true);
     boost::asio::awaitable<void> delete_workflow(std::string id);
@@ -110,6 +112,7 @@ private:
     Triggers& triggers_;
     Versions& versions_;
     const TaskTypeRegistry& types_;
+    ProjectIndex& projects_;
     std::int64_t retention_days_ = 0;
 };
 

@@ -1,0 +1,257 @@
+// Projects: two teams share one server. A member of another project gets 404 on every route with
+// a resource id and changes nothing; lists show only the caller's projects; /ws delivers a
+// project's events only to its members; a key limited to one project reaches no other; moving a
+// workflow moves its runs' visibility.
+#include "core/http/router.hpp"
+#include "tests/support/client.hpp"
+#include "tests/support/test_env.hpp"
+
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+
+#include <map>
+#include <set>
+
+using namespace arclight;
+using namespace arclight::test;
+namespace json = boost::json;
+
+namespace {
+
+using Headers = std::map<std::string, std::string>;
+constexpr const char* kPassword = "a long enough passphrase";
+
+struct User {
+    std::string id, cookie, csrf;
+    Headers h() const { return {{"Cookie", cookie}, {"X-CSRF-Token", csrf}}; }
+};
+
+User make_user(TestServer& s, const std::string& name, const std::string& role) {
+    auto r = http(s.port(), "POST", "/api/v1/auth/users",
+                  json::serialize(json::object{{"username", name}, {"password", kPassword}, {"role", role}}), s.admin());
+    REQUIRE_MESSAGE(r.status == 201, r.body);
+    User u;
+    u.id = std::string(r.json().at("id").as_string());
+    auto l = http(s.port(), "POST", "/api/v1/auth/login", json::serialize(json::object{{"username", name}, {"password", kPassword}}));
+    REQUIRE_MESSAGE(l.status == 200, l.body);
+    auto c = l.header("set-cookie");
+    u.cookie = c.substr(0, c.find(';'));
+    u.csrf = std::string(l.json().at("csrf_token").as_string());
+    return u;
+}
+
+std::string create_workflow(TestServer& s, const Headers& h, const std::string& name, const std::string& project = {}) {
+    json::object def{{"name", name},
+                     {"tasks", json::array{json::object{{"id", "a"}, {"type", "script"}, {"config", {{"code", "return {ok = true}"}}}}}}};
+    if (!project.empty()) def["project_id"] = project;
+    auto r = http(s.port(), "POST", "/api/v1/workflows", json::serialize(def), h);
+    REQUIRE_MESSAGE(r.status == 201, r.body);
+    return std::string(r.json().at("id").as_string());
+}
+
+std::string start_run(TestServer& s, const Headers& h, const std::string& wf) {
+    auto r = http(s.port(), "POST", "/api/v1/workflows/" + wf + "/runs", R"({"input":{}})", h);
+    REQUIRE_MESSAGE(r.status == 201, r.body);
+    return std::string(r.json().at("id").as_string());
+}
+
+std::set<std::string> ids_of(const HttpResult& r) {
+    std::set<std::string> out;
+    auto doc = r.json();
+    for (const auto& v : doc.at("items").as_array()) out.insert(std::string(v.at("id").as_string()));
+    return out;
+}
+
+// Reads events until one of `run_id` with a final status; every run id seen is added to `seen`.
+bool finished(WsClient& ws, const std::string& run_id, std::set<std::string>& seen) {
+    for (int i = 0; i < 200; ++i) {
+        auto ev = ws.read_type("event", std::chrono::seconds(10));
+        if (!ev) return false;
+        const auto& data = ev->at("data").as_object();
+        if (auto* r = data.if_contains("run_id")) seen.insert(std::string(r->as_string()));
+        if (ev->at("topic").as_string() == "workflow.run.succeeded" && data.at("run_id").as_string() == run_id) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("projects: a member of another project gets 404 on every route with a resource id, and nothing changes") {
+    TestServer s;
+    auto ann = make_user(s, "ann", "editor");
+    auto bob = make_user(s, "bob", "editor");
+    // Bob is also the admin of a team project: he holds every project permission somewhere.
+    auto t = http(s.port(), "POST", "/api/v1/projects", R"({"name":"Team B"})", s.admin());
+    REQUIRE_MESSAGE(t.status == 201, t.body);
+    std::string team(t.json().at("id").as_string());
+    REQUIRE(http(s.port(), "POST", "/api/v1/projects/" + team + "/members",
+                 json::serialize(json::object{{"user_id", bob.id}, {"role", "admin"}}), s.admin()).status == 201);
+
+    auto wf = create_workflow(s, ann.h(), "ann's");
+    auto run = start_run(s, ann.h(), wf);
+    auto before_wf = http(s.port(), "GET", "/api/v1/workflows/" + wf, {}, ann.h());
+    REQUIRE(before_wf.status == 200);
+    CHECK(before_wf.json().at("project_id").as_string() == "personal-" + ann.id);
+    auto key = http(s.port(), "POST", "/api/v1/auth/api-keys", R"({"name":"k","scopes":["*"]})", ann.h());
+    REQUIRE(key.status == 201);
+    std::string ann_key(key.json().at("id").as_string());
+    std::string ann_project = "personal-" + ann.id;
+
+    // Each kind of resource id a route may name, as one of ann's.
+    auto id_for = [&](const std::string& pattern, const std::string& param) -> std::optional<std::string> {
+        if (param == "task") return std::string("a");
+        if (param == "user_id") return ann.id;
+        if (param != "id") return std::nullopt;
+        if (pattern.starts_with("/api/v1/workflows/")) return wf;
+        if (pattern.starts_with("/api/v1/runs/")) return run;
+        if (pattern.starts_with("/api/v1/projects/")) return ann_project;
+        if (pattern.starts_with("/api/v1/auth/api-keys/")) return ann_key;
+        if (pattern.starts_with("/api/v1/auth/users/")) return ann.id;
+        return std::nullopt;
+    };
+    std::size_t walked = 0;
+    for (const auto& route : s.app().router().routes()) {
+        if (route.permission == kPublic || route.pattern.find('{') == std::string::npos) continue;
+        std::string path;
+        bool known = true;
+        for (std::size_t i = 0; i < route.pattern.size();) {
+            if (route.pattern[i] != '{') {
+                path += route.pattern[i++];
+                continue;
+            }
+            auto end = route.pattern.find('}', i);
+            auto name = route.pattern.substr(i + 1, end - i - 1);
+            auto v = id_for(route.pattern, name);
+            if (!v) known = false;
+            else path += *v;
+            i = end + 1;
+        }
+        REQUIRE_MESSAGE(known, route.method << " " << route.pattern
+                                            << " names a resource this walk does not know: teach id_for() which of ann's it is");
+        std::string body = route.json_body ? R"({"name":"x","input":{},"approved":true,"project_id":")" + team +
+                                                 R"(","user_id":")" + bob.id + R"(","role":"admin","tasks":[]})"
+                                           : std::string();
+        auto r = http(s.port(), route.method, path, body, bob.h());
+        // Users are instance administration (403 for bob at any id); everything else is 404.
+        int want = route.pattern.starts_with("/api/v1/auth/users/") ? 403 : 404;
+        CHECK_MESSAGE(r.status == want, route.method << " " << path << " answered " << r.status << ": " << r.body);
+        ++walked;
+    }
+    CHECK(walked >= 12);
+
+    // Nothing changed.
+    auto after_wf = http(s.port(), "GET", "/api/v1/workflows/" + wf, {}, ann.h());
+    REQUIRE(after_wf.status == 200);
+    CHECK(after_wf.json().at("version") == before_wf.json().at("version"));
+    CHECK(after_wf.json().at("project_id") == before_wf.json().at("project_id"));
+    CHECK(http(s.port(), "GET", "/api/v1/runs/" + run, {}, ann.h()).status == 200);
+    CHECK(http(s.port(), "GET", "/api/v1/auth/api-keys/" + ann_key, {}, ann.h()).json().at("revoked_at").is_null());
+    auto members = http(s.port(), "GET", "/api/v1/projects/" + ann_project + "/members", {}, ann.h());
+    REQUIRE(members.status == 200);
+    CHECK(members.json().at("items").as_array().size() == 1);
+
+    // Lists show only the caller's projects.
+    CHECK(ids_of(http(s.port(), "GET", "/api/v1/workflows", {}, bob.h())).count(wf) == 0);
+    CHECK(ids_of(http(s.port(), "GET", "/api/v1/workflows", {}, ann.h())).count(wf) == 1);
+    CHECK(ids_of(http(s.port(), "GET", "/api/v1/runs", {}, bob.h())).count(run) == 0);
+    CHECK(ids_of(http(s.port(), "GET", "/api/v1/runs?project_id=" + ann_project, {}, bob.h())).empty());
+    CHECK(ids_of(http(s.port(), "GET", "/api/v1/projects", {}, bob.h())).count(ann_project) == 0);
+    // Bob cannot create in ann's project either.
+    json::object def{{"name", "intruder"}, {"project_id", ann_project}, {"tasks", json::array{}}};
+    CHECK(http(s.port(), "POST", "/api/v1/workflows", json::serialize(def), bob.h()).status == 404);
+    // The instance admin sees both.
+    CHECK(ids_of(http(s.port(), "GET", "/api/v1/workflows", {}, s.admin())).count(wf) == 1);
+}
+
+TEST_CASE("projects: /ws delivers a run's events only to members of its project") {
+    TestServer s;
+    auto ann = make_user(s, "ann", "editor");
+    auto bob = make_user(s, "bob", "editor");
+    auto ann_wf = create_workflow(s, ann.h(), "ann's");
+    auto bob_wf = create_workflow(s, bob.h(), "bob's");
+    WsClient ann_ws(s.port(), {{"Cookie", ann.cookie}});
+    WsClient bob_ws(s.port(), {{"Cookie", bob.cookie}});
+    for (auto* ws : {&ann_ws, &bob_ws}) {
+        ws->send_text(R"({"type":"subscribe","topics":["workflow.**"]})");
+        REQUIRE(ws->read_type("subscribed"));
+    }
+    auto ann_run = start_run(s, ann.h(), ann_wf);
+    std::set<std::string> ann_saw, bob_saw;
+    REQUIRE(finished(ann_ws, ann_run, ann_saw));
+    // Ann's events were published before bob's run started: had they reached bob, they would come
+    // before his own run's end.
+    auto bob_run = start_run(s, bob.h(), bob_wf);
+    REQUIRE(finished(bob_ws, bob_run, bob_saw));
+    CHECK(bob_saw.count(ann_run) == 0);
+    CHECK(bob_saw.count(bob_run) == 1);
+}
+
+TEST_CASE("projects: a key limited to one project reaches no other, and mints no wider key") {
+    TestServer s;
+    auto ann = make_user(s, "ann", "editor");
+    auto t = http(s.port(), "POST", "/api/v1/projects", R"({"name":"Team"})", s.admin());
+    REQUIRE(t.status == 201);
+    std::string team(t.json().at("id").as_string());
+    REQUIRE(http(s.port(), "POST", "/api/v1/projects/" + team + "/members",
+                 json::serialize(json::object{{"user_id", ann.id}, {"role", "editor"}}), s.admin()).status == 201);
+    auto team_wf = create_workflow(s, ann.h(), "team's", team);
+    auto own_wf = create_workflow(s, ann.h(), "own");
+    std::string personal = "personal-" + ann.id;
+    auto k = http(s.port(), "POST", "/api/v1/auth/api-keys",
+                  json::serialize(json::object{{"name", "narrow"}, {"scopes", json::array{"*"}}, {"project_id", personal}}), ann.h());
+    REQUIRE_MESSAGE(k.status == 201, k.body);
+    CHECK(k.json().at("project_id").as_string() == personal);
+    Headers key{{"Authorization", "Bearer " + std::string(k.json().at("key").as_string())}};
+    CHECK(http(s.port(), "GET", "/api/v1/workflows/" + own_wf, {}, key).status == 200);
+    CHECK(http(s.port(), "GET", "/api/v1/workflows/" + team_wf, {}, key).status == 404);
+    CHECK(http(s.port(), "POST", "/api/v1/workflows/" + team_wf + "/runs", R"({"input":{}})", key).status == 404);
+    CHECK(ids_of(http(s.port(), "GET", "/api/v1/workflows", {}, key)) == std::set<std::string>{own_wf});
+    json::object def{{"name", "x"}, {"project_id", team}, {"tasks", json::array{}}};
+    CHECK(http(s.port(), "POST", "/api/v1/workflows", json::serialize(def), key).status == 404);
+    // A key it mints is limited to the same project.
+    auto wider = http(s.port(), "POST", "/api/v1/auth/api-keys",
+                      json::serialize(json::object{{"name", "w"}, {"scopes", json::array{"*"}}, {"project_id", team}}), key);
+    CHECK(wider.status == 422);
+    auto same = http(s.port(), "POST", "/api/v1/auth/api-keys", R"({"name":"s","scopes":["*"]})", key);
+    REQUIRE(same.status == 201);
+    CHECK(same.json().at("project_id").as_string() == personal);
+    // Ann's own session still reaches both.
+    CHECK(http(s.port(), "GET", "/api/v1/workflows/" + team_wf, {}, ann.h()).status == 200);
+}
+
+TEST_CASE("projects: moving a workflow moves its runs' visibility; a project that holds workflows is not deleted") {
+    TestServer s;
+    auto ann = make_user(s, "ann", "editor");
+    auto bob = make_user(s, "bob", "viewer");
+    auto t = http(s.port(), "POST", "/api/v1/projects", R"({"name":"Shared"})", s.admin());
+    REQUIRE(t.status == 201);
+    std::string team(t.json().at("id").as_string());
+    REQUIRE(http(s.port(), "POST", "/api/v1/projects/" + team + "/members",
+                 json::serialize(json::object{{"user_id", bob.id}, {"role", "viewer"}}), s.admin()).status == 201);
+    auto wf = create_workflow(s, ann.h(), "moving");
+    auto run = start_run(s, ann.h(), wf);
+    CHECK(http(s.port(), "GET", "/api/v1/runs/" + run, {}, bob.h()).status == 404);
+    // Ann is no admin of the team project: she cannot move it there.
+    auto refused = http(s.port(), "POST", "/api/v1/workflows/" + wf + "/move", json::serialize(json::object{{"project_id", team}}), ann.h());
+    CHECK(refused.status != 200);
+    auto moved = http(s.port(), "POST", "/api/v1/workflows/" + wf + "/move", json::serialize(json::object{{"project_id", team}}), s.admin());
+    REQUIRE_MESSAGE(moved.status == 200, moved.body);
+    CHECK(http(s.port(), "GET", "/api/v1/runs/" + run, {}, bob.h()).status == 200);
+    CHECK(http(s.port(), "GET", "/api/v1/workflows/" + wf, {}, bob.h()).json().at("project_id").as_string() == team);
+    CHECK(http(s.port(), "GET", "/api/v1/workflows/" + wf, {}, ann.h()).status == 404);
+    // A viewer reads but does not change.
+    CHECK(http(s.port(), "DELETE", "/api/v1/workflows/" + wf, {}, bob.h()).status == 403);
+    auto del = http(s.port(), "DELETE", "/api/v1/projects/" + team, {}, s.admin());
+    CHECK(del.status == 409);
+    CHECK(del.body.find("1 workflows") != std::string::npos);
+    REQUIRE(http(s.port(), "DELETE", "/api/v1/workflows/" + wf, {}, s.admin()).status == 204);
+    CHECK(http(s.port(), "DELETE", "/api/v1/projects/" + team, {}, s.admin()).status == 204);
+    // The audit log names the project of each change.
+    auto audit = http(s.port(), "GET", "/api/v1/auth/audit?limit=50", {}, s.admin());
+    bool named = false;
+    auto entries = audit.json();
+    for (const auto& e : entries.at("items").as_array())
+        if (e.at("action").as_string() == "workflow.move" && e.at("project_id").is_string()) named = true;
+    CHECK(named);
+}
