@@ -16,7 +16,7 @@ export function projectTag(id: string | null | undefined, testid = 'resource-pro
       'data-project-id': id,
       title: p ? `Project ${p.name} (${p.kind}; your role: ${p.role})` : `Project ${id}`,
     },
-    projectStore.name(id),
+    p?.kind === 'personal' ? `${p.name} (personal)` : projectStore.name(id),
   );
 }
 
