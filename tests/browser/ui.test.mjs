@@ -497,6 +497,225 @@ try {
     assert(status === 404, `GET of the deleted workflow answered ${status}`);
   });
 
+  // ---- projects ----------------------------------------------------------------
+
+  const api = (method, path, body) =>
+    page.evaluate(([m, p, b]) => window.arclight.api.request(m, p, { body: b, quiet: true }), [method, path, body]);
+  const switcher = () => page.locator('[data-testid=project-switcher]');
+  const wfTable = (projectId) => page.locator(`[data-testid=workflows-table][data-project-id="${projectId}"]`);
+  const wfRow = (id) => page.locator(`[data-testid=workflows-table] tr[data-id="${id}"]`);
+  const stamp = Date.now();
+  let projA = null;
+  let projB = null;
+  let wfA = null;
+  let wfB = null;
+
+  await check('the project switcher lists the caller\'s projects and filters the workflow list', async () => {
+    projA = await api('POST', '/api/v1/projects', { name: `ui-alpha-${stamp}` });
+    projB = await api('POST', '/api/v1/projects', { name: `ui-beta-${stamp}` });
+    assert(projA?.id && projB?.id && projA.kind === 'team', `POST /projects answered ${JSON.stringify([projA, projB])}`);
+    const oneTask = (name, project_id) => ({
+      name, project_id, execution_data: 'full', triggers: [{ type: 'manual' }],
+      tasks: [{ id: 'only', type: 'set', config: { values: { x: 1 } }, depends_on: [] }],
+    });
+    wfA = await api('POST', '/api/v1/workflows', oneTask(`${wfName}-in-alpha`, projA.id));
+    wfB = await api('POST', '/api/v1/workflows', oneTask(`${wfName}-in-beta`, projB.id));
+    // A fresh page load reads /auth/me, which now lists both projects.
+    await page.goto(`${BASE}/workflows`);
+    await wfTable('').waitFor();
+    await switcher().locator(`option[value="${projA.id}"]`).waitFor({ state: 'attached' });
+    const options = await switcher().locator('option').allInnerTexts();
+    assert(options[0] === 'All projects', `the switcher's first option is ${JSON.stringify(options[0])}`);
+    assert(options.includes(projB.name), `the switcher lacks ${projB.name}: ${JSON.stringify(options)}`);
+    assert(options.some((o) => o.endsWith('(personal)')), `the switcher shows no personal project: ${JSON.stringify(options)}`);
+    // All projects: both workflows, each with its project named.
+    await wfRow(wfA.id).waitFor();
+    await wfRow(wfB.id).waitFor();
+    const tag = (await wfRow(wfA.id).locator('[data-testid=workflow-project]').innerText()).trim();
+    assert(tag === projA.name, `the row of ${wfA.name} names the project ${JSON.stringify(tag)}`);
+
+    await switcher().selectOption(projA.id);
+    await wfTable(projA.id).waitFor();
+    await wfRow(wfA.id).waitFor();
+    assert((await wfRow(wfB.id).count()) === 0, `${wfB.name} (project B) is listed under project A`);
+    const ids = await page.locator('[data-testid=workflows-table] tr[data-id]').evaluateAll((rs) => rs.map((r) => r.dataset.id));
+    assert(ids.length === 1 && ids[0] === wfA.id, `project A lists ${JSON.stringify(ids)}`);
+    await page.locator('[data-testid=project-scope]', { hasText: projA.name }).waitFor();
+    await shot(page, 'project-switcher');
+
+    await switcher().selectOption(projB.id);
+    await wfTable(projB.id).waitFor();
+    await wfRow(wfB.id).waitFor();
+    assert((await wfRow(wfA.id).count()) === 0, `${wfA.name} (project A) is listed under project B`);
+  });
+
+  await check('the chosen project is remembered across a reload and filters the runs list', async () => {
+    const run = await api('POST', `/api/v1/workflows/${encodeURIComponent(wfA.id)}/runs`, { input: {} });
+    await page.goto(`${BASE}/runs`);
+    await page.locator('[data-testid=runs-table]').waitFor();
+    assert((await switcher().inputValue()) === projB.id, `after a reload the switcher shows ${JSON.stringify(await switcher().inputValue())}`);
+    // Project B: no run of A's workflow, and A's workflow is not offered as a filter.
+    await page.locator('[data-testid=runs-table] td', { hasText: 'No runs' }).waitFor();
+    assert((await runRow(run.id).count()) === 0, 'a run of project A is listed under project B');
+    await page.locator(`[data-testid=runs-workflow-filter] option[value="${wfB.id}"]`).waitFor({ state: 'attached' });
+    assert((await page.locator(`[data-testid=runs-workflow-filter] option[value="${wfA.id}"]`).count()) === 0, 'the workflow filter offers a workflow of another project');
+    await switcher().selectOption(projA.id);
+    await runRow(run.id).waitFor();
+    const others = await page.locator('[data-testid=runs-table] tr[data-run-id]').count();
+    assert(others === 1, `project A lists ${others} runs`);
+  });
+
+  await check('a workflow created while a project is chosen is created in that project', async () => {
+    await page.locator('[data-testid=nav] a', { hasText: 'Workflows' }).click();
+    await wfTable(projA.id).waitFor();
+    await page.locator('[data-testid=new-workflow]').click();
+    await page.waitForURL(`${BASE}/workflows/new`);
+    const where = await text(page, '[data-testid=new-workflow-project]');
+    assert(where.includes(projA.name), `the new-workflow editor says it goes to ${JSON.stringify(where)}`);
+    await editor().fill(JSON.stringify(definition(`${wfName}-made-in-alpha`), null, 2));
+    await page.locator('[data-testid=save-workflow]').click();
+    await page.waitForURL((u) => /^\/workflows\/[^/]+$/.test(u.pathname) && !u.pathname.endsWith('/new'));
+    const id = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+    const w = await api('GET', `/api/v1/workflows/${encodeURIComponent(id)}`);
+    assert(w.project_id === projA.id, `the new workflow is in ${JSON.stringify(w.project_id)}, not ${projA.id}`);
+    await api('DELETE', `/api/v1/workflows/${encodeURIComponent(id)}`);
+  });
+
+  await check('the workflow page and the run page show their project; Move to project… moves the workflow', async () => {
+    await page.goto(`${BASE}/workflows/${encodeURIComponent(wfA.id)}`);
+    const tag = page.locator('.page-header [data-testid=resource-project]');
+    await tag.waitFor();
+    assert((await tag.innerText()).trim() === projA.name, `the workflow page shows the project ${JSON.stringify(await tag.innerText())}`);
+    assert((await text(page, '[data-testid=workflow-project]')) === projA.name, 'the Saved panel does not name the project');
+    await shot(page, 'workflow-project');
+    await page.locator('[data-testid=workflow-move]').click();
+    const dialog = page.locator('[data-testid=dialog]');
+    await dialog.waitFor();
+    await dialog.locator('[data-testid=move-target]').selectOption(projB.id);
+    await shot(page, 'workflow-move');
+    await dialog.locator('[data-testid=dialog-confirm]').click();
+    await dialog.waitFor({ state: 'detached' });
+    await page.locator('.page-header [data-testid=resource-project]', { hasText: projB.name }).waitFor();
+    const w = await api('GET', `/api/v1/workflows/${encodeURIComponent(wfA.id)}`);
+    assert(w.project_id === projB.id, `after the move the workflow is in ${JSON.stringify(w.project_id)}`);
+    // Its runs moved with it.
+    const runs = await api('GET', `/api/v1/runs?workflow_id=${encodeURIComponent(wfA.id)}&limit=1`);
+    const runId2 = runs.items?.[0]?.id;
+    assert(runId2 && runs.items[0].project_id === projB.id, `the workflow's run is in ${JSON.stringify(runs.items?.[0]?.project_id)}`);
+    await page.goto(`${BASE}/runs/${encodeURIComponent(runId2)}`);
+    await page.locator('.page-header [data-testid=resource-project]', { hasText: projB.name }).waitFor();
+  });
+
+  const memberName = `ui-member-${stamp}`;
+  const memberPassword = `member pass ${stamp}`;
+  let teamId = '';
+  await check('Settings → Projects creates a team project and adds a member', async () => {
+    await api('POST', '/api/v1/auth/users', { username: memberName, password: memberPassword, role: 'viewer' });
+    await page.locator('[data-testid=nav] a', { hasText: 'Settings' }).click();
+    await page.locator('[data-testid=settings-tabs] a', { hasText: 'Projects' }).click();
+    await page.waitForURL(`${BASE}/settings/projects`);
+    await page.locator(`[data-testid=projects-table] tr[data-id="${projA.id}"]`).waitFor();
+    const teamName = `ui-team-${stamp}`;
+    const form = page.locator('[data-testid=project-form]');
+    await form.locator('input[name=name]').fill(teamName);
+    await shot(page, 'projects');
+    await form.locator('[data-testid=project-create]').click();
+    await page.waitForURL((u) => u.pathname.startsWith('/settings/projects/'));
+    teamId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+    await page.locator('[data-testid=project-title]', { hasText: teamName }).waitFor();
+    // The instance admin reaches it without being a member; the header's switcher offers it at once.
+    await page.locator('[data-testid=members-table]').waitFor();
+    await switcher().locator(`option[value="${teamId}"]`).waitFor({ state: 'attached' });
+    const add = page.locator('[data-testid=member-form]');
+    await add.locator(`[data-testid=member-add-user] option`, { hasText: memberName }).waitFor({ state: 'attached' });
+    await add.locator('[data-testid=member-add-user]').selectOption({ label: memberName });
+    await add.locator('[data-testid=member-add-role]').selectOption('operator');
+    await add.locator('[data-testid=member-add]').click();
+    const row = page.locator(`[data-testid=members-table] tr[data-username="${memberName}"]`);
+    await row.waitFor();
+    assert((await row.locator('[data-testid=member-role]').inputValue()) === 'operator', 'the new member\'s role is not operator');
+    const members = await api('GET', `/api/v1/projects/${encodeURIComponent(teamId)}/members`);
+    const m = members.items.find((x) => x.username === memberName);
+    assert(m?.role === 'operator', `the server has the member as ${JSON.stringify(m)}`);
+    // Changing the role in place.
+    await row.locator('[data-testid=member-role]').selectOption('editor');
+    await page.waitForFunction(
+      ([id, name]) => window.arclight.api.get(`/api/v1/projects/${encodeURIComponent(id)}/members`).then((r) => r.items.some((x) => x.username === name && x.role === 'editor')),
+      [teamId, memberName],
+      { timeout: 5000, polling: 200 },
+    );
+    await shot(page, 'project-detail');
+  });
+
+  await check('a member sees only their projects in the switcher; another project\'s workflow is not found', async () => {
+    const other = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const p2 = await other.newPage();
+      p2.setDefaultTimeout(10_000);
+      await p2.goto(`${BASE}/login`);
+      await login(p2, memberName, memberPassword);
+      await p2.waitForURL(`${BASE}/`);
+      const sw = p2.locator('[data-testid=project-switcher]');
+      await sw.locator(`option[value="${teamId}"]`).waitFor({ state: 'attached' });
+      const values = await sw.locator('option').evaluateAll((os) => os.map((o) => o.value));
+      assert(values[0] === '' && values.includes(teamId), `the member's switcher offers ${JSON.stringify(values)}`);
+      assert(!values.includes(projA.id) && !values.includes(projB.id), 'the member is offered projects they are not in');
+      await p2.goto(`${BASE}/workflows/${encodeURIComponent(wfB.id)}`);
+      await p2.locator('[data-testid=notice]', { hasText: 'no workflow with this id' }).waitFor();
+      await p2.goto(`${BASE}/settings/projects`);
+      await p2.locator(`[data-testid=projects-table] tr[data-id="${teamId}"]`).waitFor();
+      assert((await p2.locator('[data-testid=project-form]').count()) === 0, 'a member who is not an instance admin is offered to create projects');
+    } finally {
+      await other.close();
+    }
+  });
+
+  /** Closes a dialog a failed check left open, so that the next checks can click. */
+  const closeDialogs = async () => {
+    while (await page.locator('dialog[open]').count()) await page.keyboard.press('Escape');
+  };
+
+  await check('renaming a project and removing a member; deleting a project that holds workflows shows the refusal', async () => {
+    const name = page.locator('[data-testid=project-rename] input[name=name]');
+    await name.fill(`ui-team-renamed-${stamp}`);
+    await page.locator('[data-testid=project-rename-save]').click();
+    await page.locator('[data-testid=project-title]', { hasText: `ui-team-renamed-${stamp}` }).waitFor();
+    await switcher().locator(`option[value="${teamId}"]`, { hasText: `ui-team-renamed-${stamp}` }).waitFor({ state: 'attached' });
+    const row = page.locator(`[data-testid=members-table] tr[data-username="${memberName}"]`);
+    await row.locator('[data-testid=member-remove]').click();
+    await page.locator('[data-testid=dialog] [data-testid=dialog-confirm]').click();
+    await row.waitFor({ state: 'detached' });
+    // Project B holds two workflows: the server refuses with 409 and the dialog says why.
+    await page.goto(`${BASE}/settings/projects/${encodeURIComponent(projB.id)}`);
+    await page.locator('[data-testid=project-delete]').click();
+    const dialog = page.locator('[data-testid=dialog]');
+    await dialog.locator('[data-testid=dialog-confirm]').click();
+    const err = dialog.locator('[data-testid=dialog-error]');
+    await err.waitFor({ state: 'visible' });
+    const msg = (await err.innerText()).trim();
+    assert(/workflow/i.test(msg), `the refusal says ${JSON.stringify(msg)}`);
+    await shot(page, 'project-delete-refused');
+    await dialog.locator('[data-testid=dialog-cancel]').click();
+    // The empty team project goes.
+    await page.goto(`${BASE}/settings/projects/${encodeURIComponent(teamId)}`);
+    await page.locator('[data-testid=project-delete]').click();
+    await page.locator('[data-testid=dialog] [data-testid=dialog-confirm]').click();
+    await page.waitForURL(`${BASE}/settings/projects`);
+    await page.locator('[data-testid=flash]').waitFor();
+    assert((await page.locator(`[data-testid=projects-table] tr[data-id="${teamId}"]`).count()) === 0, 'the deleted project is still listed');
+    assert((await switcher().locator(`option[value="${teamId}"]`).count()) === 0, 'the switcher still offers the deleted project');
+  });
+  await closeDialogs();
+
+  await check('"All projects" shows every project\'s workflows again', async () => {
+    await switcher().selectOption('');
+    await page.locator('[data-testid=nav] a', { hasText: 'Workflows' }).click();
+    await wfTable('').waitFor();
+    await wfRow(wfA.id).waitFor();
+    await wfRow(wfB.id).waitFor();
+    for (const w of [wfA, wfB]) await api('DELETE', `/api/v1/workflows/${encodeURIComponent(w.id)}`);
+  });
+
   await check('logout returns to the login page and /api/v1/auth/me then answers 401', async () => {
     await page.locator('[data-testid=user-menu] button[aria-haspopup]').click();
     await page.locator('[data-testid=user-menu]').getByRole('menuitem', { name: 'Log out' }).click();

@@ -21,6 +21,18 @@ export interface Me {
   permissions: string[];
   csrf_token: string | null;
   via: 'session' | 'api_key' | string;
+  /** The caller's projects and role in each (an instance admin: every project, as admin); absent on a server without projects. */
+  projects?: MeProject[];
+  personal_project_id?: string | null;
+  /** The global admin role: users, instance settings and every project. */
+  instance_admin?: boolean;
+}
+
+export interface MeProject {
+  id: string;
+  name: string;
+  kind: 'personal' | 'team' | string;
+  role: Role | string;
 }
 
 export interface ApiKey {
@@ -32,6 +44,8 @@ export interface ApiKey {
   expires_at: string | null;
   last_used_at: string | null;
   revoked_at: string | null;
+  /** The one project the key is limited to; null: every project of its owner. */
+  project_id?: string | null;
 }
 
 export interface NewApiKey extends ApiKey {
@@ -52,6 +66,8 @@ export interface AuditEntry {
   outcome: string;
   ip: string;
   detail: Record<string, unknown> | null;
+  /** The project the entry is about; null: instance-wide. */
+  project_id?: string | null;
 }
 
 export interface AuditPage {

@@ -10,6 +10,7 @@ import { renderDashboard } from './pages/dashboard';
 import { errorLines } from './pages/forms';
 import { renderLogin, renderSetup } from './pages/login';
 import { renderModulePage } from './pages/module';
+import { createProjectSwitcher } from './projectswitch';
 import { MODULE_PAGES } from './pages/registry';
 import { renderRuns } from './pages/runs';
 import { renderSettings } from './pages/settings';
@@ -33,6 +34,7 @@ const serverLabel = h('span', { class: 'server-label', 'data-testid': 'server-la
 const content = h('main', { class: 'content', id: 'content' });
 const notices = h('div', { class: 'notices', 'aria-live': 'assertive' });
 const userMenu = createUserMenu(() => void logout());
+const projectSwitcher = createProjectSwitcher();
 
 const navLinks = new Map<string, HTMLAnchorElement>();
 const sections: HTMLElement[] = [];
@@ -54,6 +56,7 @@ const shell = h(
     'header',
     { class: 'topbar' },
     h('a', { href: '/', 'data-link': true, class: 'brand' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }), 'Arclight'),
+    projectSwitcher.el,
     serverLabel,
     h('span', { class: 'spacer' }),
     wsState,

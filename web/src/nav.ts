@@ -24,7 +24,7 @@ const BUILT_IN: NavEntry[] = [
   { path: '/memory', label: 'Memory', section: 'Knowledge', module: 'memory', about: 'Stored memory and knowledge.' },
   { path: '/learning', label: 'Learning', section: 'Knowledge', module: 'rl', about: 'Reinforcement learning.' },
   { path: '/monitoring', label: 'Monitoring', section: 'Operate', module: 'monitoring', about: 'Metrics, traces and alerts.' },
-  { path: '/settings', label: 'Settings', section: 'Operate', module: 'auth', about: 'Your account, API keys, users and server information.', children: true },
+  { path: '/settings', label: 'Settings', section: 'Operate', module: 'auth', about: 'Your account, API keys, projects, users and server information.', children: true },
 ];
 
 // Each module page (pages/*.page.ts) goes after the last entry of its section, or before Settings

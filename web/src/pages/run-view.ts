@@ -8,10 +8,12 @@ import { authStore } from '../auth';
 import { h, replace, type Child } from '../dom';
 import { elapsedMs, formatCost, formatDateTimeSeconds, formatDuration, formatWhen } from '../format';
 import { live } from '../live';
+import { projectStore } from '../projects';
 import { navigate } from '../router';
 import { notice } from './common';
 import { dagShape, renderDag, updateDag } from './dag';
 import { errorDialog, formError, openDialog } from './forms';
+import { projectTag } from './project-ui';
 import {
   ACTIVE_RUN,
   ACTIVE_TASK,
@@ -295,12 +297,19 @@ export function renderRunView(el: HTMLElement, setHead: HeaderSetter, runId: str
     const canStart = authStore.can('runs.start');
     const active = ACTIVE_RUN.has(r.status);
     const retryable = r.status === 'failed' || r.status === 'cancelled';
-    const key = JSON.stringify([r.workflow_name, r.status, r.version, canCancel, canStart]);
+    const key = JSON.stringify([r.workflow_name, r.status, r.version, canCancel, canStart, r.project_id, projectStore.name(r.project_id)]);
     if (key === headKey) return;
     headKey = key;
     setHead(
       r.workflow_name || 'Run',
-      h('span', null, h('a', { href: '/runs', 'data-link': true }, '← All runs'), ' · run ', h('code', { 'data-testid': 'run-id' }, r.id)),
+      h(
+        'span',
+        null,
+        h('a', { href: '/runs', 'data-link': true }, '← All runs'),
+        ' · run ',
+        h('code', { 'data-testid': 'run-id' }, r.id),
+        r.project_id && [' · in ', projectTag(r.project_id)],
+      ),
       runBadge(r.status, 'run-header-status'),
       active && canCancel && h('button', { type: 'button', class: 'btn btn-danger-quiet', 'data-testid': 'run-cancel', onclick: () => act('cancel') }, 'Cancel'),
       retryable &&

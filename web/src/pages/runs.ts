@@ -7,9 +7,11 @@ import { h, replace } from '../dom';
 import { elapsedMs, formatDateTimeSeconds, formatDuration, formatWhen } from '../format';
 import { live } from '../live';
 import type { NavEntry } from '../nav';
+import { projectStore } from '../projects';
 import { navigate } from '../router';
 import { notice } from './common';
 import { formError } from './forms';
+import { projectScopeNote, projectTag } from './project-ui';
 import { renderRunView } from './run-view';
 import {
   ACTIVE_RUN,
@@ -86,6 +88,7 @@ function renderRunList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry):
   const tbody = h('tbody');
   const status_ = h('div');
   const more = h('button', { type: 'button', class: 'btn', 'data-testid': 'runs-more', hidden: true }, 'Show more');
+  const scope = projectScopeNote();
   const foot = h('div', { class: 'panel-foot', hidden: true }, status_, more);
   const syncFoot = () => {
     foot.hidden = more.hidden && status_.childNodes.length === 0;
@@ -97,6 +100,7 @@ function renderRunList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry):
       { class: 'filters', 'data-testid': 'runs-filters' },
       h('label', { class: 'filter' }, h('span', null, 'Status'), statusSel),
       h('label', { class: 'filter' }, h('span', null, 'Workflow'), wfSel),
+      scope.el,
     ),
     h(
       'section',
@@ -134,6 +138,7 @@ function renderRunList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry):
         h('span', { class: 'strong' }, r.workflow_name || r.workflow_id),
         ' ',
         h('span', { class: 'muted small' }, `v${r.version}`),
+        projectStore.enabled && !projectStore.current && r.project_id && h('div', { class: 'cell-sub' }, projectTag(r.project_id, 'run-project')),
         err && h('div', { class: 'cell-sub cell-error', title: err }, err),
       ),
       h('td', null, triggerLabel(r.trigger) || none()),
@@ -153,11 +158,17 @@ function renderRunList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry):
     return tr;
   };
 
+  const emptyText = () => {
+    const project = projectStore.current ? ` in ${projectStore.name(projectStore.current)}` : '';
+    if (status || workflowId) return `No runs${project} match these filters.`;
+    return project ? `No runs${project} yet.` : 'No runs yet. Start one from the Workflows page.';
+  };
+
   const draw = () => {
     replace(
       tbody,
       items.length === 0 &&
-        h('tr', null, h('td', { colspan: '6', class: 'muted' }, loaded ? (status || workflowId ? 'No runs match these filters.' : 'No runs yet. Start one from the Workflows page.') : 'Loading runs…')),
+        h('tr', null, h('td', { colspan: '6', class: 'muted' }, loaded ? emptyText() : 'Loading runs…')),
       items.map(row),
     );
     replace(count, loaded ? `${items.length}${items.length >= limit ? '+' : ''} shown` : '');
@@ -169,10 +180,13 @@ function renderRunList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry):
     const q = new URLSearchParams({ limit: String(limit) });
     if (status) q.set('status', status);
     if (workflowId) q.set('workflow_id', workflowId);
+    const project = projectStore.current;
     refresh.disabled = true;
     try {
-      const r = await api.get<{ items: RunSummary[]; retention_days?: number }>(`${RUNS}?${q}`, { quiet: true });
+      const r = await api.get<{ items: RunSummary[]; retention_days?: number }>(projectStore.filtered(RUNS, q), { quiet: true });
       if (!alive) return;
+      // The project was switched while this call ran: the refetch the switch asked for draws.
+      if (project !== projectStore.current) return;
       items = r.items ?? [];
       replace(kept, retentionText(r.retention_days, 'Runs are kept'));
       loaded = true;
@@ -194,12 +208,15 @@ function renderRunList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry):
     status = statusSel.value;
     workflowId = wfSel.value;
     limit = PAGE;
+    syncUrl();
+    void refetch.now();
+  };
+  const syncUrl = () => {
     const q = new URLSearchParams();
     if (status) q.set('status', status);
     if (workflowId) q.set('workflow_id', workflowId);
     const qs = q.toString();
     history.replaceState(null, '', qs ? `/runs?${qs}` : '/runs');
-    void refetch.now();
   };
   statusSel.addEventListener('change', filtersChanged);
   wfSel.addEventListener('change', filtersChanged);
@@ -214,6 +231,7 @@ function renderRunList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry):
     if (!ev.topic.startsWith('workflow.run.') || !isRunEvent(ev.data)) return;
     const d = ev.data;
     if (workflowId && d.workflow_id && d.workflow_id !== workflowId) return;
+    if (projectStore.current && d.project_id && d.project_id !== projectStore.current) return;
     const known = items.find((r) => r.id === d.run_id);
     if (known) {
       known.status = d.status;
@@ -241,16 +259,44 @@ function renderRunList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry):
     }
   }, 1000);
 
+  // The workflow filter offers the workflows of the chosen project.
+  let wfSeq = 0;
+  const loadWorkflows = async (): Promise<WorkflowSummary[] | null> => {
+    if (!authStore.can('flows.read')) return null;
+    const mine = ++wfSeq;
+    try {
+      const r = await api.get<{ items: WorkflowSummary[] }>(projectStore.filtered(WORKFLOWS), { quiet: true });
+      if (!alive || mine !== wfSeq) return null;
+      fillWorkflows(r.items ?? []);
+      return r.items ?? [];
+    } catch {
+      return null;
+    }
+  };
+  const stopSwitch = projectStore.onSwitch(() => {
+    limit = PAGE;
+    items = [];
+    loaded = false;
+    draw();
+    void loadWorkflows().then((list) => {
+      if (!alive) return;
+      // A workflow of another project matches no run here: drop that filter.
+      if (list && workflowId && !list.some((w) => w.id === workflowId)) {
+        workflowId = '';
+        wfSel.value = '';
+        syncUrl();
+      }
+      void refetch.now();
+    });
+  });
+
   draw();
   void refetch.now();
-  if (authStore.can('flows.read')) {
-    api.get<{ items: WorkflowSummary[] }>(WORKFLOWS, { quiet: true }).then(
-      (r) => alive && fillWorkflows(r.items ?? []),
-      () => undefined,
-    );
-  }
+  void loadWorkflows();
   return () => {
     alive = false;
+    scope.stop();
+    stopSwitch();
     refetch.stop();
     stopRuns();
     stopState();

@@ -5,8 +5,10 @@ import { api } from '../api';
 import { AUTH, type AuditEntry, type AuditPage } from '../auth';
 import { h, replace } from '../dom';
 import { formatDateTimeSeconds } from '../format';
+import { projectStore } from '../projects';
 import { notice } from './common';
 import { formError } from './forms';
+import { projectTag } from './project-ui';
 
 const PAGE = 50;
 
@@ -31,6 +33,7 @@ function row(e: AuditEntry): HTMLElement {
     h('td', null, e.actor || h('span', { class: 'muted' }, '—')),
     h('td', null, h('code', { 'data-testid': 'audit-action' }, e.action)),
     h('td', { class: 'break' }, e.target || h('span', { class: 'muted' }, '—')),
+    projectStore.enabled && h('td', { 'data-testid': 'audit-project' }, e.project_id ? projectTag(e.project_id, 'audit-project-name') : h('span', { class: 'muted', title: 'Instance-wide: users, logins, projects themselves' }, 'instance')),
     h('td', null, outcomeBadge(e.outcome)),
     h('td', { class: 'nowrap' }, e.ip ? h('code', null, e.ip) : h('span', { class: 'muted' }, '—')),
     h('td', { class: 'break detail' }, detail ? h('code', null, detail) : ''),
@@ -58,7 +61,7 @@ export function renderAudit(root: HTMLElement): () => void {
         h(
           'table',
           { class: 'table', 'data-testid': 'audit-table' },
-          h('thead', null, h('tr', null, ['Time', 'Actor', 'Action', 'Target', 'Outcome', 'Address', 'Detail'].map((t) => h('th', null, t)))),
+          h('thead', null, h('tr', null, ['Time', 'Actor', 'Action', 'Target', projectStore.enabled && 'Project', 'Outcome', 'Address', 'Detail'].filter((t) => t !== false).map((t) => h('th', null, t)))),
           tbody,
         ),
       ),

@@ -5,8 +5,10 @@ import { api } from '../api';
 import { AUTH, authStore, type ApiKey, type NewApiKey, type PermissionCatalog } from '../auth';
 import { h, replace } from '../dom';
 import { formatDateTime } from '../format';
+import { projectStore } from '../projects';
 import { notice } from './common';
 import { busy, copyText, field, formError, input, markInvalid, openDialog } from './forms';
+import { projectTag } from './project-ui';
 
 const ALL = '*';
 
@@ -112,12 +114,12 @@ export function renderApiKeys(root: HTMLElement): () => void {
       h(
         'thead',
         null,
-        h('tr', null, ['Name', 'Key', 'Scopes', 'Created', 'Expires', 'Last used', 'Status', ''].map((t) => h('th', null, t))),
+        h('tr', null, ['Name', 'Key', 'Scopes', projectStore.enabled && 'Project', 'Created', 'Expires', 'Last used', 'Status', ''].filter((t) => t !== false).map((t) => h('th', null, t))),
       ),
       h(
         'tbody',
         null,
-        items.length === 0 && h('tr', null, h('td', { colspan: '8', class: 'muted' }, 'You have no API keys.')),
+        items.length === 0 && h('tr', null, h('td', { colspan: projectStore.enabled ? '9' : '8', class: 'muted' }, 'You have no API keys.')),
         items.map((k) => {
           const status = keyStatus(k);
           return h(
@@ -126,6 +128,7 @@ export function renderApiKeys(root: HTMLElement): () => void {
             h('td', null, k.name),
             h('td', null, h('code', null, `${k.prefix}…`)),
             h('td', null, h('div', { class: 'chips' }, k.scopes.map((s) => h('code', { class: 'chip' }, s === ALL ? '* (all)' : s)))),
+            projectStore.enabled && h('td', { 'data-testid': 'api-key-project' }, k.project_id ? projectTag(k.project_id, 'api-key-project-name') : h('span', { class: 'muted' }, 'all of yours')),
             h('td', { class: 'nowrap' }, when(k.created_at, '—')),
             h('td', { class: 'nowrap' }, when(k.expires_at, 'never')),
             h('td', { class: 'nowrap' }, when(k.last_used_at, 'never')),
@@ -170,6 +173,13 @@ export function renderApiKeys(root: HTMLElement): () => void {
     };
     allBox.addEventListener('change', sync);
     const error = formError('api-key-error');
+    // A key can be limited to one project, on top of its scopes.
+    const project = h(
+      'select',
+      { class: 'input', name: 'project_id', 'data-testid': 'api-key-project-select' },
+      h('option', { value: '' }, 'Every project of mine'),
+      projectStore.all.map((p) => h('option', { value: p.id }, p.kind === 'personal' && p.id === projectStore.personalId ? `${p.name} (personal)` : p.name)),
+    );
     const form = h(
       'form',
       { class: 'form', 'data-testid': 'api-key-form', novalidate: true },
@@ -182,6 +192,7 @@ export function renderApiKeys(root: HTMLElement): () => void {
         h('div', { class: 'check-grid' }, boxes.map((b) => h('label', { class: 'check' }, b, h('code', null, b.value)))),
         perms.length === 0 && h('p', { class: 'muted' }, 'The list of permissions could not be loaded; "*" still works.'),
       ),
+      projectStore.enabled && field('Project', project, 'Optional. A key limited to one project cannot reach the others, whatever its scopes.'),
       field('Expires', expires, 'Optional. The key stops working at the end of that day; leave empty for a key that does not expire.'),
       error.el,
       h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create key')),
@@ -199,7 +210,8 @@ export function renderApiKeys(root: HTMLElement): () => void {
         error.text('Pick at least one scope (or "*" for all of your permissions).');
         return;
       }
-      const body: { name: string; scopes: string[]; expires_at?: string } = { name: name.value.trim(), scopes };
+      const body: { name: string; scopes: string[]; expires_at?: string; project_id?: string } = { name: name.value.trim(), scopes };
+      if (project.value) body.project_id = project.value;
       if (expires.value) {
         const at = endOfDayUtc(expires.value);
         if (!at || Date.parse(at) <= Date.now()) {

@@ -1,17 +1,19 @@
 // Settings: an overview (the auth module's state and server information)
-// plus tabs for the account, API keys, users and the audit log. Tabs the
-// user has no permission for are not shown.
+// plus tabs for the account, API keys, projects, users and the audit log.
+// Tabs the user has no permission for are not shown.
 
 import { authStore } from '../auth';
 import { h, replace } from '../dom';
 import { formatDateTime } from '../format';
 import type { NavEntry } from '../nav';
+import { projectStore } from '../projects';
 import { systemStore } from '../system';
 import { notice, pageHeader, statusBadge } from './common';
 import { renderModuleState } from './module';
 import { renderAccount } from './settings-account';
 import { renderApiKeys } from './settings-keys';
 import { renderAudit } from './settings-audit';
+import { renderProjects } from './settings-projects';
 import { renderUsers } from './settings-users';
 
 interface Tab {
@@ -21,24 +23,30 @@ interface Tab {
   permission?: string;
   /** Needs a logged-in user (not a server without the auth module). */
   session?: boolean;
-  render: (root: HTMLElement) => (() => void) | void;
+  /** Shown only when this holds (e.g. the server has projects). */
+  when?: () => boolean;
+  /** The tab also has pages below its path (/settings/projects/{id}). */
+  children?: boolean;
+  render: (root: HTMLElement, path: string) => (() => void) | void;
 }
 
 const TABS: Tab[] = [
   { path: '/settings', label: 'Overview', render: renderOverview },
   { path: '/settings/account', label: 'Account', permission: 'auth.self', session: true, render: renderAccount },
   { path: '/settings/api-keys', label: 'API keys', permission: 'auth.self', session: true, render: renderApiKeys },
+  { path: '/settings/projects', label: 'Projects', session: true, when: () => projectStore.enabled, children: true, render: renderProjects },
   { path: '/settings/users', label: 'Users', permission: 'users.admin', session: true, render: renderUsers },
   { path: '/settings/audit', label: 'Audit log', permission: 'audit.read', session: true, render: renderAudit },
 ];
 
 function allowed(tab: Tab): boolean {
   if (tab.session && authStore.state !== 'in') return false;
+  if (tab.when && !tab.when()) return false;
   return !tab.permission || authStore.can(tab.permission);
 }
 
 export function renderSettings(root: HTMLElement, entry: NavEntry, path: string): () => void {
-  const tab = TABS.find((t) => t.path === path);
+  const tab = TABS.find((t) => t.path === path) ?? TABS.find((t) => t.children && path.startsWith(`${t.path}/`));
   const body = h('div', { class: 'tab-body' });
   replace(
     root,
@@ -61,18 +69,14 @@ export function renderSettings(root: HTMLElement, entry: NavEntry, path: string)
     return () => undefined;
   }
   if (!allowed(tab)) {
-    replace(
-      body,
-      notice(
-        'warn',
-        authStore.state === 'in'
-          ? `Your account lacks the permission "${tab.permission}" needed for ${tab.label}.`
-          : `${tab.label} needs the auth module, which this server does not have.`,
-      ),
-    );
+    let why = `${tab.label} needs the auth module, which this server does not have.`;
+    if (authStore.state === 'in') {
+      why = tab.when && !tab.when() ? `This server has no ${tab.label.toLowerCase()}.` : `Your account lacks the permission "${tab.permission}" needed for ${tab.label}.`;
+    }
+    replace(body, notice('warn', why));
     return () => undefined;
   }
-  return tab.render(body) ?? (() => undefined);
+  return tab.render(body, path) ?? (() => undefined);
 }
 
 function renderOverview(root: HTMLElement): () => void {
@@ -95,6 +99,16 @@ function renderOverview(root: HTMLElement): () => void {
           h('dd', null, h('strong', null, me.user.username), ' ', h('span', { class: 'badge badge-role' }, me.user.role)),
           h('dt', null, 'Permissions'),
           h('dd', null, me.permissions.includes('*') ? 'all (admin)' : me.permissions.join(', ') || '—'),
+          projectStore.enabled && [
+            h('dt', null, 'Projects'),
+            h(
+              'dd',
+              { class: 'chips', 'data-testid': 'overview-projects' },
+              projectStore.instanceAdmin
+                ? h('a', { href: '/settings/projects', 'data-link': true }, `every project (instance admin): ${projectStore.all.length}`)
+                : projectStore.all.map((p) => h('span', { class: 'project-tag' }, p.name, h('span', { class: 'muted small' }, p.role))),
+            ),
+          ],
         ),
       ),
     );

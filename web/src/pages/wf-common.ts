@@ -38,6 +38,8 @@ export interface WorkflowSummary {
   updated_at: string | null;
   triggers: Trigger[];
   task_count: number;
+  /** The project holding the workflow (absent on a server without projects). */
+  project_id?: string;
 }
 
 /** GET /workflows/{id}: the definition plus what the server keeps about it. */
@@ -48,6 +50,7 @@ export interface WorkflowDoc extends Record<string, unknown> {
   active: boolean;
   created_at: string | null;
   updated_at: string | null;
+  project_id?: string;
 }
 
 export interface RunSummary {
@@ -61,6 +64,7 @@ export interface RunSummary {
   started_at: string | null;
   finished_at: string | null;
   error: unknown;
+  project_id?: string;
 }
 
 export interface TaskRun {
@@ -89,6 +93,7 @@ export interface Run extends RunSummary {
 export interface RunEvent {
   run_id: string;
   workflow_id: string;
+  project_id?: string;
   status: string;
   error?: unknown;
 }

@@ -7,10 +7,12 @@ import { authStore } from '../auth';
 import { h, replace, type Child } from '../dom';
 import { formatDateTime } from '../format';
 import type { NavEntry } from '../nav';
+import { projectStore, type Project } from '../projects';
 import { navigate } from '../router';
 import { notice } from './common';
 import { errorDialog, formError, openDialog } from './forms';
 import { lineCol, locatePointer } from './json-locate';
+import { projectScopeNote, projectTag } from './project-ui';
 import {
   WORKFLOWS,
   idempotencyKey,
@@ -139,11 +141,19 @@ function renderList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry): ()
   const list = h('div', { class: 'panel-body' }, h('p', { class: 'muted pad' }, 'Loading workflows…'));
   const count = h('span', { class: 'muted small' });
   const refresh = h('button', { type: 'button', class: 'btn btn-small', onclick: () => void load() }, 'Refresh');
+  const scope = projectScopeNote();
   replace(
     el,
     takeFlash(),
-    h('section', { class: 'panel' }, h('div', { class: 'panel-title panel-title-row' }, h('span', null, 'Workflows'), count, h('span', { class: 'spacer' }), refresh), list),
+    h(
+      'section',
+      { class: 'panel' },
+      h('div', { class: 'panel-title panel-title-row' }, h('span', null, 'Workflows'), count, scope.el, h('span', { class: 'spacer' }), refresh),
+      list,
+    ),
   );
+  /** The project column, while the list shows several projects. */
+  let showProject = false;
 
   const row = (w: WorkflowSummary) => {
     const triggers = w.triggers ?? [];
@@ -155,6 +165,7 @@ function renderList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry): ()
         { class: 'wf-name' },
         h('a', { href: `/workflows/${encodeURIComponent(w.id)}`, 'data-link': true, class: 'strong-link', 'data-testid': 'workflow-name' }, w.name),
         w.description && h('div', { class: 'cell-sub' }, w.description),
+        showProject && w.project_id && h('div', { class: 'cell-sub cell-project', 'data-testid': 'workflow-project' }, projectTag(w.project_id, 'workflow-project-name')),
       ),
       h('td', { class: 'nowrap' }, activeSwitch(w, canWrite)),
       h(
@@ -202,19 +213,25 @@ function renderList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry): ()
     );
   };
 
+  // Only the latest request draws (switching projects quickly must not show an older answer).
+  let seq = 0;
   const load = async () => {
+    const mine = ++seq;
     refresh.disabled = true;
+    const project = projectStore.current;
     try {
-      const r = await api.get<{ items: WorkflowSummary[] }>(WORKFLOWS, { quiet: true });
-      if (!alive) return;
+      const r = await api.get<{ items: WorkflowSummary[] }>(projectStore.filtered(WORKFLOWS), { quiet: true });
+      if (!alive || mine !== seq) return;
       const items = [...(r.items ?? [])].sort((a, b) => a.name.localeCompare(b.name));
+      showProject = projectStore.enabled && !project;
+      const heads = ['Name', 'Active', 'Triggers', 'Tasks', 'Version', 'Updated', ''];
       replace(count, `${items.length} ${items.length === 1 ? 'workflow' : 'workflows'}`);
       replace(
         list,
         h(
           'table',
-          { class: 'table', 'data-testid': 'workflows-table' },
-          h('thead', null, h('tr', null, ['Name', 'Active', 'Triggers', 'Tasks', 'Version', 'Updated', ''].map((t, i) => h('th', { class: i === 3 || i === 4 ? 'num' : null }, t)))),
+          { class: 'table', 'data-testid': 'workflows-table', 'data-project-id': project },
+          h('thead', null, h('tr', null, heads.map((t) => h('th', { class: t === 'Tasks' || t === 'Version' ? 'num' : null }, t)))),
           h(
             'tbody',
             null,
@@ -222,24 +239,32 @@ function renderList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry): ()
               h(
                 'tr',
                 null,
-                h('td', { colspan: '7', class: 'muted' }, 'No workflows yet. ', canWrite && h('a', { href: '/workflows/new', 'data-link': true }, 'Create the first one')),
+                h(
+                  'td',
+                  { colspan: String(heads.length), class: 'muted' },
+                  project ? `No workflows in ${projectStore.name(project)} yet. ` : 'No workflows yet. ',
+                  canWrite && h('a', { href: '/workflows/new', 'data-link': true }, 'Create the first one'),
+                ),
               ),
             items.map(row),
           ),
         ),
       );
     } catch (err) {
-      if (!alive) return;
+      if (!alive || mine !== seq) return;
       const e = formError();
       e.show(err);
       replace(list, h('div', { class: 'pad' }, notice('error', 'Could not load the workflows: ', e.el)));
     } finally {
-      refresh.disabled = false;
+      if (mine === seq) refresh.disabled = false;
     }
   };
+  const stopSwitch = projectStore.onSwitch(() => void load());
   void load();
   return () => {
     alive = false;
+    scope.stop();
+    stopSwitch();
   };
 }
 
@@ -258,9 +283,10 @@ const TEMPLATE = {
 
 /**
  * Fields the server adds to a definition; they are not edited here. `active` is switched on its
- * own (a save without it keeps the workflow's state, so a stale editor cannot undo a switch).
+ * own (a save without it keeps the workflow's state, so a stale editor cannot undo a switch);
+ * `project_id` changes with "Move to project…".
  */
-const SERVER_FIELDS = ['id', 'version', 'active', 'created_at', 'updated_at'];
+const SERVER_FIELDS = ['id', 'version', 'active', 'created_at', 'updated_at', 'project_id'];
 /** The order of the top-level fields in the editor (others follow as the server sent them). */
 const FIELD_ORDER = ['name', 'description', 'execution_data', 'timeout_ms', 'concurrency', 'input_schema', 'triggers', 'tasks'];
 
@@ -354,20 +380,101 @@ function renderEditor(el: HTMLElement, setHead: HeaderSetter, id: string | null)
   );
   const flashEl = h('div', null, takeFlash());
 
+  /** Where a new workflow goes: the project chosen in the header, or the personal project. */
+  const newWorkflowProject = (): HTMLElement | null => {
+    if (!projectStore.enabled) return null;
+    const target = projectStore.current || projectStore.personalId;
+    return h(
+      'section',
+      { class: 'panel' },
+      h('div', { class: 'panel-title' }, 'Project'),
+      h(
+        'div',
+        { class: 'panel-pad', 'data-testid': 'new-workflow-project' },
+        target ? projectTag(target) : 'Your personal project',
+        h(
+          'p',
+          { class: 'muted small' },
+          projectStore.current ? 'The project chosen in the header. Saving creates the workflow there.' : 'All projects are shown, so saving creates the workflow in your personal project. Choose a project in the header to create it there.',
+        ),
+      ),
+    );
+  };
+
+  /** "Move to project…": for the admin of the workflow's project, to another project they administer. */
+  const moveAction = (d: WorkflowDoc): HTMLElement | null => {
+    if (!canWrite || !d.project_id) return null;
+    const from = d.project_id;
+    const targets = projectStore.adminProjects.filter((p) => p.id !== from);
+    if (targets.length === 0) return null;
+    const adminHere = projectStore.isAdmin(from);
+    return h(
+      'button',
+      {
+        type: 'button',
+        class: 'btn',
+        'data-testid': 'workflow-move',
+        disabled: !adminHere,
+        title: adminHere ? 'Move this workflow and the visibility of its runs to another project' : `Moving needs the admin role in ${projectStore.name(from)} and in the target project.`,
+        onclick: () => moveDialog(d, targets),
+      },
+      'Move to project…',
+    );
+  };
+
+  const moveDialog = (d: WorkflowDoc, targets: Project[]) => {
+    const target = h(
+      'select',
+      { class: 'input', name: 'project_id', 'data-testid': 'move-target', required: true },
+      targets.map((p) => h('option', { value: p.id }, p.kind === 'personal' ? `${p.name} (personal)` : p.name)),
+    );
+    let moved = '';
+    void openDialog({
+      title: `Move ${d.name}`,
+      body: h(
+        'div',
+        null,
+        h('p', null, 'Now in ', projectTag(d.project_id), '.'),
+        h('div', { class: 'field' }, h('label', { for: 'move-target' }, 'Move to'), Object.assign(target, { id: 'move-target' })),
+        h('p', { class: 'muted small' }, 'Its runs move with it: members of the other project no longer see them. Its webhook paths stay the same.'),
+      ),
+      confirmLabel: 'Move',
+      onConfirm: async () => {
+        await api.post(`${workflowPath(d.id)}/move`, { project_id: target.value }, { quiet: true });
+        moved = target.value;
+      },
+    }).then((ok) => {
+      if (!ok || !alive) return;
+      // Only the project changed: the editor keeps its text (and any unsaved edits).
+      d.project_id = moved;
+      setTitle();
+      replace(flashEl, h('div', { class: 'notice notice-ok', role: 'status', 'data-testid': 'flash' }, `Moved ${d.name} to ${projectStore.name(moved)}.`));
+    });
+  };
+
   const updateDirty = () => replace(dirty, text.value !== saved ? 'Unsaved changes' : doc ? `Version ${doc.version} saved` : '');
   text.addEventListener('input', updateDirty);
 
   const setTitle = () => {
     if (!doc) {
       setHead('New workflow', h('a', { href: '/workflows', 'data-link': true }, '← All workflows'));
+      replace(meta, newWorkflowProject());
       return;
     }
     const d = doc;
+    const move = moveAction(d);
     setHead(
       d.name,
-      h('span', null, h('a', { href: '/workflows', 'data-link': true }, '← All workflows'), ` · version ${d.version}`),
+      h(
+        'span',
+        null,
+        h('a', { href: '/workflows', 'data-link': true }, '← All workflows'),
+        ` · version ${d.version}`,
+        d.project_id && [' · in ', projectTag(d.project_id)],
+      ),
       h('button', { type: 'button', class: 'btn', 'data-testid': 'workflow-run', disabled: !canRun, onclick: () => startRunDialog(d) }, '▶ Run'),
       h('a', { href: `/runs?workflow_id=${encodeURIComponent(d.id)}`, 'data-link': true, class: 'btn' }, 'Runs'),
+      move,
       canWrite &&
         h(
           'button',
@@ -392,6 +499,7 @@ function renderEditor(el: HTMLElement, setHead: HeaderSetter, id: string | null)
         { class: 'panel' },
         h('div', { class: 'panel-title' }, 'Saved'),
         kvList([
+          ...(d.project_id ? [['Project', projectTag(d.project_id, 'workflow-project')] as [string, Child]] : []),
           ['Version', String(d.version)],
           ['Active', activeSwitch(d, canWrite)],
           ['Created', d.created_at ? formatDateTime(d.created_at) : none()],
@@ -515,6 +623,8 @@ function renderEditor(el: HTMLElement, setHead: HeaderSetter, id: string | null)
     if (!def) return;
     running(async () => {
       try {
+        // A new workflow goes to the project chosen in the header (with all projects: the server's default, the personal project).
+        if (!doc && projectStore.current && !('project_id' in def)) def.project_id = projectStore.current;
         const r = doc
           ? await api.put<{ id: string; version: number }>(workflowPath(doc.id), def, { quiet: true })
           : await api.post<{ id: string; version: number }>(WORKFLOWS, def, { quiet: true });
