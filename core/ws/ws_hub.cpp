@@ -309,11 +309,13 @@ asio::awaitable<void> WsHub::run(Next stream, beast::http::request<beast::http::
                     auto principal = conn->who();
                     // An event of a project reaches only those who may read it there.
                     if (principal && !delivers(*principal, *ev)) return;
-                    auto text = json::serialize(json::object{{"type", "event"},
-                                                             {"topic", ev->topic},
-                                                             {"id", ev->id},
-                                                             {"time", format_rfc3339(ev->time_ms)},
-                                                             {"data", ev->data}});
+                    json::object msg{{"type", "event"},
+                                     {"topic", ev->topic},
+                                     {"id", ev->id},
+                                     {"time", format_rfc3339(ev->time_ms)},
+                                     {"data", ev->data}};
+                    if (!ev->project.empty()) msg["project_id"] = ev->project;
+                    auto text = json::serialize(msg);
                     asio::post(conn->ws.get_executor(), [conn, id = ev->id, text = std::move(text)]() mutable {
                         if (conn->first_delivery(id)) conn->send(std::move(text));
                     });

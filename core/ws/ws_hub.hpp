@@ -2,7 +2,7 @@
 // WebSocket endpoint (/ws on the HTTP port). JSON text messages:
 //   client -> {"type":"subscribe","topics":[...]} | {"type":"unsubscribe","topics":[...]} | {"type":"ping"}
 //   server -> {"type":"subscribed","topics":[...]} | {"type":"unsubscribed",...} | {"type":"pong"}
-//             {"type":"event","topic","id","time","data"} | {"type":"error","detail"}
+//             {"type":"event","topic","id","time","project_id"?,"data"} | {"type":"error","detail"}
 // Each connection has a bounded send queue: a client that does not keep up is disconnected; the
 // bus is never blocked by it. Control frames (pings and pongs, which the stream answers by itself)
 // are rate-limited per connection: a flood is closed with 1008.

@@ -100,15 +100,20 @@ void add_project_routes(Router& r, Projects& projects) {
           },
           false, 200, {}, {{"type", "object"}, {"properties", {{"items", {{"type", "array"}, {"items", kMember}}}}}});
     route("POST", "/api/v1/projects/{id}/members", "projects.manage",
-          "Add a member {\"user_id\",\"role\"}, or change a member's role (the project's admins).",
+          "Add a member {\"user_id\" (or \"username\"),\"role\"}, or change a member's role (the project's admins).",
           [p](HttpRequest& req) -> asio::awaitable<HttpResponse> {
-              auto user = string_field(req, "user_id");
+              // The user by id, or by name ("username") for project admins who cannot list users.
+              std::string user;
+              if (req.json.is_object() && req.json.as_object().contains("username") && !req.json.as_object().contains("user_id"))
+                  user = "name:" + string_field(req, "username");
+              else
+                  user = string_field(req, "user_id");
               auto role = string_field(req, "role");
               auto m = co_await p->put_member(ProjectScope::of(req), req.param("id"), std::move(user), std::move(role), req.remote_address);
               co_return HttpResponse::json(member_json(m), 201);
           },
           true, 201,
-          json::parse(R"j({"type":"object","required":["user_id","role"],"properties":{"user_id":{"type":"string"},
+          json::parse(R"j({"type":"object","required":["role"],"properties":{"user_id":{"type":"string"},"username":{"type":"string"},
               "role":{"enum":["admin","editor","operator","viewer"]}}})j").as_object(),
           kMember);
     route("DELETE", "/api/v1/projects/{id}/members/{user_id}", "projects.manage", "Remove a member (the project's admins).",

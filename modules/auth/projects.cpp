@@ -153,12 +153,19 @@ boost::asio::awaitable<Member> Projects::put_member(const ProjectScope& scope, s
         auto pr = store_.find(s, id);
         if (!pr) throw Error(ErrorCode::not_found, no_project(id));
         if (pr->kind == "personal") throw Error(ErrorCode::conflict, "a personal project has only its owner");
-        std::string username;
-        soci::indicator ind = soci::i_null;
-        s << "SELECT username FROM auth_users WHERE id = :id", soci::use(user_id), soci::into(username, ind);
+        std::string username, uid;
+        soci::indicator ind = soci::i_null, ind2 = soci::i_null;
+        if (user_id.rfind("name:", 0) == 0) {
+            username = user_id.substr(5);
+            s << "SELECT id FROM auth_users WHERE username = :n", soci::use(username), soci::into(uid, ind);
+        } else {
+            uid = user_id;
+            s << "SELECT username FROM auth_users WHERE id = :id", soci::use(uid), soci::into(username, ind2);
+            ind = ind2;
+        }
         if (ind != soci::i_ok) return std::nullopt;
-        store_.put_member(s, id, user_id, role, now);
-        return Member{user_id, username, role};
+        store_.put_member(s, id, uid, role, now);
+        return Member{uid, username, role};
     };
     auto m = co_await db_.run(std::move(q));
     if (!m) throw Error(ErrorCode::validation_failed, "invalid member", {{"/user_id", "no such user"}});

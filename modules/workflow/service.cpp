@@ -227,6 +227,7 @@ asio::awaitable<WorkflowRecord> Workflows::create_workflow(json::value doc, std:
     };
     co_await db_.run(std::move(q));
     projects_.set(w.id, w.project_id);
+    engine_.announce_workflow_change(w.id);  // other instances learn its project
     if (w.active) co_await triggers_.reload();
     co_return w;
 }

@@ -185,6 +185,11 @@ public:
             return;
         }
         c.workflow_id = std::string(wid->as_string());
+        // A run starts only workflows of its own project (another project's is not there for it).
+        if (e.project_of(c.workflow_id) != e.project_of(*r)) {
+            e.fail_task(r, k, "subworkflow: there is no workflow " + c.workflow_id, false);
+            return;
+        }
         if (auto* w = cfg.if_contains("wait"); w && w->is_bool()) c.wait = w->as_bool();
         if (auto* in = cfg.if_contains("input"); in && !in->is_null()) c.input = *in;
         start_child_run(e, r, k, std::move(c));

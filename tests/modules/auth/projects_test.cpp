@@ -323,3 +323,48 @@ TEST_CASE("projects: an open WebSocket stops getting a project's events once its
     }
     CHECK(stopped);
 }
+
+TEST_CASE("projects: a run starts no subworkflow of another project; members can be added by name") {
+    TestServer s;
+    auto ann = make_user(s, "ann", "editor");
+    auto bob = make_user(s, "bob", "editor");
+    auto bobs = create_workflow(s, bob.h(), "bob's");
+    auto anns_own = create_workflow(s, ann.h(), "ann's child");
+    auto parent = [&](const std::string& child) {
+        json::object def{{"name", "parent"},
+                         {"tasks", json::array{json::object{{"id", "c"}, {"type", "subworkflow"}, {"config", {{"workflow_id", child}}}}}}};
+        auto r = http(s.port(), "POST", "/api/v1/workflows", json::serialize(def), ann.h());
+        REQUIRE_MESSAGE(r.status == 201, r.body);
+        return std::string(r.json().at("id").as_string());
+    };
+    WsClient ws(s.port(), {{"Cookie", ann.cookie}});
+    ws.send_text(R"({"type":"subscribe","topics":["workflow.run.*"]})");
+    REQUIRE(ws.read_type("subscribed"));
+    auto wait_end = [&](const std::string& run) -> std::string {
+        for (int i = 0; i < 50; ++i) {
+            auto ev = ws.read_type("event", std::chrono::seconds(10));
+            if (!ev) break;
+            const auto& topic = ev->at("topic").as_string();
+            if (ev->at("data").at("run_id").as_string() == run && (topic == "workflow.run.succeeded" || topic == "workflow.run.failed"))
+                return std::string(topic);
+        }
+        return {};
+    };
+    auto bad = start_run(s, ann.h(), parent(bobs));
+    CHECK(wait_end(bad) == "workflow.run.failed");
+    auto run = http(s.port(), "GET", "/api/v1/runs/" + bad, {}, ann.h()).json();
+    CHECK(json::serialize(run).find("there is no workflow") != std::string::npos);
+    auto good = start_run(s, ann.h(), parent(anns_own));
+    CHECK(wait_end(good) == "workflow.run.succeeded");
+
+    auto t = http(s.port(), "POST", "/api/v1/projects", R"({"name":"Team"})", s.admin());
+    REQUIRE(t.status == 201);
+    std::string team(t.json().at("id").as_string());
+    auto added = http(s.port(), "POST", "/api/v1/projects/" + team + "/members", R"({"username":"ann","role":"admin"})", s.admin());
+    REQUIRE_MESSAGE(added.status == 201, added.body);
+    CHECK(added.json().at("user_id").as_string() == ann.id);
+    // Ann, admin of the team project, adds bob by name.
+    auto by_ann = http(s.port(), "POST", "/api/v1/projects/" + team + "/members", R"({"username":"bob","role":"viewer"})", ann.h());
+    CHECK(by_ann.status == 201);
+    CHECK(http(s.port(), "POST", "/api/v1/projects/" + team + "/members", R"({"username":"nobody","role":"viewer"})", ann.h()).status == 422);
+}
