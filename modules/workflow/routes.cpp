@@ -256,8 +256,7 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
                        o->erase("project_id");
                    }
                    auto project = a.scope.for_create(wanted, "flows.write");
-                   bool reveal = !req.principal || req.principal->instance_admin;
-                   auto w = co_await s->create_workflow(req.json, std::move(project), reveal);
+                   auto w = co_await s->create_workflow(req.json, std::move(project), a.scope);
                    a.target = w.id;
                    co_return HttpResponse::json(json::object{{"id", w.id}, {"version", 1}}, 201);
                });
@@ -266,7 +265,7 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
 
     r.add({"GET", "/api/v1/workflows/outcomes", "runs.read",
            "Finished tasks and runs in commit order, from the database: ?cursor= (next_cursor of the previous page) "
-           "&limit= (1-1000, default 100). Every committed outcome exactly once.",
+           "&limit= (1-1000, default 100). Every committed outcome of the caller's projects exactly once (a page may hold fewer than limit).",
            [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
                int limit = 100;
                if (auto v = req.query_param("limit"); v && !v->empty()) {
@@ -274,10 +273,7 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
                        throw Error(ErrorCode::bad_request, "invalid query parameters", {{"/limit", "must be an integer between 1 and 1000"}});
                    limit = std::stoi(*v);
                }
-               // The feed spans every project: instance admins (and keys of theirs not limited to a project).
-               if (req.principal && !req.principal->instance_admin)
-                   throw Error(ErrorCode::forbidden, "the outcome feed spans every project: instance admins only");
-               auto page = co_await s->outcomes(req.query_param("cursor").value_or(""), limit);
+               auto page = co_await s->outcomes_in(ProjectScope::of(req), req.query_param("cursor").value_or(""), limit);
                json::array items;
                for (const auto& o : page.items) items.push_back(outcome_json(o));
                co_return HttpResponse::json(json::object{{"items", std::move(items)}, {"next_cursor", page.next_cursor}});
@@ -308,8 +304,7 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
                                        {{"/project_id", "a workflow changes project by POST /api/v1/workflows/{id}/move"}});
                        o->erase("project_id");
                    }
-                   bool reveal = !req.principal || req.principal->instance_admin;
-                   int version = co_await s->update_workflow(a.target, req.json, reveal);
+                   int version = co_await s->update_workflow(a.target, req.json, a.scope);
                    a.detail["version"] = version;
                    co_return HttpResponse::json(json::object{{"id", a.target}, {"version", version}});
                });
@@ -335,10 +330,9 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
                on ? "Make a workflow's triggers (webhook, cron, event) live." : "Stop a workflow's triggers.",
                [s, on, audit](HttpRequest& req) -> asio::awaitable<HttpResponse> {
                    return audited(audit, req, on ? "workflow.activate" : "workflow.deactivate", {req.param("id"), {}},
-                                  [s, on, &req](Audit& a) -> asio::awaitable<HttpResponse> {
+                                  [s, on](Audit& a) -> asio::awaitable<HttpResponse> {
                                       co_await s->workflow_in(a.scope, a.target, "flows.write");
-                                      bool reveal = !req.principal || req.principal->instance_admin;
-                                      co_await s->set_active(a.target, on, reveal);
+                                      co_await s->set_active(a.target, on, a.scope);
                                       co_return HttpResponse::json(json::object{{"id", a.target}, {"active", on}});
                                   });
                },

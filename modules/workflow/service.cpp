@@ -112,7 +112,7 @@ std::shared_ptr<const Definition> Workflows::validate(const json::value& doc) co
 }
 
 // A webhook another active workflow already serves -> 409.
-void Workflows::check_hooks(const Definition& def, const std::string& self_id, bool reveal) const {
+void Workflows::check_hooks(const Definition& def, const std::string& self_id, const ProjectScope& scope) const {
     auto others = triggers_.hooks_of_others(self_id);
     for (std::size_t i = 0; i < def.triggers.size(); ++i) {
         const auto& t = def.triggers[i];
@@ -120,8 +120,8 @@ void Workflows::check_hooks(const Definition& def, const std::string& self_id, b
         auto it = others.find(t.method + " " + t.path);
         if (it == others.end()) continue;
         // Webhook paths are unique per instance; which workflow (and so which project) holds one
-        // is said only to instance admins.
-        if (reveal)
+        // is said only to those who reach that workflow's project.
+        if (scope.reaches(projects_.of(it->second)))
             throw Error(ErrorCode::conflict, "active workflow " + it->second + " already serves " + t.method + " /hooks/" + t.path,
                         {{"/triggers/" + std::to_string(i) + "/path", "already served by workflow " + it->second}});
         throw Error(ErrorCode::conflict, "another active workflow already serves " + t.method + " /hooks/" + t.path,
@@ -208,9 +208,9 @@ asio::awaitable<WorkflowRecord> Workflows::get_workflow(std::string id) {
     co_return *rec;
 }
 
-asio::awaitable<WorkflowRecord> Workflows::create_workflow(json::value doc, std::string project, bool reveal) {
+asio::awaitable<WorkflowRecord> Workflows::create_workflow(json::value doc, std::string project, ProjectScope scope) {
     auto def = validate(doc);
-    if (def->active_requested) check_hooks(*def, "", reveal);
+    if (def->active_requested) check_hooks(*def, "", scope);
     WorkflowRecord w;
     w.id = new_uuid();
     w.name = def->name;
@@ -232,7 +232,7 @@ asio::awaitable<WorkflowRecord> Workflows::create_workflow(json::value doc, std:
     co_return w;
 }
 
-asio::awaitable<int> Workflows::update_workflow(std::string id, json::value doc, bool reveal) {
+asio::awaitable<int> Workflows::update_workflow(std::string id, json::value doc, ProjectScope scope) {
     auto rec = co_await get_workflow(id);
     // Webhook secrets are write-only: one sent back as the API showed it keeps the stored one
     // (read from the vault).
@@ -252,7 +252,7 @@ asio::awaitable<int> Workflows::update_workflow(std::string id, json::value doc,
     auto def = validate(doc);
     std::optional<bool> active;
     if (doc.as_object().contains("active")) active = def->active_requested;
-    if (active.value_or(rec.active)) check_hooks(*def, id, reveal);
+    if (active.value_or(rec.active)) check_hooks(*def, id, scope);
     auto stored = stored_document(doc.as_object());
     auto secrets = take_webhook_secrets(stored);
     auto text = json::serialize(stored);
@@ -279,13 +279,13 @@ asio::awaitable<void> Workflows::delete_workflow(std::string id) {
     co_await changed_here(id);
 }
 
-asio::awaitable<void> Workflows::set_active(std::string id, bool active, bool reveal) {
+asio::awaitable<void> Workflows::set_active(std::string id, bool active, ProjectScope scope) {
     auto rec = co_await get_workflow(id);
     if (active) {
         auto q0 = [this, rec](soci::session&) { return versions_.compile(rec.id, rec.version, rec.definition); };
         auto wf = co_await db_.run(std::move(q0));
         if (!wf) throw Error(ErrorCode::validation_failed, "the workflow's definition does not validate any more");
-        check_hooks(*wf->def, id, reveal);
+        check_hooks(*wf->def, id, scope);
     }
     auto q = [this, id, active](soci::session& s) { return store_.set_active(s, id, active); };
     co_await db_.run(std::move(q));
@@ -432,6 +432,14 @@ asio::awaitable<OutcomePage> Workflows::outcomes(std::string cursor, int limit) 
     if (limit < 1 || limit > 1000) throw Error(ErrorCode::bad_request, "invalid query parameters", {{"/limit", "must be an integer between 1 and 1000"}});
     auto q = [this, a = *after, limit](soci::session& s) { return outcomes_.read(s, a, limit); };
     co_return co_await db_.run(std::move(q));
+}
+
+asio::awaitable<OutcomePage> Workflows::outcomes_in(const ProjectScope& scope, std::string cursor, int limit) {
+    auto page = co_await outcomes(std::move(cursor), limit);
+    if (scope.unrestricted() || scope.principal()->instance_admin) co_return page;
+    // The caller's projects only; the cursor still moves past the others.
+    std::erase_if(page.items, [&](const Outcome& o) { return !scope.can(projects_.of(o.workflow_id), "runs.read"); });
+    co_return page;
 }
 
 // ---- webhooks ------------------------------------------------------------------------------

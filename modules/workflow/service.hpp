@@ -43,9 +43,9 @@ public:
     boost::asio::awaitable<WorkflowRecord> get_workflow(std::string id);
     /// Version 1 in `project` ("" = the default project); "active": true makes its triggers live
     /// (409 when a webhook is taken).
-    /// `reveal`: a 409 for a webhook path already served names the workflow serving it (only
-    /// for callers reaching every project).
-    boost::asio::awaitable<WorkflowRecord> create_workflow(boost::json::value doc, std::string project = {}, bool reveal = true);
+    /// `scope`: a 409 for a webhook path already served names the workflow serving it only when
+    /// the scope reaches that workflow's project.
+    boost::asio::awaitable<WorkflowRecord> create_workflow(boost::json::value doc, std::string project = {}, ProjectScope scope = {});
 
     // ---- projects: the caller's scope admits each workflow and run (404 for another project's) ----
     /// The workflow when `scope` holds `permission` in its project.
@@ -58,9 +58,9 @@ public:
     void load_projects();
 
     /// A new version; returns its number.
-    boost::asio::awaitable<int> update_workflow(std::string id, boost::json::value doc, bool reveal = true);
+    boost::asio::awaitable<int> update_workflow(std::string id, boost::json::value doc, ProjectScope scope = {});
     boost::asio::awaitable<void> delete_workflow(std::string id);
-    boost::asio::awaitable<void> set_active(std::string id, bool active, bool reveal = true);
+    boost::asio::awaitable<void> set_active(std::string id, bool active, ProjectScope scope = {});
 
     // ---- runs (WorkflowService) ----
     boost::asio::awaitable<StartedRun> start_run(RunStart request) override;
@@ -69,6 +69,8 @@ public:
     boost::asio::awaitable<void> cancel_run(std::string run_id) override;
     boost::asio::awaitable<OutcomePage> outcomes(std::string cursor, int limit) override;
 
+    /// The feed limited to the projects `scope` reads runs in (a page may hold fewer than `limit`).
+    boost::asio::awaitable<OutcomePage> outcomes_in(const ProjectScope& scope, std::string cursor, int limit);
     // ---- more on runs ----
     /// Back in the queue: a failed or cancelled recorded run (409 otherwise).
     boost::asio::awaitable<void> retry_run(std::string run_id);
@@ -96,7 +98,7 @@ public:
     void changed_elsewhere(const std::string& id);
 
 private:
-    void check_hooks(const Definition& def, const std::string& self_id, bool reveal) const;
+    void check_hooks(const Definition& def, const std::string& self_id, const ProjectScope& scope) const;
     /// After a definition changed here: forget the current version, tell other instances, reload triggers.
     boost::asio::awaitable<void> changed_here(const std::string& id);
     boost::asio::awaitable<std::optional<RunRef>> find_by_key(std::string workflow_id, std::string key);

@@ -51,7 +51,11 @@ std::string in_projects(const char* column, const std::optional<std::vector<std:
 }
 
 // A run's project: its workflow's while the workflow exists, else the one kept with the run.
-#define ARCLIGHT_RUN_PROJECT "COALESCE(w.project_id, r.project_id)"
+// A decompose plan's run has no workflow row: its parent run's workflow's project.
+#define ARCLIGHT_RUN_PROJECT "COALESCE(w.project_id, pw.project_id, r.project_id)"
+#define ARCLIGHT_RUN_JOINS                                                                                   \
+    " FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id LEFT JOIN workflow_runs p ON w.id IS NULL " \
+    "AND r.parent_run_id <> '' AND p.id = r.parent_run_id LEFT JOIN workflows pw ON pw.id = p.workflow_id"
 
 }  // namespace
 
@@ -183,7 +187,7 @@ std::size_t Store::count_workflows(soci::session& s, const std::string& project)
 
 std::optional<std::string> Store::run_project(soci::session& s, const std::string& run_id) {
     soci::rowset<soci::row> rows =
-        (s.prepare << "SELECT " ARCLIGHT_RUN_PROJECT " FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id WHERE r.id = :id",
+        (s.prepare << "SELECT " ARCLIGHT_RUN_PROJECT ARCLIGHT_RUN_JOINS " WHERE r.id = :id",
          soci::use(run_id));
     for (const auto& r : rows) return r.get<std::string>(0);
     return std::nullopt;
@@ -192,8 +196,7 @@ std::optional<std::string> Store::run_project(soci::session& s, const std::strin
 json::array Store::list_runs(soci::session& s, const RunFilter& f) {
     std::string sql =
         "SELECT r.id, r.workflow_id, COALESCE(w.name, ''), r.version, r.status, r.trigger_type, r.created_at, "
-        "r.started_at, r.finished_at, r.error, r.created_by, " ARCLIGHT_RUN_PROJECT
-        " FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id WHERE 1 = 1";
+        "r.started_at, r.finished_at, r.error, r.created_by, " ARCLIGHT_RUN_PROJECT ARCLIGHT_RUN_JOINS " WHERE 1 = 1";
     sql += in_projects(ARCLIGHT_RUN_PROJECT, f.projects);
     if (!f.status.empty()) sql += " AND r.status = " + safe_literal(f.status);
     if (!f.workflow_id.empty()) sql += " AND r.workflow_id = " + safe_literal(f.workflow_id);
@@ -232,7 +235,7 @@ std::optional<json::object> Store::get_run(soci::session& s, const std::string& 
     soci::rowset<soci::row> rows =
         (s.prepare << "SELECT r.id, r.workflow_id, COALESCE(w.name, ''), r.version, r.status, r.trigger_type, r.input, "
                       "r.output, r.error, r.created_at, r.started_at, r.finished_at, r.trigger_data, r.created_by, "
-                      "COALESCE(w.project_id, r.project_id) FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id WHERE r.id = :id",
+                      ARCLIGHT_RUN_PROJECT ARCLIGHT_RUN_JOINS " WHERE r.id = :id",
          soci::use(id));
     std::optional<json::object> run;
     for (const auto& r : rows) {

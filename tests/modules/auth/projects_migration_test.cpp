@@ -13,6 +13,8 @@
 #include <boost/json.hpp>
 #include <soci/soci.h>
 
+#include <chrono>
+
 using namespace arclight;
 using namespace arclight::test;
 namespace json = boost::json;
@@ -53,8 +55,12 @@ TEST_CASE("projects: upgrading a single-team server keeps it working unchanged")
                  "VALUES ('wf-old', 'old', 1, 0, :d, 1, 1)", soci::use(def);
             s << "INSERT INTO workflow_versions (workflow_id, version, definition, created_at) VALUES ('wf-old', 1, :d, 1)",
                 soci::use(def);
+            // Finished a moment ago (older runs are retention's: workflow.retention_days).
+            long long now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch()).count();
             s << "INSERT INTO workflow_runs (id, workflow_id, version, status, trigger_type, trigger_data, input, created_at, "
-                 "updated_at, finished_at) VALUES ('run-old', 'wf-old', 1, 'succeeded', 'manual', '{}', '{}', 2, 3, 3)";
+                 "updated_at, finished_at) VALUES ('run-old', 'wf-old', 1, 'succeeded', 'manual', '{}', '{}', :c, :u, :f)",
+                soci::use(now), soci::use(now), soci::use(now);
         });
     }
     TestServer s({{"database.url", tdb.url()}}, {}, false);

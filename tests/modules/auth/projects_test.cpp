@@ -368,3 +368,49 @@ TEST_CASE("projects: a run starts no subworkflow of another project; members can
     CHECK(by_ann.status == 201);
     CHECK(http(s.port(), "POST", "/api/v1/projects/" + team + "/members", R"({"username":"nobody","role":"viewer"})", ann.h()).status == 422);
 }
+
+TEST_CASE("projects: a taken webhook path names its workflow only to those who reach its project; the outcome feed shows the caller's projects") {
+    TestServer s;
+    auto ann = make_user(s, "ann", "editor");
+    auto bob = make_user(s, "bob", "editor");
+    auto hooked = [](const std::string& name) {
+        return json::serialize(json::object{
+            {"name", name},
+            {"active", true},
+            {"triggers", json::array{json::object{{"type", "webhook"}, {"method", "POST"}, {"path", "shared-path"}}}},
+            {"tasks", json::array{json::object{{"id", "a"}, {"type", "script"}, {"config", {{"code", "return 1"}}}}}}});
+    };
+    auto a = http(s.port(), "POST", "/api/v1/workflows", hooked("ann's hook"), ann.h());
+    REQUIRE_MESSAGE(a.status == 201, a.body);
+    std::string ann_wf(a.json().at("id").as_string());
+    auto b = http(s.port(), "POST", "/api/v1/workflows", hooked("bob's hook"), bob.h());
+    CHECK(b.status == 409);
+    CHECK(b.body.find(ann_wf) == std::string::npos);
+    auto again = http(s.port(), "POST", "/api/v1/workflows", hooked("ann's second"), ann.h());
+    CHECK(again.status == 409);
+    CHECK(again.body.find(ann_wf) != std::string::npos);
+
+    auto run = start_run(s, ann.h(), ann_wf);
+    // The feed: ann sees her run's outcome once it is committed; bob never does.
+    bool ann_saw = false;
+    std::string cursor;
+    for (int i = 0; i < 200 && !ann_saw; ++i) {
+        auto page = http(s.port(), "GET", "/api/v1/workflows/outcomes?cursor=" + cursor, {}, ann.h());
+        REQUIRE(page.status == 200);
+        auto doc = page.json();
+        for (const auto& o : doc.at("items").as_array())
+            if (o.at("kind").as_string() == "run" && o.at("run_id").as_string() == run) ann_saw = true;
+        cursor = std::string(doc.at("next_cursor").as_string());
+        if (!ann_saw) {
+            // Wait for the run's end on its own page of the API, not by sleeping.
+            auto r = http(s.port(), "GET", "/api/v1/runs/" + run, {}, ann.h());
+            REQUIRE(r.status == 200);
+        }
+    }
+    CHECK(ann_saw);
+    auto bobs = http(s.port(), "GET", "/api/v1/workflows/outcomes", {}, bob.h());
+    REQUIRE(bobs.status == 200);
+    // (The cursor moves past other projects' outcomes; it is opaque, but names the last one read.)
+    auto bob_items = json::serialize(bobs.json().at("items"));
+    CHECK_MESSAGE(bob_items.find(run) == std::string::npos, bobs.body);
+}
