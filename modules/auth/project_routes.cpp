@@ -58,7 +58,8 @@ void add_project_routes(Router& r, Projects& projects) {
 
     route("GET", "/api/v1/projects", "projects.read", "Your projects (every project for an instance admin), with your role in each.",
           [p](HttpRequest& req) -> asio::awaitable<HttpResponse> {
-              auto all = co_await p->list(ProjectScope::of(req));
+              auto caller = ProjectScope::of(req);
+              auto all = co_await p->list(caller);
               json::array items;
               for (const auto& v : all) items.push_back(project_json(v));
               co_return HttpResponse::json(json::object{{"items", std::move(items)}});
@@ -67,33 +68,38 @@ void add_project_routes(Router& r, Projects& projects) {
     route("POST", "/api/v1/projects", "projects.admin", "Create a team project {\"name\"} (instance admins).",
           [p](HttpRequest& req) -> asio::awaitable<HttpResponse> {
               auto name = string_field(req, "name");
-              auto v = co_await p->create(ProjectScope::of(req), std::move(name), req.remote_address);
+              auto caller = ProjectScope::of(req);
+              auto v = co_await p->create(caller, std::move(name), req.remote_address);
               co_return HttpResponse::json(project_json(v), 201);
           },
           true, 201, name_body, kProject);
     route("GET", "/api/v1/projects/{id}", "projects.read", "One of your projects.",
           [p](HttpRequest& req) -> asio::awaitable<HttpResponse> {
-              auto v = co_await p->get(ProjectScope::of(req), req.param("id"));
+              auto caller = ProjectScope::of(req);
+              auto v = co_await p->get(caller, req.param("id"));
               co_return HttpResponse::json(project_json(v));
           },
           false, 200, {}, kProject);
     route("PATCH", "/api/v1/projects/{id}", "projects.manage", "Rename a project {\"name\"} (its admins).",
           [p](HttpRequest& req) -> asio::awaitable<HttpResponse> {
               auto name = string_field(req, "name");
-              auto v = co_await p->rename(ProjectScope::of(req), req.param("id"), std::move(name), req.remote_address);
+              auto caller = ProjectScope::of(req);
+              auto v = co_await p->rename(caller, req.param("id"), std::move(name), req.remote_address);
               co_return HttpResponse::json(project_json(v));
           },
           true, 200, name_body, kProject);
     route("DELETE", "/api/v1/projects/{id}", "projects.manage",
           "Delete a team project that holds nothing (409 naming what it still holds).",
           [p](HttpRequest& req) -> asio::awaitable<HttpResponse> {
-              co_await p->remove(ProjectScope::of(req), req.param("id"), req.remote_address);
+              auto caller = ProjectScope::of(req);
+              co_await p->remove(caller, req.param("id"), req.remote_address);
               co_return no_content();
           },
           false, 204);
     route("GET", "/api/v1/projects/{id}/members", "projects.read", "A project's members and their roles.",
           [p](HttpRequest& req) -> asio::awaitable<HttpResponse> {
-              auto all = co_await p->members(ProjectScope::of(req), req.param("id"));
+              auto caller = ProjectScope::of(req);
+              auto all = co_await p->members(caller, req.param("id"));
               json::array items;
               for (const auto& m : all) items.push_back(member_json(m));
               co_return HttpResponse::json(json::object{{"items", std::move(items)}});
@@ -109,7 +115,8 @@ void add_project_routes(Router& r, Projects& projects) {
               else
                   user = string_field(req, "user_id");
               auto role = string_field(req, "role");
-              auto m = co_await p->put_member(ProjectScope::of(req), req.param("id"), std::move(user), std::move(role), req.remote_address);
+              auto caller = ProjectScope::of(req);
+              auto m = co_await p->put_member(caller, req.param("id"), std::move(user), std::move(role), req.remote_address);
               co_return HttpResponse::json(member_json(m), 201);
           },
           true, 201,
@@ -118,7 +125,8 @@ void add_project_routes(Router& r, Projects& projects) {
           kMember);
     route("DELETE", "/api/v1/projects/{id}/members/{user_id}", "projects.manage", "Remove a member (the project's admins).",
           [p](HttpRequest& req) -> asio::awaitable<HttpResponse> {
-              co_await p->remove_member(ProjectScope::of(req), req.param("id"), req.param("user_id"), req.remote_address);
+              auto caller = ProjectScope::of(req);
+              co_await p->remove_member(caller, req.param("id"), req.param("user_id"), req.remote_address);
               co_return no_content();
           },
           false, 204);

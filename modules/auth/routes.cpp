@@ -170,7 +170,8 @@ void add_routes(Router& r, AuthService& svc, Projects& projects) {
     route("GET", "/api/v1/auth/me", "auth.self", "The caller: user, effective permissions, CSRF token.",
           [pr = &projects](HttpRequest& req) -> asio::awaitable<HttpResponse> {
               const auto& p = *req.principal;
-              auto mine = co_await pr->list(ProjectScope::of(req));
+              auto caller = ProjectScope::of(req);
+              auto mine = co_await pr->list(caller);
               json::array projects;
               for (const auto& v : mine)
                   projects.push_back(json::object{{"id", v.project.id}, {"name", v.project.name}, {"kind", v.project.kind}, {"role", v.role}});

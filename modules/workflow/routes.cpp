@@ -273,7 +273,8 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
                        throw Error(ErrorCode::bad_request, "invalid query parameters", {{"/limit", "must be an integer between 1 and 1000"}});
                    limit = std::stoi(*v);
                }
-               auto page = co_await s->outcomes_in(ProjectScope::of(req), req.query_param("cursor").value_or(""), limit);
+               auto caller = ProjectScope::of(req);
+               auto page = co_await s->outcomes_in(caller, req.query_param("cursor").value_or(""), limit);
                json::array items;
                for (const auto& o : page.items) items.push_back(outcome_json(o));
                co_return HttpResponse::json(json::object{{"items", std::move(items)}, {"next_cursor", page.next_cursor}});
@@ -288,7 +289,8 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
 
     r.add({"GET", "/api/v1/workflows/{id}", "flows.read", "A workflow's current definition with id, version and active.",
            [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
-               auto rec = co_await s->workflow_in(ProjectScope::of(req), req.param("id"), "flows.read");
+               auto caller = ProjectScope::of(req);
+               auto rec = co_await s->workflow_in(caller, req.param("id"), "flows.read");
                co_return HttpResponse::json(workflow_view(rec, true));
            },
            false, "workflow", {}, definition_schema});
@@ -389,7 +391,8 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
                if (auto* in = req.json.as_object().if_contains("input")) start.input = *in;
                if (auto k = req.header("idempotency-key"); !k.empty()) start.idempotency_key = std::string(k);
                start.created_by = created_by(req);
-               co_await s->workflow_in(ProjectScope::of(req), start.workflow_id, "runs.start");
+               auto caller = ProjectScope::of(req);
+               co_await s->workflow_in(caller, start.workflow_id, "runs.start");
                auto res = co_await s->start_run(std::move(start));
                co_return run_ref(res, 201);
            },
@@ -429,7 +432,8 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
 
     r.add({"GET", "/api/v1/runs/{id}", "runs.read", "A run with every task's status, attempts, input, output, error and timings.",
            [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
-               co_await s->run_in(ProjectScope::of(req), req.param("id"), "runs.read");
+               auto caller = ProjectScope::of(req);
+               co_await s->run_in(caller, req.param("id"), "runs.read");
                auto run = co_await s->get_run(req.param("id"));
                co_return HttpResponse::json(run);
            },

@@ -50,6 +50,17 @@ std::string create_workflow(TestServer& s, const Headers& h, const std::string& 
     return std::string(r.json().at("id").as_string());
 }
 
+// A team project (created by the instance admin) with one member.
+std::string team_project(TestServer& s, const std::string& name, const std::string& member, const std::string& role) {
+    auto t = http(s.port(), "POST", "/api/v1/projects", json::serialize(json::object{{"name", name}}), s.admin());
+    REQUIRE_MESSAGE(t.status == 201, t.body);
+    std::string team(t.json().at("id").as_string());
+    auto m = http(s.port(), "POST", "/api/v1/projects/" + team + "/members",
+                  json::serialize(json::object{{"user_id", member}, {"role", role}}), s.admin());
+    REQUIRE_MESSAGE(m.status == 201, m.body);
+    return team;
+}
+
 std::string start_run(TestServer& s, const Headers& h, const std::string& wf) {
     auto r = http(s.port(), "POST", "/api/v1/workflows/" + wf + "/runs", R"({"input":{}})", h);
     REQUIRE_MESSAGE(r.status == 201, r.body);
@@ -82,11 +93,7 @@ TEST_CASE("projects: a member of another project gets 404 on every route with a 
     auto ann = make_user(s, "ann", "editor");
     auto bob = make_user(s, "bob", "editor");
     // Bob is also the admin of a team project: he holds every project permission somewhere.
-    auto t = http(s.port(), "POST", "/api/v1/projects", R"({"name":"Team B"})", s.admin());
-    REQUIRE_MESSAGE(t.status == 201, t.body);
-    std::string team(t.json().at("id").as_string());
-    REQUIRE(http(s.port(), "POST", "/api/v1/projects/" + team + "/members",
-                 json::serialize(json::object{{"user_id", bob.id}, {"role", "admin"}}), s.admin()).status == 201);
+    auto team = team_project(s, "Team B", bob.id, "admin");
 
     auto wf = create_workflow(s, ann.h(), "ann's");
     auto run = start_run(s, ann.h(), wf);
@@ -190,11 +197,7 @@ TEST_CASE("projects: /ws delivers a run's events only to members of its project"
 TEST_CASE("projects: a key limited to one project reaches no other, and mints no wider key") {
     TestServer s;
     auto ann = make_user(s, "ann", "editor");
-    auto t = http(s.port(), "POST", "/api/v1/projects", R"({"name":"Team"})", s.admin());
-    REQUIRE(t.status == 201);
-    std::string team(t.json().at("id").as_string());
-    REQUIRE(http(s.port(), "POST", "/api/v1/projects/" + team + "/members",
-                 json::serialize(json::object{{"user_id", ann.id}, {"role", "editor"}}), s.admin()).status == 201);
+    auto team = team_project(s, "Team", ann.id, "editor");
     auto team_wf = create_workflow(s, ann.h(), "team's", team);
     auto own_wf = create_workflow(s, ann.h(), "own");
     std::string personal = "personal-" + ann.id;
@@ -224,11 +227,7 @@ TEST_CASE("projects: moving a workflow moves its runs' visibility; a project tha
     TestServer s;
     auto ann = make_user(s, "ann", "editor");
     auto bob = make_user(s, "bob", "viewer");
-    auto t = http(s.port(), "POST", "/api/v1/projects", R"({"name":"Shared"})", s.admin());
-    REQUIRE(t.status == 201);
-    std::string team(t.json().at("id").as_string());
-    REQUIRE(http(s.port(), "POST", "/api/v1/projects/" + team + "/members",
-                 json::serialize(json::object{{"user_id", bob.id}, {"role", "viewer"}}), s.admin()).status == 201);
+    auto team = team_project(s, "Shared", bob.id, "viewer");
     auto wf = create_workflow(s, ann.h(), "moving");
     auto run = start_run(s, ann.h(), wf);
     CHECK(http(s.port(), "GET", "/api/v1/runs/" + run, {}, bob.h()).status == 404);
@@ -296,11 +295,7 @@ TEST_CASE("projects: an event a run emits starts event-triggered workflows of it
 TEST_CASE("projects: an open WebSocket stops getting a project's events once its user leaves the project") {
     TestServer s(std::map<std::string, std::string>{{"server.ws_recheck_ms", "100"}});
     auto bob = make_user(s, "bob", "editor");
-    auto t = http(s.port(), "POST", "/api/v1/projects", R"({"name":"Team"})", s.admin());
-    REQUIRE(t.status == 201);
-    std::string team(t.json().at("id").as_string());
-    REQUIRE(http(s.port(), "POST", "/api/v1/projects/" + team + "/members",
-                 json::serialize(json::object{{"user_id", bob.id}, {"role", "viewer"}}), s.admin()).status == 201);
+    auto team = team_project(s, "Team", bob.id, "viewer");
     auto team_wf = create_workflow(s, s.admin(), "team's", team);
     auto own_wf = create_workflow(s, bob.h(), "bob's");
     WsClient ws(s.port(), {{"Cookie", bob.cookie}});

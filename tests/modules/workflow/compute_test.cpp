@@ -4,7 +4,10 @@
 // started wait their turn.
 #include <doctest/doctest.h>
 
+#include "core/time/time.hpp"
 #include "tests/modules/workflow/rig.hpp"
+
+#include <chrono>
 
 #include <boost/json.hpp>
 
@@ -40,13 +43,23 @@ static void check_io_threads_stay_free(const std::string& isolation) {
     Api api{srv};
     auto wf = api.create(kSpin);
     auto a = api.start(wf);
-    // Answered while the run is still spinning.
+    auto ms = [] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    };
+    std::int64_t started = ms();
     CHECK(http(srv.port(), "GET", "/healthz").status == 200);
+    std::int64_t healthz = ms();
     CHECK(http(srv.port(), "GET", "/").status == 200);
+    std::int64_t ui = ms();
     CHECK(api.call("GET", "/api/v1/workflows").status == 200);
-    auto ra = api.run(a);
-    INFO(json::serialize(ra));
-    CHECK(str(ra.at("status")) == "running");
+    std::int64_t answered = ms();
+    // All three were answered while the script was still spinning: before its task finished.
+    auto run = api.wait(a, 60000);
+    INFO(json::serialize(run));
+    INFO("healthz ", healthz - started, " ms, UI ", ui - healthz, " ms, API ", answered - ui, " ms");
+    auto finished = parse_rfc3339(str(task(run, "s").at("finished_at")));
+    REQUIRE(finished);
+    CHECK(answered < *finished);
     check_spun_to_limit(api, a);
 }
 
