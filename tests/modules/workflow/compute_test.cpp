@@ -29,7 +29,7 @@ void check_spun_to_limit(Api& api, const std::string& id) {
 }  // namespace
 
 // In both isolation modes: in process mode the compute threads wait for the worker processes.
-// The script spins for 6 s of CPU: far longer than the few requests below take, even under the
+// The script spins for 8 s of CPU: far longer than the few requests below take, even under the
 // sanitizers on a loaded machine.
 static void check_io_threads_stay_free(const std::string& isolation) {
     CAPTURE(isolation);
@@ -37,7 +37,7 @@ static void check_io_threads_stay_free(const std::string& isolation) {
     TestServer srv({{"server.threads", "1"},
                     {"server.compute_threads", "1"},
                     {"workflow.script_isolation", isolation},
-                    {"workflow.script_cpu_ms", "6000"},
+                    {"workflow.script_cpu_ms", "8000"},
                     {"workflow.script_max_instructions", "10000000000"},
                     {"workflow.script_wall_ms", "120000"}});
     Api api{srv};
