@@ -190,11 +190,7 @@ const std::string& WsHub::topic_permission(std::string_view topic) const {
 }
 
 bool WsHub::may_subscribe(const Principal* principal, std::string_view pattern) const {
-    if (!principal) return true;
-    auto first = pattern.substr(0, pattern.find('.'));
-    auto it = topic_permissions_.find(first);
-    if (it == topic_permissions_.end()) return principal->has("*");
-    return principal->has(it->second);
+    return !principal || principal->has(topic_permission(pattern));
 }
 
 asio::awaitable<void> WsHub::run_session(beast::tcp_stream stream, beast::http::request<beast::http::string_body> req,

@@ -4,15 +4,12 @@
 
 namespace arclight::auth {
 
-PermissionSet scoped_permissions(const PermissionCatalog& catalog, std::string_view role,
-                                 const std::vector<std::string>& scopes) {
-    auto owner = catalog.held_by(role);
-    if (std::find(scopes.begin(), scopes.end(), "*") != scopes.end()) return owner;
+PermissionSet within_scopes(PermissionSet held, const std::vector<std::string>& scopes) {
+    if (std::find(scopes.begin(), scopes.end(), "*") != scopes.end()) return held;
     PermissionSet out;
-    bool all = owner.count("*") > 0;
-    for (const auto& s : scopes) {
-        if (all || owner.count(s)) out.insert(s);
-    }
+    bool everything = held.count("*") > 0;
+    for (const auto& s : scopes)
+        if (everything || held.count(s)) out.insert(s);
     return out;
 }
 

@@ -21,6 +21,8 @@ json::object user_json(const User& u) {
             {"last_login_at", rfc3339_or_null(u.last_login_at)}};
 }
 
+json::value text_or_null(const std::string& s) { return s.empty() ? json::value(nullptr) : json::value(json::string(s)); }
+
 json::object key_json(const ApiKey& k) {
     json::array scopes;
     for (const auto& s : k.scopes) scopes.push_back(json::string(s));
@@ -32,7 +34,7 @@ json::object key_json(const ApiKey& k) {
             {"expires_at", rfc3339_or_null(k.expires_at)},
             {"last_used_at", rfc3339_or_null(k.last_used_at)},
             {"revoked_at", rfc3339_or_null(k.revoked_at)},
-            {"project_id", k.project_id.empty() ? json::value(nullptr) : json::value(json::string(k.project_id))}};
+            {"project_id", text_or_null(k.project_id)}};
 }
 
 const json::object& body_object(const HttpRequest& req) {
@@ -361,7 +363,7 @@ void add_routes(Router& r, AuthService& svc, Projects& projects) {
                                    {"outcome", a.entry.outcome},
                                    {"ip", a.entry.ip},
                                    {"detail", a.entry.detail},
-                                   {"project_id", a.entry.project_id.empty() ? json::value(nullptr) : json::value(json::string(a.entry.project_id))}});
+                                   {"project_id", text_or_null(a.entry.project_id)}});
               }
               json::value next = nullptr;
               if (page.next_cursor) next = json::string(*page.next_cursor);

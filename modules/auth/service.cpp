@@ -185,16 +185,8 @@ std::shared_ptr<Principal> AuthService::principal_for(soci::session& s, const Us
     p->personal_project = personal_project_id(user.id);
     static const std::vector<std::string> every{"*"};
     const auto& scopes = key ? key->scopes : every;
-    bool all_scopes = std::find(scopes.begin(), scopes.end(), "*") != scopes.end();
-    // A key holds its scopes within what its user holds (`held`).
-    auto narrow = [&](PermissionSet held) {
-        if (all_scopes) return held;
-        PermissionSet out;
-        bool everything = held.count("*") > 0;
-        for (const auto& sc : scopes)
-            if (everything || held.count(sc)) out.insert(sc);
-        return out;
-    };
+    // A key holds its scopes within what its user holds.
+    auto narrow = [&scopes](PermissionSet held) { return within_scopes(std::move(held), scopes); };
     p->key_project = key ? key->project_id : std::string();
     bool unlimited = p->key_project.empty();
     p->instance_admin = user.role == "admin" && unlimited;

@@ -1,5 +1,4 @@
 #include "modules/workflow/executors.hpp"
-#include "modules/workflow/project_index.hpp"
 
 #include "core/bus/bus.hpp"
 #include "core/db/db.hpp"
@@ -11,6 +10,7 @@
 #include "core/util/text.hpp"
 #include "modules/workflow/event_store.hpp"
 #include "modules/workflow/events.hpp"
+#include "modules/workflow/project_index.hpp"
 
 #include "core/util/suppress_coroutine_frame_warning.hpp"
 

@@ -96,10 +96,7 @@ Workflows::Workflows(Db& db, Store& store, OutcomeStore& outcomes, Engine& engin
       projects_(projects) {}
 
 void Workflows::load_projects() {
-    auto all = db_.with_session([this](soci::session& s) { return store_.list_workflows(s, false); });
-    std::vector<std::pair<std::string, std::string>> pairs;
-    for (const auto& w : all) pairs.emplace_back(w.id, w.project_id);
-    projects_.replace_all(std::move(pairs));
+    projects_.replace_all(db_.with_session([this](soci::session& s) { return store_.workflow_projects(s); }));
 }
 
 // ---- definitions ---------------------------------------------------------------------------
@@ -175,10 +172,8 @@ asio::awaitable<void> Workflows::run_in(const ProjectScope& scope, std::string i
         // A run not recorded (execution data "none", or not committed yet): its workflow's project.
         auto live = co_await engine_.live_run(id);
         if (!live) throw Error(ErrorCode::not_found, "no run " + id);
-        std::string wf_id((*live)["workflow_id"].as_string());
-        auto q2 = [this, wf_id](soci::session& s) { return store_.get_workflow(s, wf_id); };
-        auto rec = co_await db_.run(std::move(q2));
-        project = rec ? rec->project_id : std::string(kDefaultProject);
+        project = projects_.of(std::string((*live)["workflow_id"].as_string()));
+        if (project->empty()) project = std::string(kDefaultProject);
     }
     scope.require(*project, permission, "no run " + id);
 }
@@ -197,14 +192,11 @@ asio::awaitable<void> Workflows::move_workflow(const ProjectScope& scope, std::s
     co_await changed_here(id);
 }
 
-
-
 asio::awaitable<WorkflowRecord> Workflows::get_workflow(std::string id) {
     if (!valid_id(id)) throw Error(ErrorCode::not_found, "no workflow " + id);
     auto q = [this, id](soci::session& s) { return store_.get_workflow(s, id); };
     auto rec = co_await db_.run(std::move(q));
     if (!rec) throw Error(ErrorCode::not_found, "no workflow " + id);
-    projects_.set(rec->id, rec->project_id);
     co_return *rec;
 }
 

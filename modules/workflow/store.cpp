@@ -185,6 +185,13 @@ std::size_t Store::count_workflows(soci::session& s, const std::string& project)
     return static_cast<std::size_t>(n);
 }
 
+std::vector<std::pair<std::string, std::string>> Store::workflow_projects(soci::session& s) {
+    std::vector<std::pair<std::string, std::string>> out;
+    soci::rowset<soci::row> rows = s.prepare << "SELECT id, project_id FROM workflows";
+    for (const auto& r : rows) out.emplace_back(r.get<std::string>(0), r.get<std::string>(1));
+    return out;
+}
+
 std::optional<std::string> Store::run_project(soci::session& s, const std::string& run_id) {
     soci::rowset<soci::row> rows =
         (s.prepare << "SELECT " ARCLIGHT_RUN_PROJECT ARCLIGHT_RUN_JOINS " WHERE r.id = :id",

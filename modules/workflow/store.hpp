@@ -55,6 +55,8 @@ public:
     /// Moves a workflow to another project (its runs follow); false when it does not exist.
     bool move_workflow(soci::session& s, const std::string& id, const std::string& project);
     std::size_t count_workflows(soci::session& s, const std::string& project);
+    /// (workflow id, project) of every workflow.
+    std::vector<std::pair<std::string, std::string>> workflow_projects(soci::session& s);
     /// The project of a run (its workflow's, or the one kept after the workflow was deleted).
     std::optional<std::string> run_project(soci::session& s, const std::string& run_id);
     std::optional<WorkflowRecord> get_workflow(soci::session& s, const std::string& id);
