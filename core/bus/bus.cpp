@@ -103,7 +103,7 @@ Subscription EventBus::subscribe(std::string pattern, Handler handler) {
 }
 
 EventPtr EventBus::publish(std::string topic, boost::json::object data, std::string trace, std::string project) {
-    auto ev = std::make_shared<Event>(Event{std::move(topic), new_uuid(), now_ms(), std::move(data), std::move(trace), std::move(project)});
+    auto ev = std::make_shared<Event>(Event{std::move(topic), new_time_uuid(), now_ms(), std::move(data), std::move(trace), std::move(project)});
     publish(ev);
     return ev;
 }

@@ -520,7 +520,7 @@ boost::asio::awaitable<AuthService::AuditPage> AuthService::list_audit(std::size
 }
 
 boost::asio::awaitable<void> AuthService::record(AuditEntry e) {
-    AuditRow row{new_uuid(), clock_.now_ms(), std::move(e)};
+    AuditRow row{new_time_uuid(), clock_.now_ms(), std::move(e)};
     auto q9 = [this, row](soci::session& s) { store_.insert_audit(s, row); };
     co_await db_.run(std::move(q9));
 }
@@ -531,7 +531,7 @@ std::string AuthService::create_user(const std::string& username, const std::str
     bool ok = db_.with_session([&](soci::session& s) { return store_.insert_user(s, user); });
     if (!ok) throw Error(ErrorCode::conflict, "a user named " + username + " already exists");
     db_.with_session([&](soci::session& s) {
-        store_.insert_audit(s, AuditRow{new_uuid(), clock_.now_ms(),
+        store_.insert_audit(s, AuditRow{new_time_uuid(), clock_.now_ms(),
                                         AuditEntry{"", "command line", "auth.user.create", username, "success", "",
                                                    {{"role", role}}}});
     });

@@ -115,7 +115,7 @@ asio::awaitable<StartResult> Engine::start_run(StartRequest req) {
         throw Error(ErrorCode::service_unavailable, "the server is busy running scripts; try again shortly")
             .with_header("Retry-After", std::to_string(I.opt.compute->options().retry_after_s));
     auto r = make_run(req.wf);
-    r->id = new_uuid();
+    r->id = new_time_uuid();
     r->trigger_type = req.trigger_type;
     r->idempotency_key = req.idempotency_key;
     r->responder = req.responder;

@@ -383,7 +383,7 @@ public:
             const auto* wf = run && run->is_object() ? run->as_object().if_contains("workflow_id") : nullptr;
             if (wf && wf->is_string()) project = projects_->of(std::string(wf->as_string()));
         }
-        auto ev = std::make_shared<Event>(Event{std::string(t->as_string()), new_uuid(), now_ms(), std::move(data), {}, project});
+        auto ev = std::make_shared<Event>(Event{std::string(t->as_string()), new_time_uuid(), now_ms(), std::move(data), {}, project});
         StoredEvent stored{ev->id, ev->topic, json::serialize(ev->data), ev->time_ms, 0, project};
         bool sqlite = db_.backend() == DbBackend::sqlite;
         auto q = [stored = std::move(stored), run_id, task_id, sqlite](soci::session& s) {
