@@ -115,13 +115,17 @@ json::object request_trigger(const HttpRequest& req, const std::string& path, co
 
 json::value schema_of(const char* text) { return json::parse(text); }
 
+// The {version} of a path: a positive integer, or the version is not found.
+int version_param(const HttpRequest& req, const std::string& id) {
+    auto v = req.param("version");
+    bool digits = !v.empty() && v.size() <= 9 && std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c); });
+    if (!digits || std::stoi(std::string(v)) < 1) throw Error(ErrorCode::not_found, "workflow " + id + " has no version " + std::string(v));
+    return std::stoi(std::string(v));
+}
+
 // Who starts a run through the API: "user:<id>" (session) or "api_key:<id>"; "anonymous" when
 // auth is disabled.
-std::string created_by(const HttpRequest& req) {
-    if (!req.principal) return "anonymous";
-    if (req.principal->via == Principal::Via::api_key) return "api_key:" + req.principal->credential_id;
-    return "user:" + req.principal->user_id;
-}
+std::string created_by(const HttpRequest& req) { return workflow::created_by(req.principal.get()); }
 
 json::value outcome_json(const Outcome& o) {
     bool task = o.kind == Outcome::Kind::task;
@@ -294,6 +298,55 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
                co_return HttpResponse::json(workflow_view(rec, true));
            },
            false, "workflow", {}, definition_schema});
+
+    // ---- versions: every save is one; list, read, restore (as a new version) ----
+    r.add({"GET", "/api/v1/workflows/{id}/versions", "flows.read", "A workflow's saved versions, newest first.",
+           [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+               auto caller = ProjectScope::of(req);
+               auto list = co_await s->versions(caller, req.param("id"));
+               json::array items;
+               for (const auto& v : list)
+                   items.push_back(json::object{{"version", v.version},
+                                                {"created_at", rfc3339_or_null(v.created_at)},
+                                                {"created_by", v.created_by}});
+               co_return HttpResponse::json(json::object{{"items", std::move(items)}});
+           },
+           false, "workflow", {},
+           obj(R"j({"type":"object","properties":{"items":{"type":"array","items":{"type":"object","properties":{
+               "version":{"type":"integer"},"created_at":{"type":["string","null"]},"created_by":{"type":"string"}}}}}})j")});
+
+    r.add({"GET", "/api/v1/workflows/{id}/versions/{version}", "flows.read",
+           "One saved version: its definition as it was saved (webhook secrets hidden).",
+           [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+               auto caller = ProjectScope::of(req);
+               auto id = req.param("id");
+               auto v = co_await s->version(caller, id, version_param(req, id));
+               boost::system::error_code ec;
+               auto doc = json::parse(v.definition, ec);
+               json::object def = (!ec && doc.is_object()) ? doc.as_object() : json::object();
+               hide_webhook_secrets(def);  // write-only
+               co_return HttpResponse::json(json::object{{"workflow_id", id},
+                                                         {"version", v.version},
+                                                         {"created_at", rfc3339_or_null(v.created_at)},
+                                                         {"created_by", v.created_by},
+                                                         {"definition", std::move(def)}});
+           },
+           false, "workflow", {},
+           obj(R"j({"type":"object","properties":{"workflow_id":{"type":"string"},"version":{"type":"integer"},
+               "created_at":{"type":["string","null"]},"created_by":{"type":"string"},"definition":{"type":"object"}}})j")});
+
+    r.add({"POST", "/api/v1/workflows/{id}/versions/{version}/restore", "flows.write",
+           "Save an earlier version's definition as a new version (whether the workflow is active stays as it is).",
+           [s, audit](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+               return audited(audit, req, "workflow.restore", {req.param("id"), {}}, [s, &req](Audit& a) -> asio::awaitable<HttpResponse> {
+                   int from = version_param(req, a.target);
+                   a.detail["from_version"] = from;
+                   int version = co_await s->restore_version(a.scope, a.target, from);
+                   a.detail["version"] = version;
+                   co_return HttpResponse::json(json::object{{"id", a.target}, {"version", version}});
+               });
+           },
+           false, "workflow", {}, id_version});
 
     r.add({"PUT", "/api/v1/workflows/{id}", "flows.write",
            "Save a new version of a workflow (runs in flight keep theirs). \"active\" switches triggers.",

@@ -21,6 +21,12 @@
 #include <set>
 
 namespace arclight::workflow {
+
+std::string created_by(const Principal* p) {
+    if (!p) return "anonymous";
+    if (p->via == Principal::Via::api_key) return "api_key:" + p->credential_id;
+    return "user:" + p->user_id;
+}
 namespace {
 
 namespace asio = boost::asio;
@@ -214,6 +220,7 @@ asio::awaitable<WorkflowRecord> Workflows::create_workflow(json::value doc, std:
     auto secrets = take_webhook_secrets(stored);
     w.definition = json::serialize(stored);
     w.created_at = w.updated_at = now_ms();
+    w.created_by = created_by(scope.principal());
     auto q = [this, w, secrets](soci::session& s) {
         store_.insert_workflow(s, w, [&](soci::session& tx) { save_webhook_secrets(tx, vault_, w.id, secrets); });
     };
@@ -249,8 +256,9 @@ asio::awaitable<int> Workflows::update_workflow(std::string id, json::value doc,
     auto secrets = take_webhook_secrets(stored);
     auto text = json::serialize(stored);
     auto name = def->name;
-    auto q = [this, id, name, text, active, secrets](soci::session& s) {
-        return store_.update_workflow(s, id, name, text, active,
+    auto author = created_by(scope.principal());
+    auto q = [this, id, name, text, active, secrets, author](soci::session& s) {
+        return store_.update_workflow(s, id, name, text, active, author,
                                       [&](soci::session& tx) { save_webhook_secrets(tx, vault_, id, secrets); });
     };
     int version = co_await db_.run(std::move(q));
@@ -269,6 +277,40 @@ asio::awaitable<void> Workflows::delete_workflow(std::string id) {
     bool ok = co_await db_.run(std::move(q));
     if (!ok) throw Error(ErrorCode::not_found, "no workflow " + id);
     co_await changed_here(id);
+}
+
+asio::awaitable<std::vector<VersionRecord>> Workflows::versions(const ProjectScope& scope, std::string id) {
+    co_await workflow_in(scope, id, "flows.read");
+    auto q = [this, id](soci::session& s) { return store_.list_versions(s, id); };
+    co_return co_await db_.run(std::move(q));
+}
+
+asio::awaitable<VersionRecord> Workflows::version(const ProjectScope& scope, std::string id, int version) {
+    co_await workflow_in(scope, id, "flows.read");
+    auto q = [this, id, version](soci::session& s) { return store_.get_version(s, id, version); };
+    auto found = co_await db_.run(std::move(q));
+    if (!found) throw Error(ErrorCode::not_found, "workflow " + id + " has no version " + std::to_string(version));
+    co_return std::move(*found);
+}
+
+asio::awaitable<int> Workflows::restore_version(ProjectScope scope, std::string id, int version) {
+    auto rec = co_await workflow_in(scope, id, "flows.write");
+    auto old = co_await this->version(scope, id, version);
+    boost::system::error_code ec;
+    auto doc = json::parse(old.definition, ec);
+    if (ec || !doc.is_object())
+        throw Error(ErrorCode::validation_failed, "version " + std::to_string(version) + " is not a stored definition");
+    doc.as_object().erase("active");  // restoring changes what runs, not whether it runs
+    auto current = json::parse(rec.definition, ec);
+    auto unkept = unkept_webhook_secrets(doc.as_object(), !ec && current.is_object() ? current.as_object() : json::object());
+    if (!unkept.empty()) {
+        std::string list;
+        for (const auto& w : unkept) list += (list.empty() ? "" : ", ") + w;
+        throw Error(ErrorCode::validation_failed,
+                    "version " + std::to_string(version) + " has webhook secrets that are no longer kept (" + list +
+                        "): open it, set them and save it instead");
+    }
+    co_return co_await update_workflow(std::move(id), std::move(doc), std::move(scope));
 }
 
 asio::awaitable<void> Workflows::set_active(std::string id, bool active, ProjectScope scope) {

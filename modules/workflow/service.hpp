@@ -28,6 +28,10 @@ class Vault;
 
 namespace arclight::workflow {
 
+/// Who does something, as runs and versions record it: "user:<id>" (a session), "api_key:<id>",
+/// or "anonymous" (no principal: auth disabled, or an internal caller).
+std::string created_by(const Principal* principal);
+
 class Workflows final : public WorkflowService {
 public:
     Workflows(Db& db, Store& store, OutcomeStore& outcomes, Engine& engine, Triggers& triggers, Versions& versions,
@@ -60,6 +64,14 @@ public:
     /// A new version; returns its number.
     boost::asio::awaitable<int> update_workflow(std::string id, boost::json::value doc, ProjectScope scope = {});
     boost::asio::awaitable<void> delete_workflow(std::string id);
+    /// The saved versions of a workflow `scope` reads ("flows.read"), newest first.
+    boost::asio::awaitable<std::vector<VersionRecord>> versions(const ProjectScope& scope, std::string id);
+    /// One saved version with its definition (404 when the workflow or the version is absent).
+    boost::asio::awaitable<VersionRecord> version(const ProjectScope& scope, std::string id, int version);
+    /// Saves version `version`'s definition as a new version ("flows.write"); whether the workflow
+    /// is active stays as it is. 422 when it no longer validates, or names a webhook secret that is
+    /// no longer kept. Returns the new version's number.
+    boost::asio::awaitable<int> restore_version(ProjectScope scope, std::string id, int version);
     boost::asio::awaitable<void> set_active(std::string id, bool active, ProjectScope scope = {});
 
     // ---- runs (WorkflowService) ----

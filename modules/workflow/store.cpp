@@ -85,14 +85,14 @@ void Store::insert_workflow(soci::session& s, const WorkflowRecord& w, const InT
          "VALUES (:id, :n, 1, :a, :d, :c, :u, :p)",
         soci::use(w.id), soci::use(w.name), soci::use(active), soci::use(w.definition), soci::use(c), soci::use(u),
         soci::use(w.project_id);
-    s << "INSERT INTO workflow_versions (workflow_id, version, definition, created_at) VALUES (:id, 1, :d, :c)",
-        soci::use(w.id), soci::use(w.definition), soci::use(c);
+    s << "INSERT INTO workflow_versions (workflow_id, version, definition, created_at, created_by) VALUES (:id, 1, :d, :c, :b)",
+        soci::use(w.id), soci::use(w.definition), soci::use(c), soci::use(w.created_by);
     if (also) also(s);
     tx.commit();
 }
 
 int Store::update_workflow(soci::session& s, const std::string& id, const std::string& name, const std::string& definition,
-                           std::optional<bool> active, const InTransaction& also) {
+                           std::optional<bool> active, const std::string& created_by, const InTransaction& also) {
     WriteTransaction tx(s, sqlite_);
     int version = 0;
     soci::indicator ind = soci::i_null;
@@ -106,8 +106,8 @@ int Store::update_workflow(soci::session& s, const std::string& id, const std::s
         int a = *active ? 1 : 0;
         s << "UPDATE workflows SET active = :a WHERE id = :id", soci::use(a), soci::use(id);
     }
-    s << "INSERT INTO workflow_versions (workflow_id, version, definition, created_at) VALUES (:id, :v, :d, :c)",
-        soci::use(id), soci::use(version), soci::use(definition), soci::use(now);
+    s << "INSERT INTO workflow_versions (workflow_id, version, definition, created_at, created_by) VALUES (:id, :v, :d, :c, :b)",
+        soci::use(id), soci::use(version), soci::use(definition), soci::use(now), soci::use(created_by);
     if (also) also(s);
     tx.commit();
     return version;
@@ -163,6 +163,23 @@ std::optional<std::string> Store::version_definition(soci::session& s, const std
         soci::use(id), soci::use(version);
     if (!s.got_data() || ind == soci::i_null) return std::nullopt;
     return def;
+}
+
+std::vector<VersionRecord> Store::list_versions(soci::session& s, const std::string& id) {
+    std::vector<VersionRecord> out;
+    soci::rowset<soci::row> rows = (s.prepare << "SELECT version, created_at, created_by FROM workflow_versions "
+                                                 "WHERE workflow_id = :id ORDER BY version DESC",
+                                    soci::use(id));
+    for (const auto& r : rows) out.push_back({static_cast<int>(row_int(r, 0)), row_int(r, 1), row_text(r, 2), {}});
+    return out;
+}
+
+std::optional<VersionRecord> Store::get_version(soci::session& s, const std::string& id, int version) {
+    soci::rowset<soci::row> rows = (s.prepare << "SELECT version, created_at, created_by, definition FROM workflow_versions "
+                                                 "WHERE workflow_id = :id AND version = :v",
+                                    soci::use(id), soci::use(version));
+    for (const auto& r : rows) return VersionRecord{static_cast<int>(row_int(r, 0)), row_int(r, 1), row_text(r, 2), row_text(r, 3)};
+    return std::nullopt;
 }
 
 std::pair<long long, long long> Store::active_signature(soci::session& s) {

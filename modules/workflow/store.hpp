@@ -20,6 +20,15 @@ struct WorkflowRecord {
     std::string definition;  ///< JSON text
     long long created_at = 0, updated_at = 0;
     std::string project_id;  ///< the project it belongs to (core/http/project_scope.hpp)
+    std::string created_by;  ///< who saves this version ("user:<id>", "api_key:<id>"; written, not read back)
+};
+
+/// One saved version of a workflow (workflow_versions).
+struct VersionRecord {
+    int version = 0;
+    long long created_at = 0;
+    std::string created_by;  ///< "" for versions saved before it was recorded
+    std::string definition;  ///< JSON text (only from get_version)
 };
 
 /// A stored definition text: the workflows row (current) or a workflow_versions row.
@@ -64,7 +73,10 @@ public:
     void insert_workflow(soci::session& s, const WorkflowRecord& w, const InTransaction& also = {});
     /// Saves a new version; returns it (0 when the workflow does not exist; `also` not run).
     int update_workflow(soci::session& s, const std::string& id, const std::string& name, const std::string& definition,
-                        std::optional<bool> active, const InTransaction& also = {});
+                        std::optional<bool> active, const std::string& created_by, const InTransaction& also = {});
+    /// Every saved version of a workflow, newest first (no definition texts).
+    std::vector<VersionRecord> list_versions(soci::session& s, const std::string& id);
+    std::optional<VersionRecord> get_version(soci::session& s, const std::string& id, int version);
     bool delete_workflow(soci::session& s, const std::string& id, const InTransaction& also = {});
     /// Every stored definition (workflows and workflow_versions rows) that may hold a webhook
     /// "auth" (the text contains it), in the caller's transaction.

@@ -73,6 +73,21 @@ void keep_webhook_secrets(json::object& definition, const json::object& previous
     });
 }
 
+std::vector<std::string> unkept_webhook_secrets(const json::object& definition, const json::object& previous) {
+    json::object doc = definition, old = previous;
+    std::vector<std::string> out;
+    each_secret(doc, [&](json::object& trigger, json::object&, json::string& secret) {
+        if (secret != kHiddenSecret) return;
+        std::string method = upper_method(trigger.if_contains("method")), path = path_of(trigger.if_contains("path"));
+        bool kept = false;
+        each_secret(old, [&](json::object& t, json::object&, json::string&) {
+            kept = kept || (upper_method(t.if_contains("method")) == method && path_of(t.if_contains("path")) == path);
+        });
+        if (!kept) out.push_back(method + " /" + path);
+    });
+    return out;
+}
+
 void save_webhook_secrets(soci::session& s, const Vault& vault, const std::string& id, const std::vector<WebhookSecret>& secrets) {
     std::set<std::string> wanted;
     for (const auto& w : secrets) wanted.insert(webhook_secret_name(id, w.method, w.path));

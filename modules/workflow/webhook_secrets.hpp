@@ -45,6 +45,10 @@ std::vector<WebhookSecret> take_webhook_secrets(boost::json::object& definition)
 /// it is there (a definition from before the vault), else `stored(method, path)` (the vault).
 void keep_webhook_secrets(boost::json::object& definition, const boost::json::object& previous,
                           const std::function<std::optional<std::string>(const std::string& method, const std::string& path)>& stored);
+/// The webhooks of `definition` whose secret is kHiddenSecret with nothing to keep it from in
+/// `previous` (no webhook of the same method and path with a secret there), as "METHOD /path":
+/// restoring an old version must not leave a webhook whose secret is gone.
+std::vector<std::string> unkept_webhook_secrets(const boost::json::object& definition, const boost::json::object& previous);
 
 /// Inside the caller's transaction: the vault holds exactly `secrets` for the workflow `id`.
 void save_webhook_secrets(soci::session& s, const Vault& vault, const std::string& id, const std::vector<WebhookSecret>& secrets);

@@ -109,6 +109,7 @@ TEST_CASE("projects: a member of another project gets 404 on every route with a 
     auto id_for = [&](const std::string& pattern, const std::string& param) -> std::optional<std::string> {
         if (param == "task") return std::string("a");
         if (param == "user_id") return ann.id;
+        if (param == "version") return std::string("1");
         if (param != "id") return std::nullopt;
         if (pattern.starts_with("/api/v1/workflows/")) return wf;
         if (pattern.starts_with("/api/v1/runs/")) return run;
