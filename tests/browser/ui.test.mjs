@@ -369,6 +369,65 @@ try {
     assert(w.version === 2 && w.description === 'Edited by the browser test', `after saving, the workflow is ${JSON.stringify(w)}`);
   });
 
+  await check('leaving the editor with unsaved changes asks first; staying keeps them (link, back, reload)', async () => {
+    const before = await editor().inputValue();
+    const def = JSON.parse(before);
+    def.description = 'Not saved yet';
+    await editor().fill(JSON.stringify(def, null, 2));
+    const asked = [];
+    const onDialog = (d) => {
+      asked.push(d.type());
+      void d.dismiss();
+    };
+    page.on('dialog', onDialog);
+    try {
+      await page.locator('[data-testid=nav] a', { hasText: 'Workflows' }).click();
+      await page.waitForFunction(() => true);  // let the click's handler run
+      assert(asked.length === 1 && asked[0] === 'confirm', `leaving by a link asked ${JSON.stringify(asked)}`);
+      assert(new URL(page.url()).pathname === `/workflows/${wfId}`, `the page left for ${page.url()}`);
+      assert((await editor().inputValue()).includes('Not saved yet'), 'the unsaved text is gone');
+      // A reload or closing the tab: the page asks the browser to ask.
+      const prevented = await page.evaluate(() => {
+        const ev = new Event('beforeunload', { cancelable: true });
+        window.dispatchEvent(ev);
+        return ev.defaultPrevented;
+      });
+      assert(prevented, 'beforeunload is not held back while there are unsaved changes');
+    } finally {
+      page.off('dialog', onDialog);
+    }
+    await shot(page, 'workflow-unsaved');
+  });
+
+  await check('History lists every version; Compare shows the difference side by side; Restore saves version 1 again as version 3', async () => {
+    const history = page.locator('[data-testid=workflow-history]');
+    await history.locator('[data-testid=history-version]').nth(1).waitFor();
+    const versions = await history.locator('[data-testid=history-version]').evaluateAll((els) => els.map((e) => e.dataset.version));
+    assert(JSON.stringify(versions) === '["2","1"]', `history lists ${JSON.stringify(versions)}`);
+    const v1 = history.locator('[data-testid=history-version][data-version="1"]');
+    await v1.locator('[data-testid=history-compare]').click();
+    const diff = page.locator('[data-testid=dialog] [data-testid=version-diff]');
+    await diff.waitFor();
+    const changed = await diff.locator('tr[data-kind=chg], tr[data-kind=add], tr[data-kind=del]').allInnerTexts();
+    assert(changed.some((t) => t.includes('Edited by the browser test')) && changed.some((t) => t.includes('Made by the browser test')),
+      `the diff's changed rows are ${JSON.stringify(changed)}`);
+    await shot(page, 'workflow-history-diff');
+    await page.locator('[data-testid=dialog] [data-testid=dialog-confirm]').click();
+    await page.locator('[data-testid=dialog]').waitFor({ state: 'detached' });
+    // The editor still holds unsaved text: the restore dialog says it is discarded.
+    await v1.locator('[data-testid=history-restore]').click();
+    await page.locator('[data-testid=dialog] [data-testid=restore-discards]').waitFor();
+    await page.locator('[data-testid=dialog] [data-testid=dialog-confirm]').click();
+    await page.locator('[data-testid=flash]', { hasText: 'version 3' }).waitFor();
+    await page.locator('[data-testid=editor-state]', { hasText: 'Version 3 saved' }).waitFor();
+    const now = JSON.parse(await editor().inputValue());
+    assert(now.description === 'Made by the browser test', `after the restore the editor shows ${JSON.stringify(now)}`);
+    const w = await page.evaluate((id) => window.arclight.api.get(`/api/v1/workflows/${encodeURIComponent(id)}`), wfId);
+    assert(w.version === 3 && w.description === 'Made by the browser test', `after the restore the workflow is ${JSON.stringify(w)}`);
+    await history.locator('[data-testid=history-version][data-version="3"]').waitFor();
+    await shot(page, 'workflow-history');
+  });
+
   await check('the new workflow is listed with its trigger and 3 tasks, and can be activated', async () => {
     await page.locator('[data-testid=nav] a', { hasText: 'Workflows' }).click();
     await page.waitForURL(`${BASE}/workflows`);

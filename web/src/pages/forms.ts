@@ -103,6 +103,8 @@ export interface DialogOptions {
   danger?: boolean;
   /** A dialog that only informs: no Cancel button. */
   alert?: boolean;
+  /** As wide as the window allows (up to 1100 px), for side-by-side content. */
+  wide?: boolean;
   /** Runs on confirm; throwing keeps the dialog open and shows the error in it. */
   onConfirm?: (form: HTMLFormElement) => Promise<void> | void;
 }
@@ -128,7 +130,7 @@ export function openDialog(opts: DialogOptions): Promise<boolean> {
       error.el,
       h('div', { class: 'form-actions' }, confirm, !opts.alert && cancel),
     );
-    const dialog = h('dialog', { class: 'dialog', 'data-testid': 'dialog' }, form);
+    const dialog = h('dialog', { class: opts.wide ? 'dialog dialog-wide' : 'dialog', 'data-testid': 'dialog' }, form);
     let result = false;
     cancel.addEventListener('click', () => dialog.close());
     dialog.addEventListener('close', () => {

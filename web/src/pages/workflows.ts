@@ -8,10 +8,11 @@ import { h, replace, type Child } from '../dom';
 import { formatDateTime } from '../format';
 import type { NavEntry } from '../nav';
 import { projectStore, type Project } from '../projects';
-import { navigate } from '../router';
+import { navigate, setLeaveGuard } from '../router';
 import { notice } from './common';
 import { errorDialog, formError, openDialog } from './forms';
 import { lineCol, locatePointer } from './json-locate';
+import { historyPanel } from './wf-history';
 import { projectScopeNote, projectTag } from './project-ui';
 import {
   WORKFLOWS,
@@ -452,8 +453,10 @@ function renderEditor(el: HTMLElement, setHead: HeaderSetter, id: string | null)
     });
   };
 
-  const updateDirty = () => replace(dirty, text.value !== saved ? 'Unsaved changes' : doc ? `Version ${doc.version} saved` : '');
+  const isDirty = () => canWrite && text.value !== saved;
+  const updateDirty = () => replace(dirty, isDirty() ? 'Unsaved changes' : doc ? `Version ${doc.version} saved` : '');
   text.addEventListener('input', updateDirty);
+  setLeaveGuard(() => (alive && isDirty() ? 'This workflow has unsaved changes. Leave without saving them?' : null));
 
   const setTitle = () => {
     if (!doc) {
@@ -485,6 +488,7 @@ function renderEditor(el: HTMLElement, setHead: HeaderSetter, id: string | null)
             onclick: () =>
               void confirmDelete(d).then((ok) => {
                 if (!ok) return;
+                saved = text.value;  // nothing left to save
                 flash = `Deleted ${d.name}.`;
                 navigate('/workflows');
               }),
@@ -506,6 +510,10 @@ function renderEditor(el: HTMLElement, setHead: HeaderSetter, id: string | null)
           ['Updated', d.updated_at ? formatDateTime(d.updated_at) : none()],
         ]),
       ),
+      historyPanel(d, canWrite, isDirty, (version) => {
+        flash = `Restored an earlier version as version ${version}.`;
+        void load();
+      }),
     );
   };
 
@@ -630,6 +638,7 @@ function renderEditor(el: HTMLElement, setHead: HeaderSetter, id: string | null)
           : await api.post<{ id: string; version: number }>(WORKFLOWS, def, { quiet: true });
         if (!alive) return;
         flash = `Saved ${String(def.name ?? 'the workflow')}, version ${r.version}.`;
+        saved = text.value;
         if (!doc) {
           navigate(`/workflows/${encodeURIComponent(r.id)}`, { replace: true });
           return;
@@ -687,7 +696,7 @@ function renderEditor(el: HTMLElement, setHead: HeaderSetter, id: string | null)
   const load = async () => {
     if (id === null) {
       text.value = JSON.stringify(TEMPLATE, null, 2);
-      saved = '';
+      saved = text.value;  // the template untouched is nothing to lose
       setTitle();
       updateDirty();
       return;
