@@ -540,6 +540,26 @@ try {
     await page.evaluate((id) => window.arclight.api.delete(`/api/v1/workflows/${encodeURIComponent(id)}`), slow.id);
   });
 
+  await check('a workflow whose runs are not kept says so on its page and in the Runs filter', async () => {
+    const name = `quiet-${Date.now()}`;
+    const created = await page.evaluate(
+      (n) => window.arclight.api.post('/api/v1/workflows', { name: n, execution_data: 'none', triggers: [{ type: 'manual' }], tasks: [{ id: 'a', type: 'set', config: { values: { x: 1 } } }] }),
+      name,
+    );
+    await page.evaluate((id) => window.arclight.api.post(`/api/v1/workflows/${encodeURIComponent(id)}/runs`, { input: {} }), created.id);
+    await page.goto(`${BASE}/runs?workflow_id=${encodeURIComponent(created.id)}`);
+    const option = page.locator(`[data-testid=runs-workflow-filter] option[value="${created.id}"]`);
+    await option.waitFor({ state: 'attached' });
+    const label = (await option.innerText()).trim();
+    assert(label === `${name} (runs not kept)`, `the filter offers ${JSON.stringify(label)}`);
+    await page.locator('main', { hasText: 'are not recorded' }).waitFor();
+    await shot(page, 'runs-not-kept');
+    await page.goto(`${BASE}/workflows/${encodeURIComponent(created.id)}`);
+    const kept = await text(page, '[data-testid=workflow-kept]');
+    assert(kept.includes('not recorded'), `the workflow page says ${JSON.stringify(kept)}`);
+    await page.evaluate((id) => window.arclight.api.delete(`/api/v1/workflows/${encodeURIComponent(id)}`), created.id);
+  });
+
   await check('deleting a workflow asks first, then removes it from the list', async () => {
     const other = await page.evaluate((name) => window.arclight.api.post('/api/v1/workflows', {
       name, execution_data: 'none', triggers: [{ type: 'manual' }],

@@ -16,6 +16,7 @@ import { renderRunView } from './run-view';
 import {
   ACTIVE_RUN,
   RUNS,
+  keptRuns,
   RUN_STATUSES,
   Refetcher,
   WORKFLOWS,
@@ -72,12 +73,17 @@ function renderRunList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry):
     RUN_STATUSES.map((s) => h('option', { value: s, selected: s === status }, s)),
   );
   const wfSel = h('select', { class: 'input', name: 'workflow_id', 'data-testid': 'runs-workflow-filter', 'aria-label': 'Workflow' }, h('option', { value: '' }, 'All workflows'));
+  let workflows: WorkflowSummary[] = [];
   const fillWorkflows = (list: WorkflowSummary[]) => {
+    workflows = list;
     const sorted = [...list].sort((a, b) => a.name.localeCompare(b.name));
     replace(
       wfSel,
       h('option', { value: '' }, 'All workflows'),
-      sorted.map((w) => h('option', { value: w.id, selected: w.id === workflowId }, w.name)),
+      sorted.map((w) => {
+        const kept = keptRuns(w.execution_data);
+        return h('option', { value: w.id, selected: w.id === workflowId, 'data-kept': w.execution_data ?? 'full' }, kept ? `${w.name} (${kept.short})` : w.name);
+      }),
       workflowId && !sorted.some((w) => w.id === workflowId) && h('option', { value: workflowId, selected: true }, `workflow ${workflowId}`),
     );
   };
@@ -160,6 +166,8 @@ function renderRunList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry):
 
   const emptyText = () => {
     const project = projectStore.current ? ` in ${projectStore.name(projectStore.current)}` : '';
+    const kept = workflowId ? keptRuns(workflows.find((w) => w.id === workflowId)?.execution_data) : null;
+    if (kept) return kept.long;
     if (status || workflowId) return `No runs${project} match these filters.`;
     return project ? `No runs${project} yet.` : 'No runs yet. Start one from the Workflows page.';
   };

@@ -40,6 +40,26 @@ export interface WorkflowSummary {
   task_count: number;
   /** The project holding the workflow (absent on a server without projects). */
   project_id?: string;
+  /** What its runs keep: absent means "full". */
+  execution_data?: string;
+}
+
+/**
+ * What a workflow's execution data setting means for the Runs page, in words: null for "full"
+ * (every run listed), otherwise a short note (filter option) and a sentence.
+ */
+export function keptRuns(mode: unknown): { short: string; long: string } | null {
+  if (mode === 'none')
+    return {
+      short: 'runs not kept',
+      long: 'Its runs are not recorded (execution data "none"): they run and answer, but are not listed under Runs. Set "execution_data": "full" (the default) to keep them.',
+    };
+  if (mode === 'errors')
+    return {
+      short: 'failed runs only',
+      long: 'Only its failed runs are recorded (execution data "errors"); runs that succeed are not listed under Runs.',
+    };
+  return null;
 }
 
 /** GET /workflows/{id}: the definition plus what the server keeps about it. */

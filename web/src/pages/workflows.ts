@@ -17,6 +17,7 @@ import { projectScopeNote, projectTag } from './project-ui';
 import {
   WORKFLOWS,
   idempotencyKey,
+  keptRuns,
   kvList,
   none,
   triggerSummary,
@@ -291,6 +292,13 @@ const SERVER_FIELDS = ['id', 'version', 'active', 'created_at', 'updated_at', 'p
 /** The order of the top-level fields in the editor (others follow as the server sent them). */
 const FIELD_ORDER = ['name', 'description', 'execution_data', 'timeout_ms', 'concurrency', 'input_schema', 'triggers', 'tasks'];
 
+/** The Saved panel's "Runs kept" entry: all, failed only, or none (saying where they are not). */
+function keptNote(mode: unknown): HTMLElement {
+  const kept = keptRuns(mode);
+  if (!kept) return h('span', { 'data-testid': 'workflow-kept' }, 'every run (listed under Runs)');
+  return h('span', { 'data-testid': 'workflow-kept', class: 'kept-warning' }, kept.long);
+}
+
 function definitionText(doc: WorkflowDoc): string {
   const def: Record<string, unknown> = {};
   for (const k of FIELD_ORDER) if (k in doc) def[k] = doc[k];
@@ -506,6 +514,7 @@ function renderEditor(el: HTMLElement, setHead: HeaderSetter, id: string | null)
           ...(d.project_id ? [['Project', projectTag(d.project_id, 'workflow-project')] as [string, Child]] : []),
           ['Version', String(d.version)],
           ['Active', activeSwitch(d, canWrite)],
+          ['Runs kept', keptNote(d.execution_data)],
           ['Created', d.created_at ? formatDateTime(d.created_at) : none()],
           ['Updated', d.updated_at ? formatDateTime(d.updated_at) : none()],
         ]),
