@@ -488,7 +488,7 @@ std::optional<HttpResponse> HttpServer::dispatch_now(HttpRequest& req, RouteMatc
     m = router_.match(req.method, req.path);
     if (!m.route) {
         if ((req.method == "GET" || req.method == "HEAD") && ui_ && !api_path(req.path)) {
-            if (auto r = ui_->serve(req.path)) return r;
+            if (auto r = ui_->serve(req.path, req.header("Accept-Encoding"))) return r;
         }
         if (m.path_known) {
             auto r = HttpResponse::problem(ErrorCode::method_not_allowed,

@@ -188,6 +188,29 @@ try {
     assert(h1 === 'Runs', `page heading is ${JSON.stringify(h1)}`);
   });
 
+  await check('the UI\'s script and style arrive compressed (brotli) and cached for a year', async () => {
+    const assets = [];
+    const onResponse = (r) => {
+      if (/\/assets\/[^/]+\.(js|css)$/.test(new URL(r.url()).pathname)) assets.push(r);
+    };
+    page.on('response', onResponse);
+    try {
+      await page.goto(`${BASE}/runs`, { waitUntil: 'load' });
+    } finally {
+      page.off('response', onResponse);
+    }
+    assert(assets.length >= 2, `the page loaded ${assets.length} script/style assets`);
+    for (const r of assets) {
+      const hdr = await r.allHeaders();
+      assert(hdr['content-encoding'] === 'br', `${r.url()} came with content-encoding ${hdr['content-encoding']}`);
+      assert(hdr['vary'] === 'Accept-Encoding', `${r.url()} came with vary ${hdr['vary']}`);
+      assert((hdr['cache-control'] || '').includes('immutable'), `${r.url()} came with cache-control ${hdr['cache-control']}`);
+      const wire = Number(hdr['content-length']);
+      const body = await r.body();  // decoded
+      assert(wire > 0 && wire < body.length / 2, `${r.url()}: ${wire} bytes on the wire for ${body.length}`);
+    }
+  });
+
   await check('client-side navigation to Dashboard works', async () => {
     await page.locator('[data-testid=nav] a', { hasText: 'Dashboard' }).click();
     await page.waitForURL(`${BASE}/`);
@@ -548,7 +571,8 @@ try {
     );
     await page.evaluate((id) => window.arclight.api.post(`/api/v1/workflows/${encodeURIComponent(id)}/runs`, { input: {} }), created.id);
     await page.goto(`${BASE}/runs?workflow_id=${encodeURIComponent(created.id)}`);
-    const option = page.locator(`[data-testid=runs-workflow-filter] option[value="${created.id}"]`);
+    // The option is a placeholder ("workflow <id>") until the workflow list has come.
+    const option = page.locator(`[data-testid=runs-workflow-filter] option[value="${created.id}"]`, { hasText: name });
     await option.waitFor({ state: 'attached' });
     const label = (await option.innerText()).trim();
     assert(label === `${name} (runs not kept)`, `the filter offers ${JSON.stringify(label)}`);

@@ -276,6 +276,7 @@ function renderRunList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry):
       const r = await api.get<{ items: WorkflowSummary[] }>(projectStore.filtered(WORKFLOWS), { quiet: true });
       if (!alive || mine !== wfSeq) return null;
       fillWorkflows(r.items ?? []);
+      draw();  // an empty list may now say why (a workflow whose runs are not kept)
       return r.items ?? [];
     } catch {
       return null;
