@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include <cctype>
+#include <stdexcept>
 
 namespace arclight::test {
 
@@ -253,6 +254,14 @@ std::string wss_ping(unsigned short port, const std::map<std::string, std::strin
     beast::flat_buffer buf;
     ws.read(buf);
     return beast::buffers_to_string(buf.data());
+}
+
+std::map<std::string, std::string> login_headers(unsigned short port, const std::string& username, const std::string& password) {
+    auto l = http(port, "POST", "/api/v1/auth/login",
+                  boost::json::serialize(boost::json::object{{"username", username}, {"password", password}}));
+    if (l.status != 200) throw std::runtime_error("login of " + username + " answered " + std::to_string(l.status) + ": " + l.body);
+    auto c = l.header("set-cookie");
+    return {{"Cookie", c.substr(0, c.find(';'))}, {"X-CSRF-Token", std::string(l.json().at("csrf_token").as_string())}};
 }
 
 }  // namespace arclight::test

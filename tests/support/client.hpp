@@ -24,6 +24,10 @@ struct HttpResult {
 HttpResult http(unsigned short port, const std::string& method, const std::string& target,
                 const std::string& body = {}, const std::map<std::string, std::string>& headers = {});
 
+/// Logs a user in: the Cookie and X-CSRF-Token headers of the new session. Throws when the login
+/// is refused.
+std::map<std::string, std::string> login_headers(unsigned short port, const std::string& username, const std::string& password);
+
 /// A raw TCP connection for malformed or slow input.
 class RawConnection {
 public:

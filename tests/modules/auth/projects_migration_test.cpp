@@ -23,12 +23,7 @@ namespace {
 
 constexpr const char* kPassword = "a long enough passphrase";
 
-std::map<std::string, std::string> login(unsigned short port, const std::string& name) {
-    auto l = http(port, "POST", "/api/v1/auth/login", json::serialize(json::object{{"username", name}, {"password", kPassword}}));
-    REQUIRE_MESSAGE(l.status == 200, l.body);
-    auto c = l.header("set-cookie");
-    return {{"Cookie", c.substr(0, c.find(';'))}, {"X-CSRF-Token", std::string(l.json().at("csrf_token").as_string())}};
-}
+std::map<std::string, std::string> login(unsigned short port, const std::string& name) { return login_headers(port, name, kPassword); }
 
 }  // namespace
 

@@ -33,11 +33,9 @@ User make_user(TestServer& s, const std::string& name, const std::string& role) 
     REQUIRE_MESSAGE(r.status == 201, r.body);
     User u;
     u.id = std::string(r.json().at("id").as_string());
-    auto l = http(s.port(), "POST", "/api/v1/auth/login", json::serialize(json::object{{"username", name}, {"password", kPassword}}));
-    REQUIRE_MESSAGE(l.status == 200, l.body);
-    auto c = l.header("set-cookie");
-    u.cookie = c.substr(0, c.find(';'));
-    u.csrf = std::string(l.json().at("csrf_token").as_string());
+    auto session = login_headers(s.port(), name, kPassword);
+    u.cookie = session["Cookie"];
+    u.csrf = session["X-CSRF-Token"];
     return u;
 }
 

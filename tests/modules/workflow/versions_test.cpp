@@ -23,10 +23,7 @@ Headers login_as(TestServer& s, const std::string& name, const std::string& role
     auto r = http(s.port(), "POST", "/api/v1/auth/users",
                   json::serialize(json::object{{"username", name}, {"password", password}, {"role", role}}), s.admin());
     REQUIRE_MESSAGE(r.status == 201, r.body);
-    auto l = http(s.port(), "POST", "/api/v1/auth/login", json::serialize(json::object{{"username", name}, {"password", password}}));
-    REQUIRE_MESSAGE(l.status == 200, l.body);
-    auto c = l.header("set-cookie");
-    return {{"Cookie", c.substr(0, c.find(';'))}, {"X-CSRF-Token", std::string(l.json().at("csrf_token").as_string())}};
+    return login_headers(s.port(), name, password);
 }
 
 }  // namespace
