@@ -287,6 +287,10 @@ asio::awaitable<std::vector<VersionRecord>> Workflows::versions(const ProjectSco
 
 asio::awaitable<VersionRecord> Workflows::version(const ProjectScope& scope, std::string id, int version) {
     co_await workflow_in(scope, id, "flows.read");
+    co_return co_await stored_version(std::move(id), version);
+}
+
+asio::awaitable<VersionRecord> Workflows::stored_version(std::string id, int version) {
     auto q = [this, id, version](soci::session& s) { return store_.get_version(s, id, version); };
     auto found = co_await db_.run(std::move(q));
     if (!found) throw Error(ErrorCode::not_found, "workflow " + id + " has no version " + std::to_string(version));
@@ -295,7 +299,7 @@ asio::awaitable<VersionRecord> Workflows::version(const ProjectScope& scope, std
 
 asio::awaitable<int> Workflows::restore_version(ProjectScope scope, std::string id, int version) {
     auto rec = co_await workflow_in(scope, id, "flows.write");
-    auto old = co_await this->version(scope, id, version);
+    auto old = co_await stored_version(id, version);  // admitted above: no second look at the workflow
     boost::system::error_code ec;
     auto doc = json::parse(old.definition, ec);
     if (ec || !doc.is_object())

@@ -110,6 +110,8 @@ public:
     void changed_elsewhere(const std::string& id);
 
 private:
+    /// Version `version` of workflow `id` as stored (404 when absent); the caller admitted it.
+    boost::asio::awaitable<VersionRecord> stored_version(std::string id, int version);
     void check_hooks(const Definition& def, const std::string& self_id, const ProjectScope& scope) const;
     /// After a definition changed here: forget the current version, tell other instances, reload triggers.
     boost::asio::awaitable<void> changed_here(const std::string& id);

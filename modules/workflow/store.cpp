@@ -157,12 +157,9 @@ bool Store::set_active(soci::session& s, const std::string& id, bool active) {
 }
 
 std::optional<std::string> Store::version_definition(soci::session& s, const std::string& id, int version) {
-    std::string def;
-    soci::indicator ind = soci::i_null;
-    s << "SELECT definition FROM workflow_versions WHERE workflow_id = :id AND version = :v", soci::into(def, ind),
-        soci::use(id), soci::use(version);
-    if (!s.got_data() || ind == soci::i_null) return std::nullopt;
-    return def;
+    auto v = get_version(s, id, version);
+    if (!v) return std::nullopt;
+    return std::move(v->definition);
 }
 
 std::vector<VersionRecord> Store::list_versions(soci::session& s, const std::string& id) {
