@@ -12,6 +12,7 @@
 // workflow module (they create workflows and runs of the built-in `set` task).
 // Uses Debian's chromium; never downloads a browser.
 
+import { readdir } from 'node:fs/promises';
 import { chromium } from 'playwright-core';
 
 const BASE = (process.env.ARCLIGHT_URL || '').replace(/\/+$/, '');
@@ -61,6 +62,20 @@ async function login(page, username, password) {
   await form.locator('input[name=username]').fill(username);
   await form.locator('input[name=password]').fill(password);
   await form.locator('button[type=submit]').click();
+}
+
+// A new browser context (1280x800) with a page logged in as the test admin, at `/`; `errors`
+// collects the page's uncaught errors. The caller closes `context`.
+async function loggedInPage(username = USER, password = PASSWORD) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.goto(`${BASE}/login`, { waitUntil: 'load' });
+  await login(page, username, password);
+  await page.waitForURL(`${BASE}/`);
+  return { context, page, errors };
 }
 
 const browser = await chromium.launch({
@@ -851,6 +866,15 @@ try {
   });
 
   await context.close();
+
+  // Further suites, one file each (tests/browser/suites/*.mjs, in name order): each exports
+  // `default async function (t)` and gets the helpers below, and a logged-in page of its own.
+  const suites = (await readdir(new URL('./suites/', import.meta.url))).filter((f) => f.endsWith('.mjs')).sort();
+  for (const file of suites) {
+    const suite = await import(new URL(`./suites/${file}`, import.meta.url));
+    const t = { browser, BASE, USER, PASSWORD, check, assert, text, shot, login, loggedInPage };
+    await suite.default(t);
+  }
 } catch (err) {
   failed++;
   console.log(`not ok - test run aborted: ${err?.stack ?? err}`);
