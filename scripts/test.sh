@@ -21,8 +21,10 @@ step() { printf '\n==> %s\n' "$*"; }
 work=$(mktemp -d /tmp/arclight-test.XXXXXX)
 pg_dir=$work/pg
 server_pid=""
+fresh_pid=""
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  [ -n "$fresh_pid" ] && kill "$fresh_pid" 2>/dev/null || true
   scripts/pg-cluster.sh stop "$pg_dir" || true
   rm -rf "$work"
 }
@@ -95,29 +97,41 @@ grep -q "ARCLIGHT_SERVER_PORT" "$work/check.err"
 
 step "browser tests (Playwright + Debian chromium)"
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+# serve NAME: a server on an ephemeral port with its own SQLite database and log under $work;
+# sets $served_pid and $served_url.
+serve() {
+  ARCLIGHT_SERVER_PORT=0 ARCLIGHT_DATABASE_URL="sqlite:$work/$1.db" ARCLIGHT_SYSTEM_HEARTBEAT_SECONDS=1 \
+    build/arclight serve --config config/arclight.toml >"$work/$1.log" 2>&1 &
+  served_pid=$!
+  served_url=""
+  for _ in $(seq 1 100); do
+    served_url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/$1.log" | head -n1)
+    [ -n "$served_url" ] && break
+    sleep 0.1
+  done
+  [ -n "$served_url" ] || { cat "$work/$1.log" >&2; exit 1; }
+}
 ui_password="browser-test $(date +%s%N)"
 ARCLIGHT_DATABASE_URL="sqlite:$work/ui.db" ARCLIGHT_ADMIN_PASSWORD="$ui_password" \
   build/arclight user add --admin admin --config config/arclight.toml
-ARCLIGHT_SERVER_PORT=0 ARCLIGHT_DATABASE_URL="sqlite:$work/ui.db" ARCLIGHT_SYSTEM_HEARTBEAT_SECONDS=1 \
-  build/arclight serve --config config/arclight.toml >"$work/server.log" 2>&1 &
-server_pid=$!
-url=""
-for _ in $(seq 1 100); do
-  url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/server.log" | head -n1)
-  [ -n "$url" ] && break
-  sleep 0.1
-done
-[ -n "$url" ] || { cat "$work/server.log" >&2; exit 1; }
-echo "server at $url"
-ARCLIGHT_URL=$url ARCLIGHT_TEST_USER=admin ARCLIGHT_TEST_PASSWORD="$ui_password" \
+serve ui
+server_pid=$served_pid url=$served_url
+# A second server with a fresh database and no user, for the first-hour walk (its set-up page).
+serve fresh
+fresh_pid=$served_pid fresh_url=$served_url
+echo "server at $url; fresh server at $fresh_url"
+ARCLIGHT_URL=$url ARCLIGHT_FRESH_URL=$fresh_url ARCLIGHT_TEST_USER=admin ARCLIGHT_TEST_PASSWORD="$ui_password" \
   ARCLIGHT_SCREENSHOT=$root/build/ui-dashboard.png ARCLIGHT_SCREENSHOT_DIR=$root/build/ui-screens node tests/browser/ui.test.mjs
+kill -TERM "$fresh_pid"
+wait "$fresh_pid" || true
+fresh_pid=""
 
 step "graceful stop: SIGTERM exits 0"
 kill -TERM "$server_pid"
 status=0
 wait "$server_pid" || status=$?
 server_pid=""
-if [ "$status" != 0 ]; then cat "$work/server.log" >&2; echo "server exited with $status" >&2; exit 1; fi
-grep -q '\[app\] stopped' "$work/server.log"
+if [ "$status" != 0 ]; then cat "$work/ui.log" >&2; echo "server exited with $status" >&2; exit 1; fi
+grep -q '\[app\] stopped' "$work/ui.log"
 
 step "all tests passed"

@@ -1,4 +1,5 @@
 #include "core/config/config.hpp"
+#include "core/util/text.hpp"
 
 #include <fmt/format.h>
 
@@ -20,29 +21,8 @@ std::string type_name(const ConfigValue& v) {
     }
 }
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        cur[0] = i;
-        for (std::size_t j = 1; j <= b.size(); ++j) {
-            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-        }
-        std::swap(prev, cur);
-    }
-    return prev[b.size()];
-}
-
 std::string did_you_mean(std::string_view name, const std::vector<std::string>& candidates) {
-    std::string best;
-    std::size_t best_d = 3;
-    for (const auto& c : candidates) {
-        auto d = edit_distance(name, c);
-        if (d < best_d) {
-            best_d = d;
-            best = c;
-        }
-    }
+    std::string best = closest_name(name, candidates);
     return best.empty() ? std::string{} : fmt::format(" (did you mean \"{}\"?)", best);
 }
 

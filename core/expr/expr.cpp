@@ -1281,6 +1281,22 @@ void value_references(const VNode& n, std::vector<std::string>& roots, std::vect
     for (const auto& c : n.children) value_references(c, roots, task_ids);
 }
 
+void string_references(const VNode& n, std::string& pointer, std::vector<ValueTemplate::StringReferences>& out) {
+    if (n.kind == VNode::Kind::Template) {
+        ValueTemplate::StringReferences r{pointer, {}, {}};
+        n.tmpl.references(r.roots, r.task_ids);
+        out.push_back(std::move(r));
+        return;
+    }
+    for (std::size_t i = 0; i < n.children.size(); ++i) {
+        const auto size = pointer.size();
+        pointer += '/';
+        pointer += n.kind == VNode::Kind::Object ? jsonschema::pointer_escape(n.keys[i]) : std::to_string(i);
+        string_references(n.children[i], pointer, out);
+        pointer.resize(size);
+    }
+}
+
 }  // namespace
 
 ValueTemplate ValueTemplate::compile(const boost::json::value& v, const std::vector<std::string>& raw_keys,
@@ -1313,6 +1329,13 @@ bool ValueTemplate::is_literal() const noexcept { return literal_only_; }
 
 void ValueTemplate::references(std::vector<std::string>& roots, std::vector<std::string>& task_ids) const {
     if (root_) value_references(*root_, roots, task_ids);
+}
+
+std::vector<ValueTemplate::StringReferences> ValueTemplate::references_by_string() const {
+    std::vector<StringReferences> out;
+    std::string pointer;
+    if (root_) string_references(*root_, pointer, out);
+    return out;
 }
 
 }  // namespace arclight::expr

@@ -98,6 +98,15 @@ public:
     /// True when no string in the value has a {{ }} part (eval would return the value unchanged).
     bool is_literal() const noexcept;
     void references(std::vector<std::string>& roots, std::vector<std::string>& task_ids) const;
+    /// What one template string reads: its JSON pointer (relative to the compiled value), the
+    /// root names and the task ids (of `tasks.<id>`) in it. For error messages that point at the
+    /// string itself.
+    struct StringReferences {
+        std::string pointer;
+        std::vector<std::string> roots;
+        std::vector<std::string> task_ids;
+    };
+    std::vector<StringReferences> references_by_string() const;
     struct Node;
 private:
     std::shared_ptr<const Node> root_;

@@ -1,5 +1,7 @@
 #include "core/util/text.hpp"
 
+#include <algorithm>
+
 #include <cstdint>
 #include <cstring>
 
@@ -91,6 +93,34 @@ std::string base64_encode(std::string_view bytes) {
         out += '=';
     }
     return out;
+}
+
+namespace {
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j)
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+}  // namespace
+
+std::string closest_name(std::string_view name, const std::vector<std::string>& candidates) {
+    std::string best;
+    std::size_t best_d = 3;
+    for (const auto& c : candidates) {
+        if (c == name) continue;
+        auto d = edit_distance(name, c);
+        if (d < best_d && d < std::max(name.size(), c.size())) {
+            best_d = d;
+            best = c;
+        }
+    }
+    return best;
 }
 
 }  // namespace arclight

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace arclight {
 
@@ -26,5 +27,10 @@ std::string to_storable_text(std::string_view s);
 
 /// Standard base64 (RFC 4648 §4) with padding.
 std::string base64_encode(std::string_view bytes);
+
+/// The candidate nearest to `name` by edit distance, when it is near enough to be a likely
+/// misspelling (at most 2 edits, and fewer than `name` has characters); empty otherwise. For
+/// "did you mean" hints.
+std::string closest_name(std::string_view name, const std::vector<std::string>& candidates);
 
 }  // namespace arclight

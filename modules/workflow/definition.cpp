@@ -1,4 +1,5 @@
 #include "modules/workflow/definition.hpp"
+#include "modules/workflow/definition_errors.hpp"
 
 #include "modules/workflow/events.hpp"
 #include "modules/workflow/tasks/control_task.hpp"
@@ -172,11 +173,22 @@ void parse_webhook_auth(Ctx& c, const json::object& o, const std::string& base, 
     }
 }
 
-void collect_refs(Ctx& c, const std::vector<std::string>& task_ids, const std::unordered_map<std::string, int>& index,
-                  const std::string& pointer, std::vector<std::string>& out) {
-    for (const auto& t : task_ids) {
-        if (!index.count(t)) c.err(pointer, "reads tasks." + t + ", but there is no task \"" + t + "\"");
-        out.push_back(t);
+// The names a task's expressions read, each checked where its string is: `tasks.<id>` must name a
+// task, a root must be one the scope has.
+void check_references(Ctx& c, const Definition& d, const std::vector<expr::ValueTemplate::StringReferences>& strings,
+                      const std::string& prefix) {
+    static const std::vector<std::string> known_roots{"input", "trigger", "tasks", "run", "item", "index"};
+    std::vector<std::string> ids;
+    for (const auto& [id, k] : d.index) ids.push_back(id);
+    for (const auto& s : strings) {
+        std::unordered_set<std::string> told;
+        for (const auto& t : s.task_ids)
+            if (!d.index.count(t) && told.insert("tasks." + t).second)
+                c.err(prefix + s.pointer, "reads tasks." + t + ", but there is no task `" + t + "`" + did_you_mean(t, ids));
+        for (const auto& r : s.roots)
+            if (std::find(known_roots.begin(), known_roots.end(), r) == known_roots.end() && told.insert(r).second)
+                c.err(prefix + s.pointer, "unknown name `" + r + "` in an expression" + did_you_mean(r, known_roots) +
+                                              " (known: input, trigger, tasks, run, item, index)");
     }
 }
 
@@ -338,7 +350,7 @@ void compile_config(Ctx& c, TaskDef& t, const std::string& base, bool inner) {
         std::sort(names.begin(), names.end());
         std::string known;
         for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-        c.err(base + "/type", "unknown task type \"" + t.type + "\" (known: " + known + ")");
+        c.err(base + "/type", "unknown task type \"" + t.type + "\"" + did_you_mean(t.type, names) + " (known: " + known + ")");
         return;
     }
     if (!t.config.is_object()) {
@@ -348,11 +360,11 @@ void compile_config(Ctx& c, TaskDef& t, const std::string& base, bool inner) {
     std::size_t before = c.errors.size();
     jsonschema::validate_json(schema, t.config, base + "/config", c.errors);
     if (c.errors.size() == before && t.impl) t.impl->validate(t.config, base + "/config", c.errors);
+    std::string ptr;
     try {
-        std::string ptr;
         t.config_template = expr::ValueTemplate::compile(t.config, raw, &ptr);
     } catch (const expr::ExprError& e) {
-        c.err(base + "/config", e.what());
+        c.err(base + "/config" + ptr, e.what());  // the string itself
     }
 }
 
@@ -424,6 +436,7 @@ std::shared_ptr<const Definition> parse_definition(const json::value& doc, const
     auto* tv = o.if_contains("tasks");
     if (!tv || !tv->is_array() || tv->as_array().empty()) {
         c.err("/tasks", "is required: a non-empty array of tasks");
+        name_error_places(doc, errors, start);
         return nullptr;
     }
     const auto& arr = tv->as_array();
@@ -445,20 +458,22 @@ std::shared_ptr<const Definition> parse_definition(const json::value& doc, const
         }
         d->tasks.push_back(std::move(t));
     }
+    std::vector<std::string> task_ids;  // for "did you mean"
+    for (const auto& t : d->tasks)
+        if (!t.id.empty()) task_ids.push_back(t.id);
     for (std::size_t i = 0; i < arr.size(); ++i) {
         if (!arr[i].is_object()) continue;
         std::string base = "/tasks/" + std::to_string(i);
         const auto& to = arr[i].as_object();
         auto& t = d->tasks[i];
+        // A missing or unknown type stops only the config's checks: the task's other errors are
+        // reported with it.
         auto* type = to.if_contains("type");
-        if (!type || !type->is_string()) {
-            c.err(base + "/type", "is required");
-            continue;
-        }
-        t.type = std::string(type->as_string());
+        if (!type || !type->is_string()) c.err(base + "/type", "is required: a task type (GET /api/v1/task-types lists them)");
+        else t.type = std::string(type->as_string());
         if (auto* cfg = to.if_contains("config"); cfg && !cfg->is_null()) t.config = *cfg;
         else t.config = json::object();
-        compile_config(c, t, base, false);
+        if (!t.type.empty()) compile_config(c, t, base, false);
         if (t.type == "respond") d->has_respond = true;
         if (t.type == "map" && t.config.is_object()) {
             if (auto* inner = t.config.as_object().if_contains("task"); inner && inner->is_object()) {
@@ -484,7 +499,7 @@ std::shared_ptr<const Definition> parse_definition(const json::value& doc, const
                     }
                     std::string dep(dv.as_string());
                     int k = d->find(dep);
-                    if (k < 0) c.err(p, "missing dependency: there is no task \"" + dep + "\"");
+                    if (k < 0) c.err(p, "no task `" + dep + "`" + did_you_mean(dep, task_ids));
                     else if (dep == t.id) c.err(p, "a task cannot depend on itself");
                     else if (std::find(t.deps.begin(), t.deps.end(), k) != t.deps.end()) c.err(p, "listed twice");
                     else {
@@ -541,7 +556,8 @@ std::shared_ptr<const Definition> parse_definition(const json::value& doc, const
         if (t.on_error == OnError::branch) {
             int h = d->find(t.error_task);
             if (h < 0) {
-                c.err(base + "/on_error", "must be \"fail\", \"continue\" or a task id; there is no task \"" + t.error_task + "\"");
+                c.err(base + "/on_error", "must be \"fail\", \"continue\" or a task id; there is no task `" + t.error_task + "`" +
+                                              did_you_mean(t.error_task, task_ids));
             } else if (std::find(d->tasks[h].deps.begin(), d->tasks[h].deps.end(), static_cast<int>(i)) == d->tasks[h].deps.end()) {
                 c.err(base + "/on_error", "the error-handling task \"" + t.error_task + "\" must list \"" + t.id + "\" in its depends_on");
             } else if (d->tasks[h].handles_errors_of >= 0) {
@@ -550,15 +566,13 @@ std::shared_ptr<const Definition> parse_definition(const json::value& doc, const
                 d->tasks[h].handles_errors_of = static_cast<int>(i);
             }
         }
-        std::vector<std::string> roots, refs;
-        t.config_template.references(roots, refs);
-        if (t.map_task) t.map_task->config_template.references(roots, refs);
-        if (t.when) t.when->references(roots, refs);
-        std::vector<std::string> seen;
-        collect_refs(c, refs, d->index, base, seen);
-        static const std::unordered_set<std::string> known_roots{"input", "trigger", "tasks", "run", "item", "index"};
-        for (const auto& r : roots)
-            if (!known_roots.count(r)) c.err(base, "unknown name \"" + r + "\" in an expression (known: input, trigger, tasks, run, item, index)");
+        check_references(c, *d, t.config_template.references_by_string(), base + "/config");
+        if (t.map_task) check_references(c, *d, t.map_task->config_template.references_by_string(), base + "/config/task/config");
+        if (t.when) {
+            expr::ValueTemplate::StringReferences w{"", {}, {}};
+            t.when->references(w.roots, w.task_ids);
+            check_references(c, *d, {w}, base + "/when");
+        }
     }
     // Cycles (Kahn's algorithm); every task left over is on or behind a cycle.
     if (errors.size() == start) {
@@ -586,7 +600,10 @@ std::shared_ptr<const Definition> parse_definition(const json::value& doc, const
                 }
         }
     }
-    if (errors.size() != start) return nullptr;
+    if (errors.size() != start) {
+        name_error_places(doc, errors, start);
+        return nullptr;
+    }
     return d;
 }
 

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "modules/workflow/definition.hpp"
+#include "modules/workflow/definition_errors.hpp"
 #include "modules/workflow/executors.hpp"
 
 #include "tests/modules/workflow/probe.hpp"
@@ -76,10 +77,10 @@ TEST_CASE("definition: errors carry JSON pointers") {
     CHECK(has(e, "/tasks/1/config/extra"));
     CHECK(has(e, "/tasks/2/id", "duplicate"));
     CHECK(has(e, "/tasks/3/depends_on/0", "itself"));
-    CHECK(has(e, "/tasks/3/depends_on/1", "missing dependency"));
+    CHECK(has(e, "/tasks/3/depends_on/1", "no task `zzz`"));
     CHECK(has(e, "/tasks/3/on_error"));
     CHECK(has(e, "/tasks/3/join"));
-    CHECK(has(e, "/tasks/4/config"));
+    CHECK(has(e, "/tasks/4/config/n"));  // the string with the broken expression
     CHECK(has(e, "/tasks/4/when"));
     CHECK(has(e, "/tasks/4/timeout_ms"));
     auto t = errors_of(R"({"name":"x","triggers":[{"type":"nope"},{"type":"webhook","method":"TRACE","path":"ok"},
@@ -93,6 +94,49 @@ TEST_CASE("definition: errors carry JSON pointers") {
     CHECK(has(t, "/triggers/6/path", "twice"));
     auto m = errors_of(R"({"name":"x","tasks":[{"id":"m","type":"map","config":{"items":[1],"task":{"type":"delay","config":{}}}}]})");
     CHECK(has(m, "/tasks/0/config/task/type", "map"));
+}
+
+TEST_CASE("definition: errors say where in the definition's own words, with did-you-mean") {
+    auto message = [](const std::vector<FieldError>& errors, const std::string& pointer) {
+        for (const auto& e : errors)
+            if (e.pointer == pointer) return e.message;
+        std::string all;
+        for (const auto& e : errors) all += e.pointer + ": " + e.message + "\n";
+        FAIL_CHECK("no error at " << pointer << "; errors:\n" << all);
+        return std::string();
+    };
+    auto e = errors_of(R"({"name":"x","triggers":[{"type":"manual"},{"type":"webhook","method":"TRACE","path":"ok"}],
+        "tasks":[{"id":"add","type":"probe","config":{"n":1}},
+                 {"id":"reply","type":"probe","config":{"n":1},"depends_on":["ad"]},
+                 {"id":"typo","type":"prob","config":{"n":1},"depends_on":["nothing_like_it"],"retry":{"max_attempts":0}},
+                 {"id":"untyped","depends_on":["add"],"join":"most"},
+                 {"id":"refs","type":"probe","config":{"n":{"deep":["{{ tasks.ad.output }}"]}},"when":"{{ inptu.ok }}"},
+                 {"id":"bad_expr","type":"probe","config":{"n":{"list":[1,"{{ oops( }}"]}}},
+                 {"id":"fallback","type":"probe","config":{"n":1},"depends_on":["add"],"on_error":"adx"}]})");
+    CHECK(message(e, "/tasks/1/depends_on/0") == "task `reply` → depends_on: no task `ad` (did you mean `add`?)");
+    // An unknown type does not hide the task's other errors; a suggestion only when one is near.
+    CHECK(message(e, "/tasks/2/type").rfind("task `typo` → type: unknown task type \"prob\" (did you mean `probe`?)", 0) == 0);
+    CHECK(message(e, "/tasks/2/depends_on/0") == "task `typo` → depends_on: no task `nothing_like_it`");
+    CHECK(has(e, "/tasks/2/retry/max_attempts", "task `typo` → retry → max_attempts: must be between 1 and 100"));
+    // A task without a type still gets its other errors.
+    CHECK(has(e, "/tasks/3/type", "task `untyped` → type: is required"));
+    CHECK(has(e, "/tasks/3/join", "task `untyped` → join:"));
+    // Expression errors point at the string itself.
+    CHECK(message(e, "/tasks/4/config/n/deep/0") ==
+          "task `refs` → config → n → deep[0]: reads tasks.ad, but there is no task `ad` (did you mean `add`?)");
+    CHECK(has(e, "/tasks/4/when", "task `refs` → when: unknown name `inptu` in an expression (did you mean `input`?)"));
+    CHECK(has(e, "/tasks/5/config/n/list/1", "task `bad_expr` → config → n → list[1]: "));
+    CHECK(has(e, "/tasks/6/on_error", "(did you mean `add`?)"));
+    CHECK(message(e, "/triggers/1/method").rfind("trigger 2 (webhook) → method: ", 0) == 0);
+    // Places by themselves.
+    auto doc = json::parse(R"({"tasks":[{"type":"x"},{"id":"a/b~c"}],"triggers":[{}]})");
+    CHECK(error_place(doc, "") == "the definition");
+    CHECK(error_place(doc, "/name") == "name");
+    CHECK(error_place(doc, "/tasks/0/config/items/2/x") == "task 1 (no id) → config → items[2] → x");
+    CHECK(error_place(doc, "/tasks/1/retry") == "task `a/b~c` → retry");
+    CHECK(error_place(doc, "/tasks/7") == "task 8 (no id)");
+    CHECK(error_place(doc, "/triggers/0/path") == "trigger 1 → path");
+    CHECK(error_place(doc, "/input_schema/properties/a~1b") == "input_schema → properties → a/b");
 }
 
 TEST_CASE("definition: retry back-off grows, is capped and jittered") {
