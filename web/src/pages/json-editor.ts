@@ -231,6 +231,7 @@ export function createJsonEditor(opts: JsonEditorOptions): JsonEditor {
   ];
   opts.parent.replaceChildren();
   const view = new EditorView({ state: EditorState.create({ doc: opts.doc, extensions }), parent: opts.parent });
+  opts.onSyntax(findJsonError(opts.doc));  // the first verdict at once; the linter follows changes
 
   const select = (from: number, to: number) => {
     const len = view.state.doc.length;
