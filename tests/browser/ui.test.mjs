@@ -333,7 +333,24 @@ try {
   });
   let wfId = '';
   let runId = '';
-  const editor = () => page.locator('[data-testid=workflow-json]');
+  // The definition's code editor (CodeMirror). Its text is read through the editor, not the page:
+  // CodeMirror draws only the lines in view. `fillEditor` replaces the whole text by pasting (select
+  // all, a paste event: no auto-closed brackets, no auto-indentation) and checks that it arrived
+  // unchanged.
+  const editor = () => page.locator('[data-testid=wf-editor]');
+  const editorText = () => editor().locator('.cm-content').evaluate((el) => el.closest('[data-testid=wf-editor]').jsonEditor.text());
+  const fillEditor = async (value) => {
+    const content = editor().locator('.cm-content');
+    await content.focus();
+    await page.keyboard.press('Control+a');
+    await content.evaluate((el, text) => {
+      const data = new DataTransfer();
+      data.setData('text/plain', text);
+      el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+    }, value);
+    const now = await editorText();
+    assert(now === value, `the editor holds ${JSON.stringify(now.slice(0, 200))} after typing ${JSON.stringify(value.slice(0, 200))}`);
+  };
   const runRow = (id) => page.locator(`[data-testid=runs-table] tr[data-run-id="${id}"]`);
 
   await check('the Workflows page lists workflows (the workflow module is present)', async () => {
@@ -350,19 +367,20 @@ try {
   await check('the editor shows a JSON syntax error without asking the server', async () => {
     await page.locator('[data-testid=new-workflow]').click();
     await page.waitForURL(`${BASE}/workflows/new`);
-    await editor().fill('{"name": "broken",\n  "tasks": [}');
+    await fillEditor('{"name": "broken",\n  "tasks": [}');
     await page.locator('[data-testid=validate-workflow]').click();
     const errs = page.locator('[data-testid=validation-errors]');
     await errs.waitFor();
     const msg = await errs.innerText();
     assert(/not valid json/i.test(msg), `validation shows ${JSON.stringify(msg)}`);
+    assert(/line 2, column 13/i.test(msg), `the syntax error is not located: ${JSON.stringify(msg)}`);
   });
 
   await check('Validate shows every error of a bad definition with its JSON pointer', async () => {
     const bad = definition(wfName);
     bad.tasks[0].type = 'no-such-type';
     bad.tasks[2].depends_on = ['a', 'nope'];
-    await editor().fill(JSON.stringify(bad, null, 2));
+    await fillEditor(JSON.stringify(bad, null, 2));
     await page.locator('[data-testid=validate-workflow]').click();
     const errors = page.locator('[data-testid=validation-errors] [data-testid=validation-error]');
     // Wait for this validation's answer: the previous step's error list (pointer "") is still on
@@ -375,13 +393,16 @@ try {
     assert(line.includes('no-such-type'), `the /tasks/0/type error says ${JSON.stringify(line)}`);
     // The pointer selects the offending part of the text.
     await errors.and(page.locator('[data-pointer="/tasks/0/type"]')).locator('button').click();
-    const selectedText = await editor().evaluate((t) => t.value.slice(t.selectionStart, t.selectionEnd));
+    const selectedText = await editor().evaluate((el) => {
+      const { from, to } = el.jsonEditor.selection();
+      return el.jsonEditor.text().slice(from, to);
+    });
     assert(selectedText.includes('no-such-type'), `clicking the pointer selected ${JSON.stringify(selectedText)}`);
     await shot(page, 'workflow-editor-errors');
   });
 
   await check('a valid definition validates and saves (POST), then opens under its id', async () => {
-    await editor().fill(JSON.stringify(definition(wfName), null, 2));
+    await fillEditor(JSON.stringify(definition(wfName), null, 2));
     await page.locator('[data-testid=validate-workflow]').click();
     await page.locator('[data-testid=validation-ok]').waitFor();
     await page.locator('[data-testid=save-workflow]').click();
@@ -391,15 +412,15 @@ try {
     await page.locator('[data-testid=editor-state]', { hasText: 'Version 1 saved' }).waitFor();
     const h1 = await text(page, 'main h1');
     assert(h1 === wfName, `editor heading is ${JSON.stringify(h1)}`);
-    const saved = JSON.parse(await editor().inputValue());
+    const saved = JSON.parse(await editorText());
     assert(saved.tasks?.length === 3, `the editor shows ${JSON.stringify(saved)}`);
     await shot(page, 'workflow-editor');
   });
 
   await check('editing the definition and saving again (PUT) makes version 2', async () => {
-    const def = JSON.parse(await editor().inputValue());
+    const def = JSON.parse(await editorText());
     def.description = 'Edited by the browser test';
-    await editor().fill(JSON.stringify(def, null, 2));
+    await fillEditor(JSON.stringify(def, null, 2));
     assert((await text(page, '[data-testid=editor-state]')) === 'Unsaved changes', 'the editor does not say the text changed');
     await page.locator('[data-testid=save-workflow]').click();
     await page.locator('[data-testid=flash]', { hasText: 'version 2' }).waitFor();
@@ -408,10 +429,10 @@ try {
   });
 
   await check('leaving the editor with unsaved changes asks first; staying keeps them (link, back, reload)', async () => {
-    const before = await editor().inputValue();
+    const before = await editorText();
     const def = JSON.parse(before);
     def.description = 'Not saved yet';
-    await editor().fill(JSON.stringify(def, null, 2));
+    await fillEditor(JSON.stringify(def, null, 2));
     const asked = [];
     const onDialog = (d) => {
       asked.push(d.type());
@@ -423,7 +444,7 @@ try {
       await page.waitForFunction(() => true);  // let the click's handler run
       assert(asked.length === 1 && asked[0] === 'confirm', `leaving by a link asked ${JSON.stringify(asked)}`);
       assert(new URL(page.url()).pathname === `/workflows/${wfId}`, `the page left for ${page.url()}`);
-      assert((await editor().inputValue()).includes('Not saved yet'), 'the unsaved text is gone');
+      assert((await editorText()).includes('Not saved yet'), 'the unsaved text is gone');
       // A reload or closing the tab: the page asks the browser to ask.
       const prevented = await page.evaluate(() => {
         const ev = new Event('beforeunload', { cancelable: true });
@@ -458,7 +479,7 @@ try {
     await page.locator('[data-testid=dialog] [data-testid=dialog-confirm]').click();
     await page.locator('[data-testid=flash]', { hasText: 'version 3' }).waitFor();
     await page.locator('[data-testid=editor-state]', { hasText: 'Version 3 saved' }).waitFor();
-    const now = JSON.parse(await editor().inputValue());
+    const now = JSON.parse(await editorText());
     assert(now.description === 'Made by the browser test', `after the restore the editor shows ${JSON.stringify(now)}`);
     const w = await page.evaluate((id) => window.arclight.api.get(`/api/v1/workflows/${encodeURIComponent(id)}`), wfId);
     assert(w.version === 3 && w.description === 'Made by the browser test', `after the restore the workflow is ${JSON.stringify(w)}`);
@@ -690,7 +711,7 @@ try {
     await page.waitForURL(`${BASE}/workflows/new`);
     const where = await text(page, '[data-testid=new-workflow-project]');
     assert(where.includes(projA.name), `the new-workflow editor says it goes to ${JSON.stringify(where)}`);
-    await editor().fill(JSON.stringify(definition(`${wfName}-made-in-alpha`), null, 2));
+    await fillEditor(JSON.stringify(definition(`${wfName}-made-in-alpha`), null, 2));
     await page.locator('[data-testid=save-workflow]').click();
     await page.waitForURL((u) => /^\/workflows\/[^/]+$/.test(u.pathname) && !u.pathname.endsWith('/new'));
     const id = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());

@@ -106,10 +106,3 @@ export function locatePointer(text: string, pointer: string): Span | null {
     p = p.slice(0, Math.max(0, p.lastIndexOf('/')));
   }
 }
-
-/** 1-based line and column of a character offset. */
-export function lineCol(text: string, offset: number): { line: number; col: number } {
-  const before = text.slice(0, offset);
-  const line = before.split('\n').length;
-  return { line, col: offset - before.lastIndexOf('\n') };
-}
