@@ -376,10 +376,10 @@ try {
     assert(/line 2, column 13/i.test(msg), `the syntax error is not located: ${JSON.stringify(msg)}`);
   });
 
-  await check('Validate shows every error of a bad definition with its JSON pointer', async () => {
+  await check('Validate shows every error of a bad definition, placed in its own words', async () => {
     const bad = definition(wfName);
     bad.tasks[0].type = 'no-such-type';
-    bad.tasks[2].depends_on = ['a', 'nope'];
+    bad.tasks[2].depends_on = ['a', 'bb'];
     await fillEditor(JSON.stringify(bad, null, 2));
     await page.locator('[data-testid=validate-workflow]').click();
     const errors = page.locator('[data-testid=validation-errors] [data-testid=validation-error]');
@@ -391,6 +391,10 @@ try {
     assert(pointers.some((p) => p.startsWith('/tasks/2/depends_on')), `no error for the unknown dependency: ${JSON.stringify(pointers)}`);
     const line = await errors.and(page.locator('[data-pointer="/tasks/0/type"]')).innerText();
     assert(line.includes('no-such-type'), `the /tasks/0/type error says ${JSON.stringify(line)}`);
+    // Said as the definition says it, not by index, with a suggestion (issue 21, item 8).
+    const dep = (await errors.and(page.locator('[data-pointer="/tasks/2/depends_on/1"]')).innerText()).replace(/\s+/g, ' ');
+    assert(dep.includes('task `c` → depends_on') && dep.includes('no task `bb` (did you mean `b`?)'), `the dependency error says ${JSON.stringify(dep)}`);
+    assert(!dep.includes('/tasks/2'), `the dependency error shows its pointer: ${JSON.stringify(dep)}`);
     // The pointer selects the offending part of the text.
     await errors.and(page.locator('[data-pointer="/tasks/0/type"]')).locator('button').click();
     const selectedText = await editor().evaluate((el) => {

@@ -114,7 +114,16 @@ TEST_CASE_TEMPLATE("sandbox: values that are not JSON give bad_output", Mode, In
     bad("return {x = 1/0}", "infinity");
     bad("return '\\xff'", "not valid UTF-8");
     bad("return {['\\xff'] = 1}", "not valid UTF-8");
-    bad("local t = {} for i = 1, 40 do t = {t, t} end return t", "larger than the limit");
+    {
+        // A table shared 2^40 times over: refused when its JSON outgrows the limit (a smaller
+        // limit than the default 4 MiB, so that a loaded machine reaches it well within the
+        // wall-clock limit too).
+        ScriptLimits dag = small_limits();
+        dag.max_output_bytes = 256u << 10;
+        const ScriptResult r = runner.run("local t = {} for i = 1, 40 do t = {t, t} end return t", json::object{}, dag);
+        CHECK(r.status == Status::bad_output);
+        CHECK_MESSAGE(r.error.find("larger than the limit of 256 KiB") != std::string::npos, r.error);
+    }
     ScriptLimits tiny = small_limits();
     tiny.max_output_bytes = 50;
     const ScriptResult r = runner.run("return string.rep('x', 100)", json::object{}, tiny);

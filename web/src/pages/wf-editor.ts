@@ -95,6 +95,21 @@ function referencePanel(types: HTMLElement): HTMLElement {
   );
 }
 
+
+/**
+ * A validation error's place and message. The server starts the message with where the error
+ * is in the definition's own words ("task `reply` → depends_on: no task `ad`"); the place becomes
+ * the button that selects it. A message without a place keeps the pointer there.
+ */
+function errorPlace(e: FieldError): { place: string; message: string } {
+  const at = e.message.indexOf(': ');
+  if (at > 0 && (e.pointer === '' || !e.message.startsWith('/'))) {
+    const place = e.message.slice(0, at);
+    if (/^(task |trigger |[a-z_]+( →|$))/.test(place)) return { place, message: e.message.slice(at + 2) };
+  }
+  return { place: e.pointer || '(definition)', message: e.message };
+}
+
 export function renderEditor(el: HTMLElement, setHead: HeaderSetter, id: string | null): () => void {
   let alive = true;
   let doc: WorkflowDoc | null = null;
@@ -331,10 +346,10 @@ export function renderEditor(el: HTMLElement, setHead: HeaderSetter, id: string 
                 { 'data-testid': 'validation-error', 'data-pointer': e.pointer },
                 h(
                   'button',
-                  { type: 'button', class: 'pointer', title: 'Show in the definition', onclick: () => selectPointer(e.pointer) },
-                  h('code', null, e.pointer || '(definition)'),
+                  { type: 'button', class: 'pointer', title: `Show in the definition (${e.pointer || '/'})`, onclick: () => selectPointer(e.pointer) },
+                  h('code', null, errorPlace(e).place),
                 ),
-                h('span', { class: 'validation-msg' }, e.message),
+                h('span', { class: 'validation-msg' }, errorPlace(e).message),
               ),
             ),
           ),
