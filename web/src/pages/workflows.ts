@@ -9,7 +9,7 @@ import { formatDateTime } from '../format';
 import type { NavEntry } from '../nav';
 import { projectStore, type Project } from '../projects';
 import { navigate, setLeaveGuard } from '../router';
-import { notice } from './common';
+import { notice, readOnlyNotice } from './common';
 import { errorDialog, formError, openDialog } from './forms';
 import { lineCol, locatePointer } from './json-locate';
 import { historyPanel } from './wf-history';
@@ -31,6 +31,11 @@ import {
 /** A message for the next page shown (e.g. "Saved" after a new workflow's editor reloads under its id). */
 let flash: string | null = null;
 
+/** Shows `msg` on the next workflow page (e.g. after another page created a workflow and opens it). */
+export function flashNext(msg: string): void {
+  flash = msg;
+}
+
 function takeFlash(): HTMLElement | null {
   const msg = flash;
   flash = null;
@@ -43,7 +48,26 @@ export function renderWorkflows(root: HTMLElement, entry: NavEntry, path: string
     toSee: 'see workflows',
     backTo: 'Go to the workflows',
     list: renderList,
-    item: (el, set, rest) => renderEditor(el, set, rest === 'new' ? null : decodeURIComponent(rest)),
+    item: (el, set, rest) => {
+      if (authStore.can('flows.write')) return renderEditor(el, set, rest === 'new' ? null : decodeURIComponent(rest));
+      // Read-only: said once above the page; there is nothing to create.
+      if (rest === 'new') {
+        set('New workflow', h('a', { href: '/workflows', 'data-link': true }, '← All workflows'));
+        replace(
+          el,
+          h(
+            'div',
+            { class: 'notice notice-warn', 'data-testid': 'cannot-create' },
+            'You cannot create workflows: your role is read-only (creating needs the flows.write permission). ',
+            h('a', { href: '/workflows', 'data-link': true }, 'See the workflows'),
+          ),
+        );
+        return;
+      }
+      const inner = h('div');
+      replace(el, readOnlyNotice('this workflow'), inner);
+      return renderEditor(inner, set, decodeURIComponent(rest));
+    },
   });
 }
 
@@ -147,6 +171,7 @@ function renderList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry): ()
   replace(
     el,
     takeFlash(),
+    !canWrite && readOnlyNotice('workflows'),
     h(
       'section',
       { class: 'panel' },
@@ -179,7 +204,7 @@ function renderList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry): ()
       ),
       h('td', { class: 'num', 'data-testid': 'workflow-tasks' }, String(w.task_count ?? '')),
       h('td', { class: 'num' }, `v${w.version}`),
-      h('td', { class: 'nowrap' }, w.updated_at ? formatDateTime(w.updated_at) : none()),
+      h('td', { class: 'wf-updated' }, w.updated_at ? formatDateTime(w.updated_at) : none()),
       h(
         'td',
         { class: 'actions' },
@@ -232,7 +257,7 @@ function renderList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry): ()
         list,
         h(
           'table',
-          { class: 'table', 'data-testid': 'workflows-table', 'data-project-id': project },
+          { class: 'table wf-list', 'data-testid': 'workflows-table', 'data-project-id': project },
           h('thead', null, h('tr', null, heads.map((t) => h('th', { class: t === 'Tasks' || t === 'Version' ? 'num' : null }, t)))),
           h(
             'tbody',
