@@ -90,6 +90,16 @@ export default async function (t) {
       await exists.locator(`a[href="/workflows/${encodeURIComponent(id)}"]`).waitFor();
       const after = await api('GET', '/api/v1/workflows');
       assert(after.items.filter((x) => x.name === 'echo').length === 1, 'a second echo workflow was created');
+      // With the name free but POST /hooks/echo served by another workflow, the refusal says why.
+      await api('DELETE', `/api/v1/workflows/${encodeURIComponent(id)}`);
+      await createWorkflow({ name: `home-echo-path-${stamp}`, active: true, triggers: [{ type: 'webhook', method: 'POST', path: 'echo' }], tasks: [setTask] });
+      await page.goto(`${BASE}/`);
+      await page.locator('[data-testid=home-create-example]').click();
+      const refused = page.locator('[data-testid=home-example-error]');
+      await refused.waitFor();
+      const why = await refused.innerText();
+      assert(why.includes('Not created') && why.includes('/hooks/echo'), `the refusal says ${JSON.stringify(why)}`);
+      assert(new URL(page.url()).pathname === '/', `the page moved to ${page.url()}`);
     });
 
     await check('home: a run shows under recent runs, a failed one under recent failures, with links', async () => {

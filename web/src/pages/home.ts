@@ -62,7 +62,9 @@ function gettingStarted(): HTMLElement {
         h(
           'div',
           { class: 'notice notice-error', role: 'alert', 'data-testid': 'home-example-error' },
-          taken ? `Not created: ${message.replace(/\.?$/, '.')} The example's webhook POST /hooks/echo must be free.` : `Not created: ${message}`,
+          taken
+            ? `Not created: ${message.replace(/\.?$/, '.')} The example needs POST /hooks/echo for itself: deactivate the workflow serving it, or create the example in the editor with another path.`
+            : `Not created: ${message}`,
           fields.length > 0 && h('ul', null, fields.map((f) => h('li', null, f))),
         ),
       );
