@@ -237,6 +237,35 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
            },
            false, "workflow", {}, obj(R"j({"type":"object","properties":{"items":{"type":"array"}}})j")});
 
+    r.add({"GET", "/api/v1/workflows/triggers", "flows.read",
+           "The live webhooks (method, path: served at /hooks/<path>) and cron schedules (with their next fire, UTC) of the "
+           "active workflows in the caller's projects (?project_id= narrows to one).",
+           [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+               auto scope = ProjectScope::of(req);
+               auto list = co_await s->active_triggers(scope, req.query_param("project_id"), now_ms());
+               json::array items;
+               for (const auto& t : list) {
+                   json::object o{{"workflow_id", t.workflow_id}, {"workflow_name", t.workflow_name}, {"type", t.type}};
+                   if (t.type == "webhook") {
+                       o["method"] = t.method;
+                       o["path"] = t.path;
+                   } else {
+                       o["cron"] = t.cron;
+                       o["timezone"] = "UTC";  // cron.hpp: schedules are evaluated in UTC
+                       o["next_fire_at"] = t.next_fire_ms > 0 ? json::value(json::string(format_rfc3339(t.next_fire_ms))) : json::value(nullptr);
+                   }
+                   items.push_back(std::move(o));
+               }
+               co_return HttpResponse::json(json::object{{"items", std::move(items)}});
+           },
+           false, "workflow", {},
+           obj(R"j({"type":"object","properties":{"items":{"type":"array","items":{"type":"object",
+               "required":["workflow_id","workflow_name","type"],"properties":{
+               "workflow_id":{"type":"string"},"workflow_name":{"type":"string"},"type":{"enum":["webhook","cron"]},
+               "method":{"type":"string","description":"webhook"},"path":{"type":"string","description":"webhook: served at /hooks/<path>"},
+               "cron":{"type":"string","description":"cron: the schedule as written"},"timezone":{"type":"string","description":"cron: always UTC"},
+               "next_fire_at":{"type":["string","null"],"description":"cron: RFC 3339; null when it never fires again"}}}}}})j")});
+
     r.add({"POST", "/api/v1/workflows/validate", "flows.read",
            "Validate a workflow definition: 200 {valid:true}, or 422 listing every error with a JSON pointer.",
            [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {

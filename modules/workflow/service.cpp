@@ -160,6 +160,37 @@ asio::awaitable<std::vector<WorkflowRecord>> Workflows::list_workflows(const Pro
     co_return co_await db_.run(std::move(q));
 }
 
+asio::awaitable<std::vector<TriggerListing>> Workflows::active_triggers(const ProjectScope& scope,
+                                                                        std::optional<std::string> project, std::int64_t now_ms) {
+    auto projects = scope.listable("flows.read", project);
+    auto q = [this, projects, now_ms](soci::session& s) {
+        std::vector<TriggerListing> out;
+        for (const auto& rec : store_.list_workflows(s, true, projects)) {
+            // Compiled as the trigger set compiles it (cached per version): methods and paths normalized.
+            auto wf = versions_.compile(rec.id, rec.version, rec.definition);
+            if (!wf) continue;  // no longer validates: its triggers are not live either
+            for (const auto& t : wf->def->triggers) {
+                TriggerListing l;
+                l.workflow_id = rec.id;
+                l.workflow_name = rec.name;
+                l.type = t.type;
+                if (t.type == "webhook") {
+                    l.method = t.method;
+                    l.path = t.path;
+                } else if (t.type == "cron" && t.schedule) {
+                    l.cron = t.schedule->text();
+                    l.next_fire_ms = t.schedule->next_after(now_ms);
+                } else {
+                    continue;
+                }
+                out.push_back(std::move(l));
+            }
+        }
+        return out;
+    };
+    co_return co_await db_.run(std::move(q));
+}
+
 // ---- projects ------------------------------------------------------------------------------
 // Every workflow is looked up through the caller's scope: another project's answers 404.
 

@@ -16,6 +16,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,16 @@ class Vault;
 }
 
 namespace arclight::workflow {
+
+/// One live trigger of an active workflow, for GET /api/v1/workflows/triggers: a webhook (method,
+/// path as in the definition, served at /hooks/<path>) or a cron schedule and its next fire.
+struct TriggerListing {
+    std::string workflow_id, workflow_name;
+    std::string type;              ///< webhook | cron
+    std::string method, path;      ///< webhook
+    std::string cron;              ///< cron: the schedule as written
+    std::int64_t next_fire_ms = -1;  ///< cron: the first fire after now (UTC epoch ms); -1 when none within 8 years
+};
 
 /// Who does something, as runs and versions record it: "user:<id>" (a session), "api_key:<id>",
 /// or "anonymous" (no principal: auth disabled, or an internal caller).
@@ -40,6 +51,10 @@ public:
     // ---- definitions ----
     /// Parses and validates a submitted definition; throws 422 listing every error.
     std::shared_ptr<const Definition> validate(const boost::json::value& doc) const;
+    /// The webhook and cron triggers of the active workflows `scope` reads (of `project` only,
+    /// when given), by workflow name; cron fires are computed after `now_ms`.
+    boost::asio::awaitable<std::vector<TriggerListing>> active_triggers(const ProjectScope& scope, std::optional<std::string> project,
+                                                                        std::int64_t now_ms);
     /// The workflows of the projects `scope` reaches (of `project` only, when given).
     boost::asio::awaitable<std::vector<WorkflowRecord>> list_workflows(const ProjectScope& scope,
                                                                        std::optional<std::string> project = std::nullopt);

@@ -3,10 +3,10 @@ import { api, setErrorReporter, setUnauthorizedHandler } from './api';
 import { authStore } from './auth';
 import { h, replace } from './dom';
 import { live } from './live';
-import { NAV, findEntry } from './nav';
+import { COMING_SECTION, NAV, findEntry, isComing } from './nav';
 import { mountNotices, showError, showMessage } from './notify';
 import { notice, pageHeader } from './pages/common';
-import { renderDashboard } from './pages/dashboard';
+import { renderHome } from './pages/home';
 import { errorLines } from './pages/forms';
 import { renderLogin, renderSetup } from './pages/login';
 import { renderModulePage } from './pages/module';
@@ -37,17 +37,55 @@ const userMenu = createUserMenu(() => void logout());
 const projectSwitcher = createProjectSwitcher();
 
 const navLinks = new Map<string, HTMLAnchorElement>();
-const sections: HTMLElement[] = [];
 for (const entry of NAV) {
-  let section = sections.find((s) => s.dataset.section === entry.section);
-  if (!section) {
-    section = h('div', { class: 'nav-section', 'data-section': entry.section }, h('div', { class: 'nav-heading' }, entry.section));
-    sections.push(section);
-  }
-  const link = h('a', { href: entry.path, 'data-link': true, class: 'nav-link', 'data-testid': `nav-${entry.label.toLowerCase()}` }, entry.label);
-  navLinks.set(entry.path, link);
-  section.appendChild(link);
+  const testid = `nav-${entry.label.toLowerCase()}`;
+  navLinks.set(
+    entry.path,
+    h('a', { href: entry.path, 'data-link': true, class: 'nav-link', 'data-testid': testid }, h('span', { class: 'nav-label' }, entry.label)),
+  );
 }
+const sidebar = h('nav', { class: 'sidebar', 'aria-label': 'Main', 'data-testid': 'nav' });
+
+/**
+ * Lays the nav out: the entries of the server's modules by section, then those of modules still
+ * to come under their own heading, dimmed and marked, whose pages say so.
+ */
+let navLayout = '';
+function layoutNav(): void {
+  const info = systemStore.info;
+  const modules = info ? info.modules.map((m) => m.name) : null;
+  const coming = new Set(NAV.filter((e) => isComing(e, modules)).map((e) => e.path));
+  const key = [...coming].join(' ');
+  if (key === navLayout && sidebar.childElementCount > 0) return;
+  navLayout = key;
+  const sections: HTMLElement[] = [];
+  const sectionFor = (name: string, extra?: Record<string, string>) => {
+    let section = sections.find((s) => s.dataset.section === name);
+    if (!section) {
+      section = h('div', { class: 'nav-section', 'data-section': name, ...extra }, h('div', { class: 'nav-heading' }, name));
+      sections.push(section);
+    }
+    return section;
+  };
+  for (const entry of NAV) {
+    const link = navLinks.get(entry.path);
+    if (!link || coming.has(entry.path)) continue;
+    link.classList.remove('coming');
+    link.querySelector('.nav-mark')?.remove();
+    link.removeAttribute('title');
+    sectionFor(entry.section).appendChild(link);
+  }
+  for (const entry of NAV) {
+    const link = navLinks.get(entry.path);
+    if (!link || !coming.has(entry.path)) continue;
+    link.classList.add('coming');
+    if (!link.querySelector('.nav-mark')) link.appendChild(h('span', { class: 'nav-mark', 'data-testid': 'nav-coming-mark' }, 'coming'));
+    link.title = `${entry.label} is coming: this server does not have it yet.`;
+    sectionFor(COMING_SECTION, { 'data-testid': 'nav-coming' }).appendChild(link);
+  }
+  replace(sidebar, sections);
+}
+layoutNav();
 
 const shell = h(
   'div',
@@ -62,7 +100,7 @@ const shell = h(
     wsState,
     userMenu.el,
   ),
-  h('nav', { class: 'sidebar', 'aria-label': 'Main', 'data-testid': 'nav' }, sections),
+  sidebar,
   content,
 );
 // Login, first-admin setup and start-up messages: a page of their own, without the shell.
@@ -88,15 +126,8 @@ function showAuthScreen(): void {
 // ---- nav state -----------------------------------------------------------
 
 function updateNav(): void {
+  layoutNav();
   const info = systemStore.info;
-  for (const entry of NAV) {
-    const link = navLinks.get(entry.path);
-    if (!link || !entry.module) continue;
-    const absent = !!info && !info.modules.some((m) => m.name === entry.module);
-    link.classList.toggle('absent', absent);
-    if (absent) link.title = `The ${entry.module} module is not part of this server yet.`;
-    else link.removeAttribute('title');
-  }
   replace(serverLabel, info ? `${info.name} ${info.version}` : '');
 }
 systemStore.listen(updateNav);
@@ -229,10 +260,10 @@ const router = new Router((path) => {
   content.scrollTop = 0;
   document.title = entry ? `${entry.label} · Arclight` : 'Not found · Arclight';
   if (!entry) {
-    replace(content, pageHeader('Page not found'), notice('info', `There is no page at ${path}. `, h('a', { href: '/', 'data-link': true }, 'Go to the dashboard')));
+    replace(content, pageHeader('Page not found'), notice('info', `There is no page at ${path}. `, h('a', { href: '/', 'data-link': true }, 'Go to the home page')));
     return;
   }
-  if (entry.path === '/') return renderDashboard(content);
+  if (entry.path === '/') return renderHome(content, entry);
   if (entry.path === '/settings') return renderSettings(content, entry, path);
   if (entry.path === '/workflows') return renderWorkflows(content, entry, path);
   if (entry.path === '/runs') return renderRuns(content, entry, path);

@@ -12,18 +12,26 @@ export interface NavEntry {
   about: string;
   /** The page has sub-pages below its path (e.g. /settings/users). */
   children?: boolean;
+  /**
+   * The server module is not built yet: the entry is listed under "Coming" until the server
+   * reports the module (and under "Coming" again for a server that does not have it).
+   */
+  planned?: boolean;
 }
 
+/** The heading under which the entries of modules this server does not have are grouped. */
+export const COMING_SECTION = 'Coming';
+
 const BUILT_IN: NavEntry[] = [
-  { path: '/', label: 'Dashboard', section: 'Overview', about: 'Server status and module health.' },
-  { path: '/flows', label: 'Flows', section: 'Build', module: 'visual', about: 'Design flows visually.' },
+  { path: '/', label: 'Home', section: 'Overview', about: 'Getting started, recent runs, live triggers and server status.' },
+  { path: '/flows', label: 'Flows', section: 'Build', module: 'visual', planned: true, about: 'Design flows visually.' },
   { path: '/workflows', label: 'Workflows', section: 'Build', module: 'workflow', about: 'Workflow definitions: triggers and tasks.', children: true },
   { path: '/runs', label: 'Runs', section: 'Build', module: 'workflow', about: 'Workflow executions and their history.', children: true },
-  { path: '/agents', label: 'Agents', section: 'Build', module: 'agents', about: 'Agents and their configuration.' },
-  { path: '/hub', label: 'Hub', section: 'Build', module: 'hub', about: 'Shared components and integrations.' },
-  { path: '/memory', label: 'Memory', section: 'Knowledge', module: 'memory', about: 'Stored memory and knowledge.' },
-  { path: '/learning', label: 'Learning', section: 'Knowledge', module: 'rl', about: 'Reinforcement learning.' },
-  { path: '/monitoring', label: 'Monitoring', section: 'Operate', module: 'monitoring', about: 'Metrics, traces and alerts.' },
+  { path: '/agents', label: 'Agents', section: 'Build', module: 'agents', planned: true, about: 'Agents and their configuration.' },
+  { path: '/hub', label: 'Hub', section: 'Build', module: 'hub', planned: true, about: 'Shared components and integrations.' },
+  { path: '/memory', label: 'Memory', section: 'Knowledge', module: 'memory', planned: true, about: 'Stored memory and knowledge.' },
+  { path: '/learning', label: 'Learning', section: 'Knowledge', module: 'rl', planned: true, about: 'Reinforcement learning.' },
+  { path: '/monitoring', label: 'Monitoring', section: 'Operate', module: 'monitoring', planned: true, about: 'Metrics, traces and alerts.' },
   { path: '/settings', label: 'Settings', section: 'Operate', module: 'auth', about: 'Your account, API keys, projects, users and server information.', children: true },
 ];
 
@@ -48,6 +56,15 @@ function withModulePages(entries: NavEntry[]): NavEntry[] {
 }
 
 export const NAV: NavEntry[] = withModulePages(BUILT_IN);
+
+/**
+ * Whether the entry's module is still to come: the server's module list (when known) lacks it;
+ * before the list is known, whether it is planned.
+ */
+export function isComing(entry: NavEntry, serverModules: readonly string[] | null): boolean {
+  if (!entry.module) return false;
+  return serverModules ? !serverModules.includes(entry.module) : !!entry.planned;
+}
 
 export function normalizePath(path: string): string {
   const p = path.replace(/\/+$/, '');

@@ -20,6 +20,25 @@ export interface SystemInfo {
   modules: ModuleInfo[];
 }
 
+/** What the user calls each server module (its id is for logs and configuration). */
+const COMPONENT_NAMES: Record<string, string> = {
+  system: 'Server',
+  auth: 'Users and access',
+  workflow: 'Workflows',
+  models: 'Models',
+  agents: 'Agents',
+  hub: 'Hub',
+  visual: 'Flows',
+  memory: 'Memory',
+  rl: 'Learning',
+  monitoring: 'Monitoring',
+};
+
+/** A server module's name in user words ("rl" is "Learning"); an unknown one, capitalized. */
+export function componentName(moduleId: string): string {
+  return COMPONENT_NAMES[moduleId] ?? (moduleId ? moduleId[0].toUpperCase() + moduleId.slice(1) : 'Unnamed');
+}
+
 export const SYSTEM_INFO_PATH = '/api/v1/system/info';
 
 export function isSystemInfo(v: unknown): v is SystemInfo {
@@ -37,6 +56,8 @@ class SystemStore {
   source: 'http' | 'heartbeat' | null = null;
   updatedAt: Date | null = null;
   private readonly listeners = new Set<Listener>();
+  private uptimeFor = '';
+  private uptimeShown = 0;
   private inflight: Promise<void> | null = null;
 
   listen(fn: Listener): () => void {
@@ -54,6 +75,21 @@ class SystemStore {
     this.source = source;
     this.updatedAt = new Date();
     this.emit();
+  }
+
+  /**
+   * The server's uptime now, in whole seconds: the last report's, advanced by the local clock
+   * since it came (heartbeats come every few seconds; the shown uptime moves every second).
+   * Never smaller than what was shown before for the same start (a report's seconds are whole).
+   */
+  uptimeNow(now = Date.now()): number {
+    const info = this.info;
+    if (!info || !this.updatedAt) return 0;
+    const up = Math.floor(info.uptime_seconds + Math.max(0, now - this.updatedAt.getTime()) / 1000);
+    if (this.uptimeFor === info.started_at && up < this.uptimeShown) return this.uptimeShown;
+    this.uptimeFor = info.started_at;
+    this.uptimeShown = up;
+    return up;
   }
 
   /** Forgets what was loaded (after logout: the next user may see less). */

@@ -17,3 +17,13 @@ export function moduleStatus(mod: ModuleInfo): string {
 export function notice(kind: 'info' | 'warn' | 'error', ...body: (string | Node)[]): HTMLElement {
   return h('div', { class: `notice notice-${kind}`, 'data-testid': 'notice' }, ...body);
 }
+
+/** A notice for those who may read but not change workflows. */
+export function readOnlyNotice(what: string): HTMLElement {
+  return h(
+    'div',
+    { class: 'notice notice-info readonly-notice', role: 'note', 'data-testid': 'readonly-notice' },
+    h('strong', null, 'Read-only. '),
+    `Your role lets you see ${what} but not create or change them. An admin of the project can give you the editor role.`,
+  );
+}

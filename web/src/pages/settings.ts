@@ -7,7 +7,7 @@ import { h, replace } from '../dom';
 import { formatDateTime } from '../format';
 import type { NavEntry } from '../nav';
 import { projectStore } from '../projects';
-import { systemStore } from '../system';
+import { componentName, systemStore } from '../system';
 import { notice, pageHeader, statusBadge } from './common';
 import { renderModuleState } from './module';
 import { renderAccount } from './settings-account';
@@ -69,7 +69,7 @@ export function renderSettings(root: HTMLElement, entry: NavEntry, path: string)
     return () => undefined;
   }
   if (!allowed(tab)) {
-    let why = `${tab.label} needs the auth module, which this server does not have.`;
+    let why = `${tab.label} needs user accounts, which this server does not have.`;
     if (authStore.state === 'in') {
       why = tab.when && !tab.when() ? `This server has no ${tab.label.toLowerCase()}.` : `Your account lacks the permission "${tab.permission}" needed for ${tab.label}.`;
     }
@@ -143,8 +143,8 @@ function renderOverview(root: HTMLElement): () => void {
           h('dd', null, formatDateTime(info.started_at)),
           h('dt', null, 'Database'),
           h('dd', null, info.database.backend, ' ', statusBadge(info.database.ok ? 'ok' : 'failed')),
-          h('dt', null, 'Modules'),
-          h('dd', null, info.modules.map((m) => m.name).join(', ') || '—'),
+          h('dt', null, 'Components'),
+          h('dd', null, info.modules.map((m) => componentName(m.name)).join(', ') || '—'),
         ),
       ),
     );

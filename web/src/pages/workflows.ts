@@ -8,7 +8,7 @@ import { formatDateTime } from '../format';
 import type { NavEntry } from '../nav';
 import { projectStore } from '../projects';
 import { navigate } from '../router';
-import { notice } from './common';
+import { notice, readOnlyNotice } from './common';
 import { formError } from './forms';
 import { projectScopeNote, projectTag } from './project-ui';
 import { activeSwitch, confirmDelete, startRunDialog, takeFlash } from './wf-actions';
@@ -20,7 +20,26 @@ export function renderWorkflows(root: HTMLElement, entry: NavEntry, path: string
     toSee: 'see workflows',
     backTo: 'Go to the workflows',
     list: renderList,
-    item: (el, set, rest) => editorPage(el, set, rest === 'new' ? null : decodeURIComponent(rest)),
+    item: (el, set, rest) => {
+      if (authStore.can('flows.write')) return editorPage(el, set, rest === 'new' ? null : decodeURIComponent(rest));
+      // Read-only: said once above the page; there is nothing to create.
+      if (rest === 'new') {
+        set('New workflow', h('a', { href: '/workflows', 'data-link': true }, '← All workflows'));
+        replace(
+          el,
+          h(
+            'div',
+            { class: 'notice notice-warn', 'data-testid': 'cannot-create' },
+            'You cannot create workflows: your role is read-only (creating needs the flows.write permission). ',
+            h('a', { href: '/workflows', 'data-link': true }, 'See the workflows'),
+          ),
+        );
+        return;
+      }
+      const inner = h('div');
+      replace(el, readOnlyNotice('this workflow'), inner);
+      return editorPage(inner, set, decodeURIComponent(rest));
+    },
   });
 }
 
@@ -63,6 +82,7 @@ function renderList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry): ()
   replace(
     el,
     takeFlash(),
+    !canWrite && readOnlyNotice('workflows'),
     h(
       'section',
       { class: 'panel' },
@@ -95,7 +115,7 @@ function renderList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry): ()
       ),
       h('td', { class: 'num', 'data-testid': 'workflow-tasks' }, String(w.task_count ?? '')),
       h('td', { class: 'num' }, `v${w.version}`),
-      h('td', { class: 'nowrap' }, w.updated_at ? formatDateTime(w.updated_at) : none()),
+      h('td', { class: 'wf-updated' }, w.updated_at ? formatDateTime(w.updated_at) : none()),
       h(
         'td',
         { class: 'actions' },
@@ -148,7 +168,7 @@ function renderList(el: HTMLElement, setHead: HeaderSetter, entry: NavEntry): ()
         list,
         h(
           'table',
-          { class: 'table', 'data-testid': 'workflows-table', 'data-project-id': project },
+          { class: 'table wf-list', 'data-testid': 'workflows-table', 'data-project-id': project },
           h('thead', null, h('tr', null, heads.map((t) => h('th', { class: t === 'Tasks' || t === 'Version' ? 'num' : null }, t)))),
           h(
             'tbody',
