@@ -13,6 +13,7 @@ import { notice } from './common';
 import { errorDialog, formError, openDialog } from './forms';
 import { lineCol, locatePointer } from './json-locate';
 import { historyPanel } from './wf-history';
+import { webhooksPanel } from './wf-webhooks';
 import { projectScopeNote, projectTag } from './project-ui';
 import {
   WORKFLOWS,
@@ -519,6 +520,7 @@ function renderEditor(el: HTMLElement, setHead: HeaderSetter, id: string | null)
           ['Updated', d.updated_at ? formatDateTime(d.updated_at) : none()],
         ]),
       ),
+      webhooksPanel(d),
       historyPanel(d, canWrite, isDirty, (version) => {
         flash = `Restored an earlier version as version ${version}.`;
         void load();
