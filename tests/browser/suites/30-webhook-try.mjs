@@ -23,6 +23,7 @@ export default async function (t) {
   const { context, page, errors } = await t.loggedInPage();
   let wfId = '';
   let runId = '';
+  let guardedId = '';
   const panel = page.locator('[data-testid=webhooks-panel]');
   const detail = (id) => page.locator(`[data-testid=task-detail][data-task-id="${id}"]`);
 
@@ -117,9 +118,60 @@ export default async function (t) {
       await shot(page, 'run-response');
       assert(errors.length === 0, `page errors: ${errors.join('; ')}`);
     });
+
+    await check('webhook try: hooks with auth explain it, take the header value or the signing secret, and are refused without', async () => {
+      const created = await page.evaluate(
+        (def) => window.arclight.api.post('/api/v1/workflows', def),
+        {
+          name: 'guarded hooks (tried from their page)',
+          active: true,
+          triggers: [
+            { type: 'webhook', method: 'POST', path: 'guarded-try', auth: { type: 'header', header: 'X-Hook-Token', secret: 'token-of-the-try' } },
+            {
+              type: 'webhook',
+              method: 'PUT',
+              path: 'signed-try',
+              auth: { type: 'hmac', header: 'X-Signature-256', prefix: 'sha256=', secret: 'key-of-the-try', timestamp_header: 'X-Timestamp' },
+            },
+          ],
+          tasks: [{ id: 'ok', type: 'set', config: { values: '{{ input }}' } }],
+        },
+      );
+      guardedId = created?.id;
+      assert(guardedId, `creating the workflow answered ${JSON.stringify(created)}`);
+      await page.goto(`${BASE}/workflows/${encodeURIComponent(guardedId)}`);
+      const header = panel.locator('[data-testid=webhook][data-index="0"]');
+      const hmac = panel.locator('[data-testid=webhook][data-index="1"]');
+      await header.waitFor();
+      const curl = (await header.locator('[data-testid=webhook-curl]').innerText()).trim();
+      assert(curl.includes("-H 'X-Hook-Token: <secret>'"), `the curl line has no auth header placeholder: ${curl}`);
+      const signedCurl = (await hmac.locator('[data-testid=webhook-curl]').innerText()).trim();
+      assert(signedCurl.includes('-X PUT') && signedCurl.includes("'X-Timestamp: <epoch seconds>'") && signedCurl.includes('X-Signature-256: sha256=<hex HMAC-SHA256'), `the signed hook's curl line is ${signedCurl}`);
+      const hint = await header.locator('[data-testid=webhook-auth]').innerText();
+      assert(hint.includes('X-Hook-Token') && hint.includes('write-only'), `the auth hint says ${JSON.stringify(hint)}`);
+      // Without the value: refused before any run.
+      await header.locator('[data-testid=webhook-send]').click();
+      await header.locator('[data-testid=webhook-response-status]', { hasText: '401' }).waitFor();
+      await header.locator('[data-testid=webhook-no-run]').waitFor();
+      // With it: accepted (async: 202 and the run).
+      await header.locator('[data-testid=webhook-auth-value]').fill('token-of-the-try');
+      await header.locator('[data-testid=webhook-send]').click();
+      await header.locator('[data-testid=webhook-response-status]', { hasText: '202' }).waitFor();
+      await header.locator('[data-testid=webhook-run-status][data-status=succeeded]').waitFor({ timeout: 15_000 });
+      // Signed in the browser with the secret entered there.
+      await hmac.locator('[data-testid=webhook-send]').click();
+      await hmac.locator('[data-testid=webhook-response-status]', { hasText: '401' }).waitFor();
+      await hmac.locator('[data-testid=webhook-auth-value]').fill('key-of-the-try');
+      await hmac.locator('[data-testid=webhook-send]').click();
+      await hmac.locator('[data-testid=webhook-response-status]', { hasText: '202' }).waitFor();
+      await hmac.locator('[data-testid=webhook-run-status][data-status=succeeded]').waitFor({ timeout: 15_000 });
+      await shot(page, 'webhook-auth');
+      assert(errors.length === 0, `page errors: ${errors.join('; ')}`);
+    });
   } finally {
-    // The hook path is free again for anything after this suite.
-    if (wfId) await page.evaluate((id) => window.arclight.api.post(`/api/v1/workflows/${encodeURIComponent(id)}/deactivate`), wfId).catch(() => undefined);
+    // The hook paths are free again for anything after this suite.
+    for (const id of [wfId, guardedId])
+      if (id) await page.evaluate((i) => window.arclight.api.post(`/api/v1/workflows/${encodeURIComponent(i)}/deactivate`), id).catch(() => undefined);
     await context.close();
   }
 }
