@@ -528,13 +528,28 @@ void Engine::Impl::finish_run(const RunPtr& r, RS status, std::string error) {
     r->error = std::move(error);
     r->finished_at = now();
     r->status = status;
-    record_run(r, [this, r](Run& run, bool applied, const std::string&) {
+    // A synchronous webhook's caller: unless a respond task (or the timeout) answered, the run's
+    // end answers, once it is recorded. What answered goes into the run's final row (no write
+    // of its own): the run's `response`.
+    std::shared_ptr<WebhookReply> end_reply;
+    if (r->responder) {
+        json::object answer;
+        if (r->responder->reserve()) {
+            end_reply = std::make_shared<WebhookReply>(final_reply(*r));
+            answer = reply_record(*end_reply);
+            answer["source"] = "run_end";
+        } else {
+            answer = r->responder->answer();
+        }
+        if (!answer.empty()) r->response_json = json::serialize(answer);
+    }
+    record_run(r, [this, r, end_reply](Run& run, bool applied, const std::string&) {
         if (!applied && run.durable) {
             // The database already has a final state (cancelled elsewhere): keep that one.
             log::info("workflow", "run {}: already finished in the database; local result discarded", run.id);
         }
         publish_run(run);
-        if (run.responder) run.responder->deliver(final_reply(run));
+        if (end_reply && run.responder) run.responder->deliver_reserved(std::move(*end_reply));
         ++runs_finished;
         notify_parent(*this, run);
         maybe_remove(r);

@@ -224,7 +224,10 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
           "status":{"enum":["pending","running","waiting","retrying","succeeded","failed","skipped","cancelled"]},
           "attempts":{"type":"integer"},"input":{},"output":{},"error":{"type":["string","null"]},
           "started_at":{"type":["string","null"]},"finished_at":{"type":["string","null"]},
-          "depends_on":{"type":"array","items":{"type":"string"}},"agent":{"type":["string","null"]},"cost":{"type":"number"}}}}}})j");
+          "depends_on":{"type":"array","items":{"type":"string"}},"agent":{"type":["string","null"]},"cost":{"type":"number"}}}},
+        "response":{"type":["object","null"],"description":"what answered a synchronous webhook's caller: source (task, run_end or timeout), task_id (source task), status, content_type, headers, body; null for other runs and until it is known",
+          "properties":{"source":{"enum":["task","run_end","timeout"]},"task_id":{"type":"string"},"status":{"type":"integer"},
+          "content_type":{"type":"string"},"headers":{"type":"object"},"body":{}}}}})j");
 
 
     r.add({"GET", "/api/v1/workflows", "flows.read", "List workflows (current versions).",
@@ -512,7 +515,10 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
            false, "workflow", {},
            obj(R"j({"type":"object","properties":{"items":{"type":"array"},"next":{"type":"string"},"retention_days":{"type":"integer","description":"finished runs are deleted this many days after they finished; 0 = kept"}}})j")});
 
-    r.add({"GET", "/api/v1/runs/{id}", "runs.read", "A run with every task's status, attempts, input, output, error and timings.",
+    r.add({"GET", "/api/v1/runs/{id}", "runs.read",
+           "A run with every task's status, attempts, input (its evaluated config), output, error and timings, and for a "
+           "synchronous webhook run the response its caller got (\"response\"). The data that flowed into a task is its "
+           "dependencies' outputs (the run input for a task without dependencies).",
            [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
                auto caller = ProjectScope::of(req);
                co_await s->run_in(caller, req.param("id"), "runs.read");
@@ -584,10 +590,22 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
            false, "workflow", {}, run_ref_schema, 201});
 
     // Webhooks: public; the workflow's trigger decides async (202 + run id) or sync (respond task).
+    // Every answer from a run names it in X-Arclight-Run-Id (the UI's "Send test request" links
+    // the run it started); a workflow's own header of that name is replaced.
+    auto with_run_id = [](HttpResponse resp, const std::string& run_id) {
+        std::erase_if(resp.headers, [](const auto& h) {
+            std::string k = h.first;
+            std::transform(k.begin(), k.end(), k.begin(), ::tolower);
+            return k == "x-arclight-run-id";
+        });
+        resp.headers.emplace_back("X-Arclight-Run-Id", run_id);
+        return resp;
+    };
     for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
         r.add({method, "/hooks/{path*}", std::string(kPublic),
-               "Webhook trigger of an active workflow: 202 {id, status} (async) or the respond task's answer (sync).",
-               [s](HttpRequest& req) -> asio::awaitable<HttpResponse> {
+               "Webhook trigger of an active workflow: 202 {id, status} (async) or the respond task's answer (sync). "
+               "Every answer from a run carries its id in the X-Arclight-Run-Id header.",
+               [s, with_run_id](HttpRequest& req) -> asio::awaitable<HttpResponse> {
                    const auto& path = req.param("path");
                    auto hook = s->find_hook(req.method, path);
                    if (!hook) throw Error(ErrorCode::not_found, "no active workflow serves " + req.method + " /hooks/" + path);
@@ -598,8 +616,8 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
                    std::shared_ptr<Responder> responder;
                    if (hook->sync) responder = std::make_shared<Responder>();
                    auto res = co_await s->start_hook(*hook, std::move(body), std::move(trigger), responder);
-                   if (!responder) co_return HttpResponse::json(json::object{{"id", res.id}, {"status", res.status}}, 202);
-                   if (auto v = responder->take()) co_return to_http_response(std::move(*v));
+                   if (!responder) co_return with_run_id(HttpResponse::json(json::object{{"id", res.id}, {"status", res.status}}, 202), res.id);
+                   if (auto v = responder->take()) co_return with_run_id(to_http_response(std::move(*v)), res.id);
                    WebhookReply timeout;
                    timeout.status = 504;
                    timeout.content_type = "application/problem+json";
@@ -607,7 +625,8 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
                                                "the workflow did not respond within " + std::to_string(hook->timeout_ms) +
                                                    " ms; run " + res.id + " goes on",
                                                req.path, req.request_id);
-                   co_return to_http_response(co_await responder->wait(hook->timeout_ms, std::move(timeout)));
+                   auto answer = co_await responder->wait(hook->timeout_ms, std::move(timeout));
+                   co_return with_run_id(to_http_response(std::move(answer)), res.id);
                },
                false, "workflow"});
     }

@@ -40,6 +40,7 @@ RunRow run_row(const Run& r, const std::string& instance, std::int64_t lease_ms,
     row.parent_run_id = r.parent_run_id;
     row.parent_task_id = r.parent_task_id;
     row.created_by = r.created_by;
+    row.response = r.response_json;
     bool unowned = terminal(r.status) || r.released;
     row.owner = unowned ? std::string() : instance;
     row.lease_until = unowned ? 0 : clock.now_ms() + lease_ms;

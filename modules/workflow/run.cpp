@@ -86,7 +86,7 @@ json::object snapshot(const Run& r) {
                                      {"agent", text_or_null(t.agent)},
                                      {"cost", t.cost}});
     }
-    return json::object{{"id", r.id},
+    json::object view{{"id", r.id},
                         {"workflow_id", r.wf->id},
                         {"workflow_name", def.name},
                         {"version", r.wf->version},
@@ -102,6 +102,52 @@ json::object snapshot(const Run& r) {
                         {"execution_data", to_string(def.execution_data)},
                         {"durable", r.durable},
                         {"tasks", std::move(tasks)}};
+    boost::system::error_code ec;
+    if (!r.response_json.empty()) view["response"] = json::parse(r.response_json, ec);
+    if (ec || !view.contains("response")) view["response"] = nullptr;
+    fill_response(view);
+    return view;
+}
+
+void fill_response(json::object& run) {
+    json::value rec = nullptr;
+    if (auto* v = run.if_contains("response")) rec = std::move(*v);
+    const json::array* tasks = nullptr;
+    if (auto* t = run.if_contains("tasks"); t && t->is_array()) tasks = &t->as_array();
+    // The task that answered: named by the record, or (before the run's end is recorded) the
+    // respond task whose output says it delivered.
+    const json::object* sent = nullptr;
+    std::string task_id;
+    auto* ro = rec.if_object();
+    if (ro && ro->contains("source") && ro->at("source") != "task") {
+        run["response"] = std::move(rec);
+        return;
+    }
+    if (ro && ro->contains("task_id") && ro->at("task_id").is_string()) task_id = std::string(ro->at("task_id").as_string());
+    if (tasks) {
+        for (const auto& tv : *tasks) {
+            const auto* t = tv.if_object();
+            if (!t || !t->contains("output") || !t->at("output").is_object()) continue;
+            const auto& out = t->at("output").as_object();
+            auto id = t->contains("id") && t->at("id").is_string() ? std::string(t->at("id").as_string()) : std::string();
+            bool match = task_id.empty() ? (t->contains("type") && t->at("type") == "respond" && out.contains("delivered") &&
+                                           out.at("delivered") == true)
+                                         : id == task_id;
+            if (!match) continue;
+            sent = &out;
+            task_id = id;
+            break;
+        }
+    }
+    if (!sent) {
+        // Recorded as a task's answer whose output is not kept (or no answer yet).
+        run["response"] = ro ? json::value(json::object{{"source", "task"}, {"task_id", task_id}}) : json::value(nullptr);
+        return;
+    }
+    json::object resp{{"source", "task"}, {"task_id", task_id}};
+    for (const char* k : {"status", "content_type", "headers", "body"})
+        if (auto* v = sent->if_contains(k)) resp[k] = *v;
+    run["response"] = std::move(resp);
 }
 
 }  // namespace arclight::workflow

@@ -69,6 +69,9 @@ struct Run : std::enable_shared_from_this<Run> {
     boost::json::value output;
     std::string error;
     std::shared_ptr<Responder> responder;
+    /// What answered a synchronous webhook's caller, as the run's `response` column stores it
+    /// (set at the run's end; empty otherwise).
+    std::string response_json;
     int in_flight = 0;
     int pending_writes = 0;
     bool finishing = false;
@@ -109,5 +112,11 @@ void read_parent_link(Run& r, const boost::json::object& trigger);
 
 /// The API view of a run held in memory (same shape as the stored view in store.cpp).
 boost::json::object snapshot(const Run& r);
+
+/// A run view's "response" (docs/workflows.md, "Webhook answers"): what answered a synchronous
+/// webhook's caller. Takes the view's recorded "response" (null, {"source": "task", "task_id"}
+/// or a full record) and its "tasks": a task's answer is filled in from that task's output (a
+/// respond task that delivered, while the run's end is not recorded yet). Null when none.
+void fill_response(boost::json::object& run_view);
 
 }  // namespace arclight::workflow

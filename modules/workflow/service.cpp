@@ -1,5 +1,7 @@
 #include "modules/workflow/service.hpp"
 
+#include "modules/workflow/run.hpp"
+
 #include "modules/workflow/webhook_auth.hpp"
 #include "modules/workflow/webhook_secrets.hpp"
 
@@ -79,6 +81,7 @@ json::object run_view(json::object run, const WorkflowVersion* wf) {
         for (auto& [k, v] : rows) tasks.push_back(v);
     }
     run["tasks"] = std::move(tasks);
+    fill_response(run);
     return run;
 }
 

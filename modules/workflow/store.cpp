@@ -256,7 +256,7 @@ std::optional<json::object> Store::get_run(soci::session& s, const std::string& 
     soci::rowset<soci::row> rows =
         (s.prepare << "SELECT r.id, r.workflow_id, COALESCE(w.name, ''), r.version, r.status, r.trigger_type, r.input, "
                       "r.output, r.error, r.created_at, r.started_at, r.finished_at, r.trigger_data, r.created_by, "
-                      ARCLIGHT_RUN_PROJECT ARCLIGHT_RUN_JOINS " WHERE r.id = :id",
+                      ARCLIGHT_RUN_PROJECT ", r.response" ARCLIGHT_RUN_JOINS " WHERE r.id = :id",
          soci::use(id));
     std::optional<json::object> run;
     for (const auto& r : rows) {
@@ -274,7 +274,8 @@ std::optional<json::object> Store::get_run(soci::session& s, const std::string& 
                            {"created_at", rfc3339_or_null(row_int(r, 9))},
                            {"started_at", rfc3339_or_null(row_int(r, 10))},
                            {"finished_at", rfc3339_or_null(row_int(r, 11))},
-                           {"trigger_data", parse_or_null(row_text(r, 12))}};
+                           {"trigger_data", parse_or_null(row_text(r, 12))},
+                           {"response", parse_or_null(row_text(r, 15))}};
         break;
     }
     if (!run) return std::nullopt;

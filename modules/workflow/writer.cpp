@@ -37,6 +37,7 @@ void Writer::store_refused(Session& s, Op& op, const std::string& error, char& a
         row.output = "null";
         row.input = "null";
         row.trigger_data = "{}";
+        row.response.clear();
         row.error = "the run's state could not be stored: " + reason;
         degraded.run = std::move(row);
     } else {

@@ -34,6 +34,8 @@ struct RunRow {
     /// The lease generation the writer holds (its claim's; 0 for a run it started). An update
     /// applies only while the stored row has it (a first insert stores it).
     std::int64_t lease_gen = 0;
+    /// What answered a synchronous webhook (Run::response_json); empty keeps what the row has.
+    std::string response;
 };
 
 struct TaskRow {

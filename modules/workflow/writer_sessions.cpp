@@ -36,8 +36,8 @@ namespace {
 #define ARCLIGHT_RUN_INSERT                                                                                            \
     "INSERT INTO workflow_runs (id, workflow_id, version, status, trigger_type, trigger_data, input, output, error, " \
     "idempotency_key, parent_run_id, parent_task_id, owner, lease_until, wake_at, deadline_at, created_at, started_at, " \
-    "finished_at, updated_at, created_by, lease_gen, outcome_seq) VALUES (:id, :wf, :v, :st, :tt, :td, :in, :out, :err, " \
-    ":idem, :prun, :ptask, :owner, :lease, :wake, :dl, :cr, :sa, :fa, :ua, :cb, :gen, {outcome}) "
+    "finished_at, updated_at, created_by, lease_gen, response, outcome_seq) VALUES (:id, :wf, :v, :st, :tt, :td, :in, " \
+    ":out, :err, :idem, :prun, :ptask, :owner, :lease, :wake, :dl, :cr, :sa, :fa, :ua, :cb, :gen, :resp, {outcome}) "
 #define ARCLIGHT_TASK_COLUMNS                                                                                   \
     "INSERT INTO workflow_tasks (run_id, task_id, type, status, attempts, input, output, error, started_at, " \
     "finished_at, due_at, agent, instance, cost, outcome_seq) "
@@ -55,7 +55,8 @@ constexpr const char* kUpsertRun =
     "ON CONFLICT (id) DO UPDATE SET status = excluded.status, output = excluded.output, error = excluded.error, "
     "owner = excluded.owner, lease_until = excluded.lease_until, wake_at = excluded.wake_at, "
     "deadline_at = excluded.deadline_at, started_at = excluded.started_at, finished_at = excluded.finished_at, "
-    "updated_at = excluded.updated_at, outcome_seq = CASE WHEN excluded.outcome_seq IS NULL OR "
+    "updated_at = excluded.updated_at, response = CASE WHEN excluded.response = '' THEN workflow_runs.response "
+    "ELSE excluded.response END, outcome_seq = CASE WHEN excluded.outcome_seq IS NULL OR "
     "workflow_runs.status = excluded.status THEN COALESCE(workflow_runs.outcome_seq, excluded.outcome_seq) "
     "ELSE excluded.outcome_seq END "
     "WHERE workflow_runs.status NOT IN ('succeeded', 'failed', 'cancelled') AND workflow_runs.lease_gen = excluded.lease_gen";
@@ -281,7 +282,8 @@ struct Writer::SqliteSession final : Writer::Session {
         num(st, 20, r.updated_at);
         text(st, 21, r.created_by);
         num(st, 22, r.lease_gen);
-        outcome(st, 23, final_run_status(r.status));
+        text(st, 23, r.response);
+        outcome(st, 24, final_run_status(r.status));
         step(st);
         return sqlite_api::sqlite3_changes(db) > 0;
     }
@@ -383,9 +385,9 @@ struct Writer::PgSession final : Writer::Session {
         // Named in pg_stat_activity, for operators (and the test that cuts these connections).
         PQclear(PQexec(conn, "SET application_name = 'arclight workflow writer'"));
         std::string run_up = numbered_placeholders(with_outcome(kUpsertRun, false).c_str());
-        prepare("arclight_wf_run_up", run_up, 23);
-        prepare("arclight_wf_run_guard", pg_guarded_run_upsert(run_up), 23);
-        prepare("arclight_wf_run_in", numbered_placeholders(with_outcome(kInsertRun, false).c_str()), 23);
+        prepare("arclight_wf_run_up", run_up, 24);
+        prepare("arclight_wf_run_guard", pg_guarded_run_upsert(run_up), 24);
+        prepare("arclight_wf_run_in", numbered_placeholders(with_outcome(kInsertRun, false).c_str()), 24);
         prepare("arclight_wf_task_up", pg_task_upsert(), 16);
         prepare("arclight_wf_task_plain", numbered_placeholders(with_outcome(kUpsertTask, false).c_str()), 15);
         prepare("arclight_wf_fence", kFenceRunPg, 2);
@@ -421,6 +423,7 @@ struct Writer::PgSession final : Writer::Session {
                 num(v);
             values.push_back(r.created_by);
             num(r.lease_gen);
+            values.push_back(r.response);
             values.push_back(final_run_status(r.status) ? "t" : "f");  // :final (with_outcome)
             send(op.insert ? "arclight_wf_run_in" : guard ? "arclight_wf_run_guard" : "arclight_wf_run_up", !r.idempotency_key);
             return;

@@ -1,5 +1,7 @@
 // respond: answers a synchronous webhook (status, headers, body) while the run goes on. Pure:
-// its result is not awaited from the database, and it is not part of the run's output.
+// its result is not awaited from the database, and it is not part of the run's output. Its
+// output records what it sent: {"status", "content_type", "headers", "body", "delivered"}
+// ("delivered": false when the caller had an answer already, or the run has no caller).
 #include "modules/workflow/engine_impl.hpp"
 #include "modules/workflow/tasks/control_task.hpp"
 
@@ -83,9 +85,10 @@ public:
         const json::value* body = cfg.if_contains("body");
         if (body && body->is_string()) reply.body = std::string(body->as_string());
         else if (body && !body->is_null()) reply.body = *body;
-        int status = reply.status;
-        bool delivered = r->responder && r->responder->deliver(std::move(reply));
-        e.finish_task(r, k, TS::succeeded, json::object{{"status", status}, {"delivered", delivered}}, {});
+        json::object sent = reply_record(reply);
+        bool delivered = r->responder && r->responder->deliver(std::move(reply), "task:" + r->def().tasks[k].id);
+        sent["delivered"] = delivered;
+        e.finish_task(r, k, TS::succeeded, std::move(sent), {});
     }
 };
 

@@ -14,6 +14,7 @@ import { notice } from './common';
 import { dagShape, renderDag, updateDag } from './dag';
 import { errorDialog, formError, openDialog } from './forms';
 import { projectTag } from './project-ui';
+import { responseBlock, taskIoBlocks } from './run-io';
 import {
   ACTIVE_RUN,
   ACTIVE_TASK,
@@ -158,9 +159,9 @@ function waterfall(run: Run, selected: string | null, onSelect: (id: string) => 
   );
 }
 
-function taskDetail(t: TaskRun | undefined, runStart: string | null, now: number, stale: boolean): Child {
+function taskDetail(run: Run, t: TaskRun | undefined, runStart: string | null, now: number, stale: boolean): Child {
   if (!t) {
-    return h('p', { class: 'muted pad', 'data-testid': 'task-detail-empty' }, 'Select a task in the graph or the timeline to see its input, output and error.');
+    return h('p', { class: 'muted pad', 'data-testid': 'task-detail-empty' }, 'Select a task in the graph or the timeline to see the data that flowed into it, its config, output and error.');
   }
   const dur = elapsedMs(t.started_at, t.finished_at, now);
   const offset = elapsedMs(runStart, t.started_at);
@@ -180,7 +181,7 @@ function taskDetail(t: TaskRun | undefined, runStart: string | null, now: number
       ['Duration', dur !== null ? formatDuration(dur) + (t.finished_at ? '' : ' so far') : none()],
     ]),
     err && h('div', { class: 'detail-block' }, h('div', { class: 'detail-head' }, 'Error'), h('pre', { class: 'task-error', 'data-testid': 'task-error' }, err)),
-    h('div', { class: 'detail-block' }, h('div', { class: 'detail-head' }, 'Input'), stale ? h('p', { class: 'muted' }, 'Loading…') : jsonBlock(t.input, 'task-input')),
+    taskIoBlocks(run, t, stale),
     h(
       'div',
       { class: 'detail-block' },
@@ -368,7 +369,8 @@ export function renderRunView(el: HTMLElement, setHead: HeaderSetter, runId: str
 
     const task = selected ? tasks.find((t) => t.id === selected) : undefined;
     const isStale = !!task && stale.has(task.id);
-    const key = JSON.stringify([task ?? selected, isStale, task && ACTIVE_TASK.has(task.status) ? Math.floor(now / 1000) : 0]);
+    const flowedFrom = task ? (task.depends_on ?? []).map((d) => tasks.find((x) => x.id === d)).map((x) => x && [x.status, x.output]) : null;
+    const key = JSON.stringify([task ?? selected, isStale, task && ACTIVE_TASK.has(task.status) ? Math.floor(now / 1000) : 0, flowedFrom, task && !(task.depends_on ?? []).length ? r.input : null]);
     if (key !== detailKey) {
       detailKey = key;
       replace(
@@ -377,15 +379,24 @@ export function renderRunView(el: HTMLElement, setHead: HeaderSetter, runId: str
         task && h('span', { class: 'spacer' }),
         task && h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'task-detail-close', title: 'Close the task details', onclick: () => select(null) }, 'Close'),
       );
-      replace(detailHost, taskDetail(task, r.started_at, now, isStale));
+      replace(detailHost, taskDetail(r, task, r.started_at, now, isStale));
     }
-    const newIo = JSON.stringify([r.input, r.output]);
+    const response = responseBlock(r);
+    const newIo = JSON.stringify([r.input, r.output, (r as { response?: unknown }).response]);
     if (newIo !== ioKey) {
       ioKey = newIo;
+      const emptyOutput = !!r.output && typeof r.output === 'object' && Object.keys(r.output).length === 0;
       replace(
         io,
         h('div', null, h('div', { class: 'detail-head' }, 'Input'), jsonBlock(r.input, 'run-input')),
-        h('div', null, h('div', { class: 'detail-head' }, 'Output'), ACTIVE_RUN.has(r.status) && r.output == null ? h('p', { class: 'muted' }, 'Not finished yet.') : jsonBlock(r.output, 'run-output')),
+        h(
+          'div',
+          null,
+          h('div', { class: 'detail-head' }, 'Output'),
+          ACTIVE_RUN.has(r.status) && r.output == null ? h('p', { class: 'muted' }, 'Not finished yet.') : jsonBlock(r.output, 'run-output'),
+          response && emptyOutput && h('p', { class: 'muted small' }, 'A respond task\'s answer is not part of the output: see Response.'),
+        ),
+        response,
       );
     }
   };
@@ -446,7 +457,15 @@ export function renderRunView(el: HTMLElement, setHead: HeaderSetter, runId: str
     } catch (err) {
       if (!alive) return;
       if (err instanceof ApiError && err.status === 404) {
-        replace(el, notice('info', 'There is no run with this id. ', h('a', { href: '/runs', 'data-link': true }, 'All runs')));
+        replace(
+          el,
+          notice(
+            'info',
+            'There is no run with this id. ',
+            'Runs of workflows that keep no execution data (execution data "none", or "errors" for a run that succeeded) are gone once they end. ',
+            h('a', { href: '/runs', 'data-link': true }, 'All runs'),
+          ),
+        );
         refetch.stop();
         return;
       }

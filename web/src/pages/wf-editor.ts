@@ -17,6 +17,7 @@ import { projectTag } from './project-ui';
 import { activeSwitch, confirmDelete, setFlash, startRunDialog, takeFlash } from './wf-actions';
 import { WORKFLOWS, keptRuns, kvList, none, workflowPath, type HeaderSetter, type WorkflowDoc } from './wf-common';
 import { historyPanel } from './wf-history';
+import { webhooksPanel } from './wf-webhooks';
 
 const TEMPLATE = {
   name: 'my-workflow',
@@ -277,6 +278,7 @@ export function renderEditor(el: HTMLElement, setHead: HeaderSetter, id: string 
           ['Updated', d.updated_at ? formatDateTime(d.updated_at) : none()],
         ]),
       ),
+      webhooksPanel(d),
       historyPanel(d, canWrite, isDirty, (version) => {
         setFlash(`Restored an earlier version as version ${version}.`);
         void load();
