@@ -218,12 +218,19 @@ export default async function (t) {
         await vp.goto(`${BASE}/workflows/${encodeURIComponent(wf)}`);
         await vp.locator('main#content h1', { hasText: `home-shared-${stamp}` }).waitFor();
         await vp.locator('[data-testid=readonly-notice]').waitFor();
-        assert(await vp.locator('[data-testid=workflow-json]').evaluate((el) => el.readOnly), 'the viewer\'s editor is editable');
+        // The definition's editor takes no edits: typing into it changes nothing.
+        const ed = vp.locator('[data-testid=wf-editor]');
+        await ed.locator('.cm-content').waitFor();
+        assert(await ed.evaluate((el) => el.querySelector('.cm-readonly, .cm-editor.cm-readonly') !== null || el.classList.contains('cm-readonly')), 'the viewer\'s editor is not marked read-only');
+        const before = await ed.evaluate((el) => el.jsonEditor.text());
+        await ed.locator('.cm-content').click();
+        await vp.keyboard.type('xyz');
+        assert((await ed.evaluate((el) => el.jsonEditor.text())) === before, 'the viewer\'s editor took an edit');
         await vp.goto(`${BASE}/workflows/new`);
         const refused = vp.locator('[data-testid=cannot-create]');
         await refused.waitFor();
         assert(/cannot create/i.test(await refused.innerText()), 'the New page does not say the viewer cannot create');
-        assert((await vp.locator('[data-testid=workflow-json], [data-testid=save-workflow]').count()) === 0, 'the New page offers a form to a viewer');
+        assert((await vp.locator('[data-testid=wf-editor], [data-testid=save-workflow]').count()) === 0, 'the New page offers a form to a viewer');
         assert(v.errors.length === 0, v.errors.join('\n'));
       } finally {
         await v.context.close();
