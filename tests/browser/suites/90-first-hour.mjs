@@ -119,6 +119,15 @@ export default async function (t) {
       await live.and(page.locator(`[data-line="${line}"][data-col="${col}"]`)).waitFor();
       assert((await live.innerText()).includes('Trailing comma'), `under the editor: ${await live.innerText()}`);
       await editor().locator('.cm-gutter-lint .cm-lint-marker-error').waitFor();
+      // Validate puts the cursor on the comma (the editor scrolls to it) and says where it is.
+      await page.locator('[data-testid=validate-workflow]').click();
+      const shown = await page.locator('[data-testid=validation-errors]').innerText();
+      assert(shown.includes(`line ${line}, column ${col}`) && shown.includes('Trailing comma'), `Validate shows ${JSON.stringify(shown)}`);
+      const cursor = await editor().evaluate((el) => el.jsonEditor.selection().from);
+      assert(cursor === broken.lastIndexOf(','), `the cursor is at ${cursor}, the comma at ${broken.lastIndexOf(',')}`);
+      const mark = await editor().locator('.cm-gutter-lint .cm-lint-marker-error').boundingBox();
+      const box = await editor().boundingBox();
+      assert(mark && box && mark.y >= box.y && mark.y + mark.height <= box.y + box.height, 'the gutter mark is not in view after Validate');
       await step(7, 'json-error');
     });
 
