@@ -66,6 +66,20 @@ async function login(page, username, password) {
   await form.locator('button[type=submit]').click();
 }
 
+// Replaces the whole text of a CodeMirror editor (`content`: its .cm-content) as a user's paste
+// does: select all, a paste event (no auto-closed brackets, no auto-indentation). Playwright's
+// fill types into the contenteditable, and replacing several lines that way can leave a line
+// break behind.
+async function pasteText(page, content, value) {
+  await content.focus();
+  await page.keyboard.press('Control+a');
+  await content.evaluate((el, text) => {
+    const data = new DataTransfer();
+    data.setData('text/plain', text);
+    el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+  }, value);
+}
+
 // A new browser context (1280x800) with a page logged in as the test admin, at `/`; `errors`
 // collects the page's uncaught errors. The caller closes `context`.
 async function loggedInPage(username = USER, password = PASSWORD) {
@@ -348,14 +362,7 @@ try {
   const editor = () => page.locator('[data-testid=wf-editor]');
   const editorText = () => editor().locator('.cm-content').evaluate((el) => el.closest('[data-testid=wf-editor]').jsonEditor.text());
   const fillEditor = async (value) => {
-    const content = editor().locator('.cm-content');
-    await content.focus();
-    await page.keyboard.press('Control+a');
-    await content.evaluate((el, text) => {
-      const data = new DataTransfer();
-      data.setData('text/plain', text);
-      el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
-    }, value);
+    await pasteText(page, editor().locator('.cm-content'), value);
     const now = await editorText();
     assert(now === value, `the editor holds ${JSON.stringify(now.slice(0, 200))} after typing ${JSON.stringify(value.slice(0, 200))}`);
   };
@@ -905,7 +912,7 @@ try {
   const suites = (await readdir(new URL('./suites/', import.meta.url))).filter((f) => f.endsWith('.mjs')).sort();
   for (const file of suites) {
     const suite = await import(new URL(`./suites/${file}`, import.meta.url));
-    const t = { browser, BASE, USER, PASSWORD, check, assert, text, shot, login, loggedInPage };
+    const t = { browser, BASE, USER, PASSWORD, check, assert, text, shot, login, loggedInPage, pasteText };
     await suite.default(t);
   }
 } catch (err) {

@@ -23,17 +23,9 @@ export default async function (t) {
   const content = editor.locator('.cm-content');
   const editorText = () => content.evaluate((el) => el.closest('[data-testid=wf-editor]').jsonEditor.text());
   const selection = () => content.evaluate((el) => el.closest('[data-testid=wf-editor]').jsonEditor.selection());
-  // Replaces the whole text by pasting (select all, a paste event), and checks it arrived unchanged.
-  // (Playwright's fill types into the contenteditable; replacing several lines that way can leave a
-  // line break behind, which a user's paste never does.)
+  // Replaces the whole text by pasting (t.pasteText), and checks it arrived unchanged.
   const fill = async (value) => {
-    await content.focus();
-    await page.keyboard.press('Control+a');
-    await content.evaluate((el, text) => {
-      const data = new DataTransfer();
-      data.setData('text/plain', text);
-      el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
-    }, value);
+    await t.pasteText(page, content, value);
     const now = await editorText();
     assert(now === value, `the editor holds ${JSON.stringify(now)} after ${JSON.stringify(value)}`);
   };

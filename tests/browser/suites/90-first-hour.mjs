@@ -99,18 +99,7 @@ export default async function (t) {
       def.description = 'Tried in the first hour';
       const text = JSON.stringify(def, null, 2);
       const broken = text.replace(/\n}$/, ',\n}');
-      await editor().evaluate((el, s) => el.jsonEditor.setText?.(s), broken);
-      if ((await editorText()) !== broken) {
-        // Replace the text as a paste would (select all, paste).
-        const content = editor().locator('.cm-content');
-        await content.focus();
-        await page.keyboard.press('Control+a');
-        await content.evaluate((el, s) => {
-          const data = new DataTransfer();
-          data.setData('text/plain', s);
-          el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
-        }, broken);
-      }
+      await t.pasteText(page, editor().locator('.cm-content'), broken);
       assert((await editorText()) === broken, 'the broken text did not arrive in the editor');
       const lines = broken.split('\n');
       const line = lines.length - 1;
@@ -148,14 +137,7 @@ export default async function (t) {
       }
       // Mend the comma and save: version 2.
       const mended = (await editorText()).replace(/,\n}$/, '\n}');
-      const content = editor().locator('.cm-content');
-      await content.focus();
-      await page.keyboard.press('Control+a');
-      await content.evaluate((el, s) => {
-        const data = new DataTransfer();
-        data.setData('text/plain', s);
-        el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
-      }, mended);
+      await t.pasteText(page, editor().locator('.cm-content'), mended);
       await page.locator('[data-testid=save-workflow]').click();
       await page.locator('[data-testid=flash]', { hasText: 'version 2' }).waitFor();
       const history = page.locator('[data-testid=workflow-history]');
