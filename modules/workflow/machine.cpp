@@ -531,15 +531,21 @@ void Engine::Impl::finish_run(const RunPtr& r, RS status, std::string error) {
     // A synchronous webhook's caller: unless a respond task (or the timeout) answered, the run's
     // end answers, once it is recorded. What answered goes into the run's final row (no write
     // of its own): the run's `response`.
+    // A run whose state is not stored (execution data none) builds no record of it.
     std::shared_ptr<WebhookReply> end_reply;
     if (r->responder) {
         json::object answer;
         if (r->responder->reserve()) {
             end_reply = std::make_shared<WebhookReply>(final_reply(*r));
-            answer = reply_record(*end_reply);
-            answer["source"] = "run_end";
-        } else {
+            if (r->durable) {
+                answer = reply_record(*end_reply);
+                answer["source"] = "run_end";
+            }
+        } else if (r->durable) {
+            // A respond task's answer is in its own output ({"delivered": true}), which the
+            // run's view reads (fill_response): the run's row stores only the timeout's.
             answer = r->responder->answer();
+            if (auto* src = answer.if_contains("source"); src && *src == "task") answer.clear();
         }
         if (!answer.empty()) r->response_json = json::serialize(answer);
     }

@@ -4,6 +4,8 @@
 
 #include "modules/workflow/routes.hpp"
 
+#include <boost/algorithm/string/predicate.hpp>
+
 #include "core/util/suppress_coroutine_frame_warning.hpp"
 
 #include "core/http/json_strict.hpp"
@@ -593,11 +595,7 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
     // Every answer from a run names it in X-Arclight-Run-Id (the UI's "Send test request" links
     // the run it started); a workflow's own header of that name is replaced.
     auto with_run_id = [](HttpResponse resp, const std::string& run_id) {
-        std::erase_if(resp.headers, [](const auto& h) {
-            std::string k = h.first;
-            std::transform(k.begin(), k.end(), k.begin(), ::tolower);
-            return k == "x-arclight-run-id";
-        });
+        std::erase_if(resp.headers, [](const auto& h) { return boost::algorithm::iequals(h.first, "x-arclight-run-id"); });
         resp.headers.emplace_back("X-Arclight-Run-Id", run_id);
         return resp;
     };
