@@ -80,6 +80,24 @@ async function pasteText(page, content, value) {
   }, value);
 }
 
+// The types of the browser dialogs (confirm, alert, ...) the page opened while `action` ran; each
+// is dismissed (a confirm answered "Cancel").
+async function dismissedDialogs(page, action) {
+  const asked = [];
+  const onDialog = (d) => {
+    asked.push(d.type());
+    void d.dismiss();
+  };
+  page.on('dialog', onDialog);
+  try {
+    await action();
+    await page.waitForFunction(() => true);  // let the action's handlers run
+  } finally {
+    page.off('dialog', onDialog);
+  }
+  return asked;
+}
+
 // A new browser context (1280x800) with a page logged in as the test admin, at `/`; `errors`
 // collects the page's uncaught errors. The caller closes `context`.
 async function loggedInPage(username = USER, password = PASSWORD) {
@@ -452,28 +470,17 @@ try {
     const def = JSON.parse(before);
     def.description = 'Not saved yet';
     await fillEditor(JSON.stringify(def, null, 2));
-    const asked = [];
-    const onDialog = (d) => {
-      asked.push(d.type());
-      void d.dismiss();
-    };
-    page.on('dialog', onDialog);
-    try {
-      await page.locator('[data-testid=nav] a', { hasText: 'Workflows' }).click();
-      await page.waitForFunction(() => true);  // let the click's handler run
-      assert(asked.length === 1 && asked[0] === 'confirm', `leaving by a link asked ${JSON.stringify(asked)}`);
-      assert(new URL(page.url()).pathname === `/workflows/${wfId}`, `the page left for ${page.url()}`);
-      assert((await editorText()).includes('Not saved yet'), 'the unsaved text is gone');
-      // A reload or closing the tab: the page asks the browser to ask.
-      const prevented = await page.evaluate(() => {
-        const ev = new Event('beforeunload', { cancelable: true });
-        window.dispatchEvent(ev);
-        return ev.defaultPrevented;
-      });
-      assert(prevented, 'beforeunload is not held back while there are unsaved changes');
-    } finally {
-      page.off('dialog', onDialog);
-    }
+    const asked = await dismissedDialogs(page, () => page.locator('[data-testid=nav] a', { hasText: 'Workflows' }).click());
+    assert(asked.length === 1 && asked[0] === 'confirm', `leaving by a link asked ${JSON.stringify(asked)}`);
+    assert(new URL(page.url()).pathname === `/workflows/${wfId}`, `the page left for ${page.url()}`);
+    assert((await editorText()).includes('Not saved yet'), 'the unsaved text is gone');
+    // A reload or closing the tab: the page asks the browser to ask.
+    const prevented = await page.evaluate(() => {
+      const ev = new Event('beforeunload', { cancelable: true });
+      window.dispatchEvent(ev);
+      return ev.defaultPrevented;
+    });
+    assert(prevented, 'beforeunload is not held back while there are unsaved changes');
     await shot(page, 'workflow-unsaved');
   });
 
@@ -912,7 +919,7 @@ try {
   const suites = (await readdir(new URL('./suites/', import.meta.url))).filter((f) => f.endsWith('.mjs')).sort();
   for (const file of suites) {
     const suite = await import(new URL(`./suites/${file}`, import.meta.url));
-    const t = { browser, BASE, USER, PASSWORD, check, assert, text, shot, login, loggedInPage, pasteText };
+    const t = { browser, BASE, USER, PASSWORD, check, assert, text, shot, login, loggedInPage, pasteText, dismissedDialogs };
     await suite.default(t);
   }
 } catch (err) {

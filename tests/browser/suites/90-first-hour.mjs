@@ -121,20 +121,9 @@ export default async function (t) {
     });
 
     await check('first hour: leaving with unsaved edits asks first; after saving, History restores version 1 as a new version', async () => {
-      const asked = [];
-      const onDialog = (d) => {
-        asked.push(d.type());
-        void d.dismiss();
-      };
-      page.on('dialog', onDialog);
-      try {
-        await page.locator('[data-testid=nav] a', { hasText: 'Runs' }).click();
-        await page.waitForFunction(() => true);
-        assert(asked.length === 1 && asked[0] === 'confirm', `leaving asked ${JSON.stringify(asked)}`);
-        assert(new URL(page.url()).pathname === `/workflows/${wfId}`, `the page left for ${page.url()}`);
-      } finally {
-        page.off('dialog', onDialog);
-      }
+      const asked = await t.dismissedDialogs(page, () => page.locator('[data-testid=nav] a', { hasText: 'Runs' }).click());
+      assert(asked.length === 1 && asked[0] === 'confirm', `leaving asked ${JSON.stringify(asked)}`);
+      assert(new URL(page.url()).pathname === `/workflows/${wfId}`, `the page left for ${page.url()}`);
       // Mend the comma and save: version 2.
       const mended = (await editorText()).replace(/,\n}$/, '\n}');
       await t.pasteText(page, editor().locator('.cm-content'), mended);
