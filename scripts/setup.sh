@@ -6,7 +6,7 @@
 set -euo pipefail
 packages=(build-essential cmake ninja-build ccache pkg-config
   libboost1.81-all-dev libboost-json1.81-dev libsoci-dev libsqlite3-dev libpq-dev
-  libfmt-dev libtomlplusplus-dev libcli11-dev libsodium-dev libssl-dev liblua5.4-dev)
+  libfmt-dev libtomlplusplus-dev libcli11-dev libsodium-dev libssl-dev liblua5.4-dev libjemalloc-dev)
 if [ "${1:-}" = "--test" ]; then
   packages+=(doctest-dev postgresql-15 chromium curl wrk procps)
 fi
