@@ -58,7 +58,7 @@ if [[ $AB_PG == 1 ]]; then
     DB_URL=("${pg_url%/*}/ab0" "${pg_url%/*}/ab1")
 fi
 start() {  # start I: server I (0 = base, 1 = new) on a free port, first admin, API key
-    local i=$1 port log="$WORK/server-$1.log" n body csrf jar="$WORK/cookies-$1"
+    local i=$1 port log="$WORK/server-$1.log" n jar="$WORK/cookies-$1"
     port=$(free_port)
     mkdir -p "$WORK/db-$i"
     (
@@ -72,34 +72,12 @@ start() {  # start I: server I (0 = base, 1 = new) on a free port, first admin, 
         sleep 0.02
     done
     [[ $n -lt 1000 ]] || { echo "ab_bench: ${BIN[$i]} did not become ready: $(tail -5 "$log")" >&2; exit 2; }
-    body=$(curl -sS -c "$jar" -H 'Content-Type: application/json' \
-        -d '{"username":"bench","password":"bench-password-ab-1"}' "http://127.0.0.1:$port/api/v1/auth/setup")
-    csrf=$(sed -n 's/.*"csrf_token":"\([^"]*\)".*/\1/p' <<<"$body")
-    body=$(curl -sS -b "$jar" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
-        -d '{"name":"bench","scopes":["*"]}' "http://127.0.0.1:$port/api/v1/auth/api-keys")
-    KEY[$i]=$(sed -n 's/.*"key":"\(ak_[^"]*\)".*/\1/p' <<<"$body")
-    [[ -n ${KEY[$i]} ]] || { echo "ab_bench: no API key from ${BIN[$i]}: $body" >&2; exit 2; }
+    KEY[$i]=$(admin_key "http://127.0.0.1:$port" "$jar" bench-password-ab-1)
+    [[ -n ${KEY[$i]} ]] || { echo "ab_bench: no API key from ${BIN[$i]}" >&2; exit 2; }
     PORT[$i]=$port
 }
 
-# The flows of workflow_bench.sh (same definitions).
-def() {  # def FLOW MODE
-    local flow=$1 mode=$2 tasks i
-    case $flow in
-    hello) tasks='{"id":"r","type":"respond","config":{"status":200,"body":"hello"}}' ;;
-    echo) tasks='{"id":"add","type":"script","config":{"code":"local b = input.trigger.body; b.echoed = true; return b"}},{"id":"reply","type":"respond","depends_on":["add"],"config":{"status":200,"body":"{{ tasks.add.output }}"}}' ;;
-    chain)
-        tasks='{"id":"s0","type":"script","config":{"code":"return {n = 1}"}}'
-        for ((i = 1; i < 10; i++)); do
-            tasks+=",{\"id\":\"s$i\",\"type\":\"script\",\"depends_on\":[\"s$((i - 1))\"],\"config\":{\"code\":\"return {n = input.tasks.s$((i - 1)).output.n + 1}\"}}"
-        done
-        tasks+=',{"id":"reply","type":"respond","depends_on":["s9"],"config":{"status":200,"body":"{{ tasks.s9.output }}"}}'
-        ;;
-    esac
-    local method=GET
-    [[ $flow == echo ]] && method=POST
-    echo "{\"name\":\"$flow-$mode\",\"execution_data\":\"$mode\",\"active\":true,\"triggers\":[{\"type\":\"webhook\",\"method\":\"$method\",\"path\":\"$flow-$mode\",\"respond\":\"sync\"}],\"tasks\":[$tasks]}"
-}
+def() { flow_def "$1" "$2" "$1-$2" "$1-$2"; }  # def FLOW MODE (the flows of bench/lib.sh)
 
 printf 'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\n' \
     "'{\"user\":\"ada\",\"items\":[1,2,3],\"nested\":{\"ok\":true,\"tag\":\"bench\"}}'" >"$WORK/echo.lua"

@@ -1,4 +1,4 @@
-# Helpers shared by bench/http_bench.sh and bench/workflow_bench.sh (sourced, not run).
+# Helpers shared by the bench scripts (sourced, not run).
 # The caller defines die, the PIDS array (processes stop_pid forgets once stopped) and its own
 # cleanup trap.
 # shellcheck shell=bash
@@ -97,4 +97,39 @@ wrk_line() {
         return
     fi
     WRK_LINE="$rps|$(to_ms "$p50")|$(to_ms "$p99")|$cpu|${uspr:--}|${errs:--}"
+}
+
+# The three webhook flows of the workflow issue and of the Node-RED peer, as an arclight workflow:
+#   hello  GET   one `respond` task                      -> "hello"
+#   echo   POST  a `script` task (b.echoed = true) + respond -> the body with "echoed": true
+#   chain  GET   ten chained `script` tasks + respond      -> {"n":10}
+flow_def() {  # flow_def FLOW MODE NAME PATH: the definition, served at /hooks/PATH
+    local flow=$1 mode=$2 name=$3 path=$4 tasks i method=GET
+    case $flow in
+    hello) tasks='{"id":"r","type":"respond","config":{"status":200,"body":"hello"}}' ;;
+    echo)
+        method=POST
+        tasks='{"id":"add","type":"script","config":{"code":"local b = input.trigger.body; b.echoed = true; return b"}},{"id":"reply","type":"respond","depends_on":["add"],"config":{"status":200,"body":"{{ tasks.add.output }}"}}'
+        ;;
+    chain)
+        tasks='{"id":"s0","type":"script","config":{"code":"return {n = 1}"}}'
+        for ((i = 1; i < 10; i++)); do
+            tasks+=",{\"id\":\"s$i\",\"type\":\"script\",\"depends_on\":[\"s$((i - 1))\"],\"config\":{\"code\":\"return {n = input.tasks.s$((i - 1)).output.n + 1}\"}}"
+        done
+        tasks+=',{"id":"reply","type":"respond","depends_on":["s9"],"config":{"status":200,"body":"{{ tasks.s9.output }}"}}'
+        ;;
+    esac
+    echo "{\"name\":\"$name\",\"execution_data\":\"$mode\",\"active\":true,\"triggers\":[{\"type\":\"webhook\",\"method\":\"$method\",\"path\":\"$path\",\"respond\":\"sync\"}],\"tasks\":[$tasks]}"
+}
+
+# On a server with an empty database: creates the first admin (POST /api/v1/auth/setup, loopback
+# only) and an API key with every scope; prints the key (nothing when either step failed).
+admin_key() {  # admin_key BASE_URL COOKIE_JAR PASSWORD
+    local base=$1 jar=$2 body csrf
+    body=$(curl -sS -c "$jar" -H 'Content-Type: application/json' \
+        -d "{\"username\":\"bench\",\"password\":\"$3\"}" "$base/api/v1/auth/setup")
+    csrf=$(sed -n 's/.*"csrf_token":"\([^"]*\)".*/\1/p' <<<"$body")
+    body=$(curl -sS -b "$jar" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
+        -d '{"name":"bench","scopes":["*"]}' "$base/api/v1/auth/api-keys")
+    sed -n 's/.*"key":"\(ak_[^"]*\)".*/\1/p' <<<"$body"
 }

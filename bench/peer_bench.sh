@@ -6,7 +6,7 @@
 # Starts Node-RED 5 with the peer's three flows (../shared/peers/node-red: start.sh, installing it
 # first with install.sh when missing) and one arclight server on a throwaway SQLite database with
 # the same three flows as webhooks in every execution-data mode (/hooks/<mode>/hello, .../echo,
-# .../chain), plus, with PG=1, a second arclight server on a throwaway PostgreSQL cluster
+# .../chain; the flows of bench/lib.sh), plus, with PG=1, a second arclight server on a throwaway PostgreSQL cluster
 # (scripts/pg-cluster.sh) with the `full` flows. Then, ROUNDS times, runs the peer's bench.sh
 # against each of them in turn (the order reversed every other round, so that what one run leaves
 # behind does not always fall on the same server), and prints req/s, p50 and p99 per round, the
@@ -54,29 +54,9 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# The peer's flows as arclight workflows (bench/ab_bench.sh has the same definitions under
-# other paths).
-def() {  # def FLOW MODE
-    local flow=$1 mode=$2 tasks i method=GET
-    case $flow in
-    hello) tasks='{"id":"r","type":"respond","config":{"status":200,"body":"hello"}}' ;;
-    echo)
-        method=POST
-        tasks='{"id":"add","type":"script","config":{"code":"local b = input.trigger.body; b.echoed = true; return b"}},{"id":"reply","type":"respond","depends_on":["add"],"config":{"status":200,"body":"{{ tasks.add.output }}"}}'
-        ;;
-    chain)
-        tasks='{"id":"s0","type":"script","config":{"code":"return {n = 1}"}}'
-        for ((i = 1; i < 10; i++)); do
-            tasks+=",{\"id\":\"s$i\",\"type\":\"script\",\"depends_on\":[\"s$((i - 1))\"],\"config\":{\"code\":\"return {n = input.tasks.s$((i - 1)).output.n + 1}\"}}"
-        done
-        tasks+=',{"id":"reply","type":"respond","depends_on":["s9"],"config":{"status":200,"body":"{{ tasks.s9.output }}"}}'
-        ;;
-    esac
-    echo "{\"name\":\"$flow-$mode\",\"execution_data\":\"$mode\",\"active\":true,\"triggers\":[{\"type\":\"webhook\",\"method\":\"$method\",\"path\":\"$mode/$flow\",\"respond\":\"sync\"}],\"tasks\":[$tasks]}"
-}
 
 start_arclight() {  # start_arclight NAME DATABASE_URL MODES -> sets PORT_<NAME>, PID_<NAME>
-    local name=$1 url=$2 modes=$3 port log="$WORK/$1.log" n body csrf key jar="$WORK/$1.cookies" flow mode code
+    local name=$1 url=$2 modes=$3 port log="$WORK/$1.log" n key jar="$WORK/$1.cookies" flow mode code
     port=$(free_port)
     mkdir -p "$WORK/$name"
     (
@@ -91,17 +71,12 @@ start_arclight() {  # start_arclight NAME DATABASE_URL MODES -> sets PORT_<NAME>
         sleep 0.02
     done
     [[ $n -lt 1000 ]] || die "arclight ($name) did not become ready: $(tail -5 "$log")"
-    body=$(curl -sS -c "$jar" -H 'Content-Type: application/json' \
-        -d '{"username":"bench","password":"bench-password-peer-1"}' "http://127.0.0.1:$port/api/v1/auth/setup")
-    csrf=$(sed -n 's/.*"csrf_token":"\([^"]*\)".*/\1/p' <<<"$body")
-    body=$(curl -sS -b "$jar" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
-        -d '{"name":"bench","scopes":["*"]}' "http://127.0.0.1:$port/api/v1/auth/api-keys")
-    key=$(sed -n 's/.*"key":"\(ak_[^"]*\)".*/\1/p' <<<"$body")
-    [[ -n $key ]] || die "no API key from arclight ($name): $body"
+    key=$(admin_key "http://127.0.0.1:$port" "$jar" bench-password-peer-1)
+    [[ -n $key ]] || die "no API key from arclight ($name)"
     for mode in $modes; do
         for flow in hello echo chain; do
             code=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
-                --data-binary "$(def "$flow" "$mode")" "http://127.0.0.1:$port/api/v1/workflows")
+                --data-binary "$(flow_def "$flow" "$mode" "$flow-$mode" "$mode/$flow")" "http://127.0.0.1:$port/api/v1/workflows")
             [[ $code == 201 ]] || die "creating $flow-$mode on arclight ($name) answered $code"
         done
     done

@@ -44,12 +44,7 @@ for ((n = 0; n < 1000; n++)); do
 done
 [[ $n -lt 1000 ]] || { echo "script_load: the server did not become ready: $(tail -5 "$WORK/server.log")" >&2; exit 2; }
 base=http://127.0.0.1:$port
-body=$(curl -sS -c "$WORK/jar" -H 'Content-Type: application/json' \
-    -d '{"username":"bench","password":"bench-password-scripts-1"}' "$base/api/v1/auth/setup")
-csrf=$(sed -n 's/.*"csrf_token":"\([^"]*\)".*/\1/p' <<<"$body")
-body=$(curl -sS -b "$WORK/jar" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
-    -d '{"name":"bench","scopes":["*"]}' "$base/api/v1/auth/api-keys")
-key=$(sed -n 's/.*"key":"\(ak_[^"]*\)".*/\1/p' <<<"$body")
+key=$(admin_key "$base" "$WORK/jar" bench-password-scripts-1)
 curl -sS -o /dev/null -H "Authorization: Bearer $key" -H 'Content-Type: application/json' "$base/api/v1/workflows" -d '{
   "name": "spin", "active": true, "execution_data": "none",
   "triggers": [{"type": "webhook", "path": "spin", "respond": "sync"}],
