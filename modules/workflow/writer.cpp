@@ -308,6 +308,13 @@ void Writer::loop() {
             }
         }
         batch.clear();
+        if (committed && session) {
+            try {
+                session->after_batch();
+            } catch (const std::exception& e) {
+                log::warn("workflow", "state writer upkeep: {}", e.what());
+            }
+        }
     }
 }
 

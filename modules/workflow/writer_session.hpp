@@ -31,6 +31,9 @@ struct Writer::Session {
     virtual void commit(Op* ops, std::size_t n, char* applied) = 0;
     /// The run's lease generation; nullopt when there is no such run.
     virtual std::optional<std::int64_t> run_gen(const std::string& id) = 0;
+    /// Between batches, once every caller of the last one has its answer: upkeep that must not
+    /// delay a commit (SQLite: restarting a long write-ahead log). Throws nothing it cannot bear.
+    virtual void after_batch() {}
 };
 
 }  // namespace arclight::workflow

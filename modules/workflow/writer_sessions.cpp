@@ -32,7 +32,8 @@ namespace {
 // position it has (never cleared, so positions never go back on SQLite; the feed reads final rows
 // only).
 // The statements are put together from these parts (each written once); {outcome} is filled in
-// by with_outcome.
+// by with_outcome. No `IN` with three constants or more: SQLite builds a temporary b-tree for it
+// every time the statement runs (see schema/workflow/0012_active_runs_cheap.sqlite.sql).
 #define ARCLIGHT_RUN_INSERT                                                                                            \
     "INSERT INTO workflow_runs (id, workflow_id, version, status, trigger_type, trigger_data, input, output, error, " \
     "idempotency_key, parent_run_id, parent_task_id, owner, lease_until, wake_at, deadline_at, created_at, started_at, " \
@@ -59,7 +60,8 @@ constexpr const char* kUpsertRun =
     "ELSE excluded.response END, outcome_seq = CASE WHEN excluded.outcome_seq IS NULL OR "
     "workflow_runs.status = excluded.status THEN COALESCE(workflow_runs.outcome_seq, excluded.outcome_seq) "
     "ELSE excluded.outcome_seq END "
-    "WHERE workflow_runs.status NOT IN ('succeeded', 'failed', 'cancelled') AND workflow_runs.lease_gen = excluded.lease_gen";
+    "WHERE workflow_runs.status <> 'succeeded' AND workflow_runs.status <> 'failed' AND workflow_runs.status <> 'cancelled' "
+    "AND workflow_runs.lease_gen = excluded.lease_gen";
 
 // A run's first write: any conflict (only the idempotency key can clash, ids are fresh UUIDs)
 // inserts nothing, which the caller learns as "not applied". A failing statement is avoided on
@@ -108,7 +110,8 @@ constexpr const char* kFenceRunPg =
 std::string pg_guarded_run_upsert(const std::string& upsert) {
     std::string s = upsert;
     static constexpr std::string_view condition =
-        "WHERE workflow_runs.status NOT IN ('succeeded', 'failed', 'cancelled') AND workflow_runs.lease_gen = excluded.lease_gen";
+        "WHERE workflow_runs.status <> 'succeeded' AND workflow_runs.status <> 'failed' AND workflow_runs.status <> 'cancelled' "
+        "AND workflow_runs.lease_gen = excluded.lease_gen";
     auto at = s.rfind(condition);
     if (at == std::string::npos) throw std::logic_error("pg_guarded_run_upsert: kUpsertRun's condition changed");
     s.replace(at, condition.size(),
@@ -200,13 +203,41 @@ struct Writer::SqliteSession final : Writer::Session {
         db = static_cast<soci::sqlite3_session_backend*>(own->get_backend())->conn_;
         // The WAL is checkpointed in the background (Engine's claim loop), not inside this
         // thread's commits: a checkpoint in the commit path stalls every caller of the batch.
+        // Under a steady stream of commits that checkpoint never catches up with the end of the
+        // log, so the log never starts over and grows without bound (1 GB in a minute of
+        // webhooks; every read then searches a larger WAL index). after_batch() finishes the
+        // job on this connection, between batches, when the log has grown long.
         exec("PRAGMA wal_autocheckpoint = 0");
+        exec("PRAGMA journal_size_limit = 67108864");  // a restarted log is cut back to 64 MiB
+        sqlite_api::sqlite3_wal_hook(db, &SqliteSession::on_wal_commit, this);
         run_up = prepare(with_outcome(kUpsertRun, true));
         run_in = prepare(with_outcome(kInsertRun, true));
         task_up = prepare(with_outcome(kUpsertTask, true));
         gen_st = prepare("SELECT lease_gen FROM workflow_runs WHERE id = ?1");
         version_st = prepare("PRAGMA data_version");
         horizon_st = prepare(sqlite_next_outcome_seq_query());
+    }
+    // The log's length in frames after this connection's last commit (sqlite3_wal_hook).
+    int wal_frames = 0;
+    int checkpoint_at = kCheckpointFrames;
+    static constexpr int kCheckpointFrames = 1024;  // 4 MiB of 4 KiB pages
+    static int on_wal_commit(void* self, sqlite_api::sqlite3*, const char*, int frames) {
+        static_cast<SqliteSession*>(self)->wal_frames = frames;
+        return SQLITE_OK;
+    }
+    // A long log is checkpointed here, where no commit of this writer can extend it meanwhile,
+    // so the checkpoint reaches the end and the next commit starts the log over (unless a
+    // reader still holds an older snapshot: then a later batch tries again). The background
+    // checkpoint has usually copied most of it already; this copies the rest.
+    void after_batch() override {
+        if (wal_frames < checkpoint_at) {
+            if (wal_frames < kCheckpointFrames) checkpoint_at = kCheckpointFrames;  // started over
+            return;
+        }
+        // Whatever the outcome (a reader's snapshot or the background checkpoint may keep it
+        // from the end), the next try waits until the log is longer by another quarter.
+        checkpoint_at = wal_frames + kCheckpointFrames / 4;
+        sqlite_api::sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     }
     ~SqliteSession() override {
         for (Stmt* st : {run_up, run_in, task_up, gen_st, version_st, horizon_st}) sqlite_api::sqlite3_finalize(st);
