@@ -366,6 +366,7 @@ EngineStats Engine::stats() const {
     s.rows = w.rows;
     s.ignored = w.ignored;
     s.commit_us = w.commit_us;
+    s.split = w.split;
     s.active_runs = impl_->active_count();
     s.queued_changes = impl_->recorder.queued();
     s.db_failing_ms = impl_->recorder.failing_for_ms();

@@ -87,7 +87,7 @@ struct EngineOptions {
 struct EngineStats {
     std::uint64_t runs_started = 0, runs_finished = 0, tasks_run = 0, runs_claimed = 0;
     std::uint64_t runs_lost = 0;  ///< dropped because another instance claimed them (fencing)
-    std::uint64_t batches = 0, rows = 0, ignored = 0, fenced = 0, commit_us = 0;
+    std::uint64_t batches = 0, rows = 0, ignored = 0, fenced = 0, commit_us = 0, split = 0;
     std::size_t active_runs = 0;
     std::size_t queued_changes = 0;    ///< state changes waiting for the database
     std::int64_t db_failing_ms = 0;    ///< how long the database has been failing commits (0: it works)

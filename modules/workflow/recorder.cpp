@@ -156,6 +156,7 @@ WriterStats Recorder::stats() const {
         total.ignored += one.ignored;
         total.fenced += one.fenced;
         total.errors += one.errors;
+        total.split += one.split;
         total.commit_us += one.commit_us;
         if (total.failure.empty() && !one.failure.empty()) {
             total.failure = one.failure;

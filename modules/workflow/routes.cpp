@@ -444,7 +444,7 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
            obj(R"j({"type":"object","properties":{"id":{"type":"string"},"project_id":{"type":"string"}}})j")});
 
     r.add({"GET", "/api/v1/workflow/stats", "runs.read",
-           "Engine counters of this instance: runs started/finished/claimed, tasks run, state-change batches and rows, changes waiting for the database and how long it has been failing.",
+           "Engine counters of this instance: runs started/finished/claimed, tasks run, state-change batches and rows (write_batches_split: batches the database refused as a whole, written again change by change), changes waiting for the database and how long it has been failing.",
            [s](HttpRequest&) -> asio::awaitable<HttpResponse> {
                auto st = s->stats();
                co_return HttpResponse::json(json::object{{"runs_started", st.runs_started},
@@ -454,6 +454,7 @@ void register_routes(Router& r, Workflows& service, auth::AuditLog* audit) {
                                                          {"tasks_run", st.tasks_run},
                                                          {"active_runs", st.active_runs},
                                                          {"write_batches", st.batches},
+                                                         {"write_batches_split", st.split},
                                                          {"rows_written", st.rows},
                                                          {"rows_unchanged", st.ignored},
                                                          {"rows_fenced", st.fenced},

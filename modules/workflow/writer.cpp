@@ -290,6 +290,7 @@ void Writer::loop() {
             std::lock_guard lk(m_);
             committing_ = 0;
             ++stats_.batches;
+            if (!committed) ++stats_.split;
             stats_.rows += batch.size();
             stats_.commit_us += static_cast<std::uint64_t>(
                 std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count());

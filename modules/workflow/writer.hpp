@@ -70,6 +70,7 @@ struct WriterStats {
     std::uint64_t ignored = 0;   ///< upserts that changed nothing (a final row already there)
     std::uint64_t fenced = 0;    ///< writes refused for a stale lease generation
     std::uint64_t errors = 0;
+    std::uint64_t split = 0;     ///< batches that failed as a whole and went again change by change
     std::uint64_t commit_us = 0;  ///< total time spent executing + committing batches
     /// Why the writer's last attempt failed, while it retries; empty once a commit succeeds.
     std::string failure;

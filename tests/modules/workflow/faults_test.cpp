@@ -337,3 +337,95 @@ TEST_CASE("workflow writer: on SQLite the write-ahead log starts over under a st
     INFO("WAL bytes: " << wal);
     CHECK(wal < 16u * 1024 * 1024);
 }
+
+TEST_CASE("workflow writer: a batch's task rows are stored exactly and told applied or not, with quotes, backslashes and braces") {
+    // On PostgreSQL a batch's plain task rows go as one statement of arrays (kUpsertTasksPg):
+    // every text is quoted into an array literal. Changes queued before the writer starts make
+    // its first batch, so the rows go together.
+    TestServer srv;
+    auto& db = srv.app().db();
+    struct Answers {
+        std::mutex m;
+        std::condition_variable cv;
+        std::vector<workflow::WriteResult> got;
+        workflow::Writer::Done done() {
+            return [this](const workflow::WriteResult& r) {
+                std::lock_guard lk(m);
+                got.push_back(r);
+                cv.notify_all();
+            };
+        }
+        bool wait(std::size_t n) {
+            std::unique_lock lk(m);
+            return cv.wait_for(lk, std::chrono::seconds(20), [&] { return got.size() == n; });
+        }
+    };
+    const std::vector<std::string> outputs = {R"({"a":"x\"y","b":"c\\d","e":"{,}","f":"NULL"})", R"("NULL")",
+                                              "\"\\u00e9 \xc3\xbc \xe2\x9c\x93\"", R"([1,{"k":[]},"\\\""])"};
+    workflow::RunRow run;
+    run.id = new_uuid();
+    run.workflow_id = "w";
+    run.version = 1;
+    run.status = "running";
+    run.trigger_type = "manual";
+    run.created_at = run.updated_at = now_ms();
+    auto task = [&](std::size_t i, const std::string& status) {
+        workflow::TaskRow t;
+        t.run_id = run.id;
+        t.task_id = "t" + std::to_string(i) + "\"\\{}";
+        t.type = "script";
+        t.status = status;
+        t.attempts = 1;
+        t.output = i < outputs.size() ? outputs[i] : "1";
+        t.error = i == 1 ? "said \"no\" \\ twice" : "";
+        t.cost = 0.25;
+        return t;
+    };
+    Answers first;
+    {
+        workflow::Writer writer(db, 64);
+        writer.insert_run(run, first.done());
+        for (std::size_t i = 0; i < outputs.size(); ++i) writer.put_task(task(i, "succeeded"), first.done());
+        writer.start();
+        REQUIRE(first.wait(outputs.size() + 1));
+        CHECK(writer.stats().split == 0);  // one statement for the rows, not a refusal and a retry
+        writer.stop();
+    }
+    for (const auto& r : first.got) {
+        CHECK(r.error.empty());
+        CHECK(r.applied);
+    }
+    // Again, with one row more: a succeeded row is never overwritten.
+    Answers second;
+    {
+        workflow::Writer writer(db, 64);
+        for (std::size_t i = 0; i <= outputs.size(); ++i) writer.put_task(task(i, "running"), second.done());
+        writer.start();
+        REQUIRE(second.wait(outputs.size() + 1));
+        CHECK(writer.stats().split == 0);
+        writer.stop();
+    }
+    for (std::size_t i = 0; i < second.got.size(); ++i) {
+        INFO("row " << i);
+        CHECK(second.got[i].error.empty());
+        CHECK(second.got[i].applied == (i == outputs.size()));
+    }
+    for (std::size_t i = 0; i <= outputs.size(); ++i) {
+        auto want = task(i, i < outputs.size() ? "succeeded" : "running");
+        std::string status, output, error;
+        double cost = 0;
+        soci::indicator seq_ind = soci::i_null;
+        long long seq = 0;
+        db.with_session([&](soci::session& s) {
+            s << "SELECT status, output, error, cost, outcome_seq FROM workflow_tasks WHERE run_id = :r AND task_id = :t",
+                soci::use(run.id), soci::use(want.task_id), soci::into(status), soci::into(output), soci::into(error),
+                soci::into(cost), soci::into(seq, seq_ind);
+        });
+        INFO("row " << i);
+        CHECK(status == want.status);
+        CHECK(output == want.output);
+        CHECK(error == want.error);
+        CHECK(cost == 0.25);
+        CHECK((seq_ind == soci::i_ok) == (want.status == "succeeded"));
+    }
+}
