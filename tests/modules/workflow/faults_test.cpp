@@ -21,6 +21,20 @@
 using namespace arclight;
 using namespace arclight::test;
 
+namespace {
+// A run row as a writer's first change of a manual run.
+workflow::RunRow running_run() {
+    workflow::RunRow run;
+    run.id = new_uuid();
+    run.workflow_id = "w";
+    run.version = 1;
+    run.status = "running";
+    run.trigger_type = "manual";
+    run.created_at = run.updated_at = now_ms();
+    return run;
+}
+}  // namespace
+
 TEST_CASE("workflow: a pool of one database session runs subworkflows and resumes released runs") {
     // Loading a workflow version used to take a second pooled session inside the first: with one
     // session (or enough concurrent misses) every database call waited for another.
@@ -154,14 +168,8 @@ TEST_CASE("workflow writer: a change PostgreSQL refuses is stored as failed, nev
         answers.push_back(res.error);
         cv.notify_all();
     };
-    std::string run_id = new_uuid();
-    workflow::RunRow run;
-    run.id = run_id;
-    run.workflow_id = "w";
-    run.version = 1;
-    run.status = "running";
-    run.trigger_type = "manual";
-    run.created_at = run.updated_at = now_ms();
+    workflow::RunRow run = running_run();
+    std::string run_id = run.id;
     writer.insert_run(run, done);
     workflow::TaskRow bad;
     bad.run_id = run_id;
@@ -304,13 +312,7 @@ TEST_CASE("workflow writer: on SQLite the write-ahead log starts over under a st
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
     });
-    workflow::RunRow run;
-    run.id = new_uuid();
-    run.workflow_id = "w";
-    run.version = 1;
-    run.status = "running";
-    run.trigger_type = "manual";
-    run.created_at = run.updated_at = now_ms();
+    workflow::RunRow run = running_run();
     writer.insert_run(run, done);
     // About 40 MiB of pages, all queued at once: the writer never waits for work.
     constexpr std::size_t kRows = 5000;
@@ -362,13 +364,7 @@ TEST_CASE("workflow writer: a batch's task rows are stored exactly and told appl
     };
     const std::vector<std::string> outputs = {R"({"a":"x\"y","b":"c\\d","e":"{,}","f":"NULL"})", R"("NULL")",
                                               "\"\\u00e9 \xc3\xbc \xe2\x9c\x93\"", R"([1,{"k":[]},"\\\""])"};
-    workflow::RunRow run;
-    run.id = new_uuid();
-    run.workflow_id = "w";
-    run.version = 1;
-    run.status = "running";
-    run.trigger_type = "manual";
-    run.created_at = run.updated_at = now_ms();
+    workflow::RunRow run = running_run();
     auto task = [&](std::size_t i, const std::string& status) {
         workflow::TaskRow t;
         t.run_id = run.id;
