@@ -441,9 +441,15 @@ struct Writer::PgSession final : Writer::Session {
     std::map<std::pair<std::string, std::int64_t>, int> fences;
     // commit_batch: the plain task rows of the batch as one statement (kUpsertTasksPg): one
     // array literal per column, and the ops they came from, by key.
+    static std::string task_key(std::string_view run_id, std::string_view task_id) {
+        std::string key(run_id);
+        key += '\n';
+        key += task_id;
+        return key;
+    }
     struct TaskColumns {
         std::array<std::string, 15> cols;
-        std::unordered_map<std::string, std::size_t> ops;  // run id + '\n' + task id -> op
+        std::unordered_map<std::string, std::size_t> ops;  // task_key -> op
         void clear() {
             for (auto& c : cols) c.assign(1, '{');
             ops.clear();
@@ -464,10 +470,9 @@ struct Writer::PgSession final : Writer::Session {
             append_array_text(cols[12], t.instance);
             append_array_number(cols[13], fmt::format("{}", t.cost));
             append_array_number(cols[14], final_task_status(t.status) ? "t" : "f");
-            ops.emplace(t.run_id + '\n' + t.task_id, op);
+            ops.emplace(task_key(t.run_id, t.task_id), op);
         }
     } multi;
-    static std::string task_key(const TaskRow& t) { return t.run_id + '\n' + t.task_id; }
     std::unordered_set<std::string> keys;  // commit_batch: the task rows' keys
     static constexpr long kMultiSlot = -3;  // slots: the statement of kUpsertTasksPg
 
@@ -611,7 +616,7 @@ struct Writer::PgSession final : Writer::Session {
                 use_multi = true;
                 for (std::size_t i = 0; i < n && use_multi; ++i) {
                     if (!ops[i].task) continue;
-                    use_multi = keys.insert(task_key(*ops[i].task)).second;
+                    use_multi = keys.insert(task_key(ops[i].task->run_id, ops[i].task->task_id)).second;
                     if (fences.at({ops[i].task->run_id, ops[i].task->lease_gen}) != 1) ++plain;
                 }
                 use_multi = use_multi && plain >= 2;
@@ -674,7 +679,7 @@ struct Writer::PgSession final : Writer::Session {
                             applied[slot] = rows && *rows && std::strcmp(rows, "0") != 0;
                         } else if (slot == kMultiSlot) {
                             for (int row = 0, rows = PQntuples(r); row < rows; ++row) {
-                                auto it = multi.ops.find(std::string(PQgetvalue(r, row, 0)) + '\n' + PQgetvalue(r, row, 1));
+                                auto it = multi.ops.find(task_key(PQgetvalue(r, row, 0), PQgetvalue(r, row, 1)));
                                 if (it != multi.ops.end()) applied[it->second] = 1;
                             }
                         }
