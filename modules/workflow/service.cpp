@@ -210,10 +210,17 @@ asio::awaitable<void> Workflows::run_in(const ProjectScope& scope, std::string i
     auto project = co_await db_.run(std::move(q));
     if (!project) {
         // A run not recorded (execution data "none", or not committed yet): its workflow's project.
+        // A run leaves memory only once its last state is committed: not in memory now, it may
+        // have been committed since the read above, so the database is asked again.
         auto live = co_await engine_.live_run(id);
-        if (!live) throw Error(ErrorCode::not_found, "no run " + id);
-        project = projects_.of(std::string((*live)["workflow_id"].as_string()));
-        if (project->empty()) project = std::string(kDefaultProject);
+        if (live) {
+            project = projects_.of(std::string((*live)["workflow_id"].as_string()));
+            if (project->empty()) project = std::string(kDefaultProject);
+        } else {
+            auto again = [this, id](soci::session& s) { return store_.run_project(s, id); };
+            project = co_await db_.run(std::move(again));
+        }
+        if (!project) throw Error(ErrorCode::not_found, "no run " + id);
     }
     scope.require(*project, permission, "no run " + id);
 }
